@@ -1,0 +1,95 @@
+"""An assignment as the course directory defines it: source, release and graders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import nbformat
+
+from .config import CourseConfig
+from .errors import AssignmentError
+from .judge.spec import Grader, load_grader
+from .notebooks import grade_cells
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One notebook of an assignment and its hidden checks."""
+
+    assignment: str
+    name: str  # nbgrader notebook id (file name without .ipynb)
+    source: Path
+    release: Path
+    grader_path: Path
+
+    @cached_property
+    def grader(self) -> Grader:
+        return load_grader(self.grader_path)
+
+    def source_nb(self):
+        return nbformat.read(self.source, as_version=4)
+
+    def release_nb(self):
+        if not self.release.is_file():
+            raise AssignmentError(f"{self.release} does not exist",
+                                  hint=f"run `course release {self.assignment}` first")
+        return nbformat.read(self.release, as_version=4)
+
+    def grade_cells(self) -> list[tuple[str, float, bool]]:
+        """``(grade_id, points, manual)`` of the source notebook."""
+        return grade_cells(self.source_nb())
+
+    def validate(self) -> None:
+        """The grader's points per question must equal the grade cells' points."""
+        cells = {gid: (points, manual) for gid, points, manual in self.grade_cells()}
+        auto = {gid for gid, (_, manual) in cells.items() if not manual}
+        declared = {q.grade_id for q in self.grader.questions}
+        for gid in sorted(declared - auto):
+            raise AssignmentError(f"{self.grader_path}: question {gid!r} is not an autograded grade cell of "
+                                  f"{self.source.name}", hint="fix the grade_id in QUESTIONS or in the notebook")
+        for gid in sorted(auto - declared):
+            raise AssignmentError(f"{self.source.name}: grade cell {gid!r} has no hidden checks in "
+                                  f"{self.grader_path.name}", hint="add a Question for it to QUESTIONS")
+        for q in self.grader.questions:
+            if abs(q.points - cells[q.grade_id][0]) > 1e-9:
+                raise AssignmentError(f"{self.grader_path.name}: checks of {q.grade_id!r} add up to {q.points:g} "
+                                      f"points but its grade cell gives {cells[q.grade_id][0]:g}",
+                                      hint="make the check points add up to the cell's points")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment id with its notebooks."""
+
+    id: str
+    notebooks: tuple
+
+    @classmethod
+    def load(cls, config: CourseConfig, assignment_id: str) -> "Assignment":
+        source_dir = config.path("source", assignment_id)
+        if not source_dir.is_dir():
+            known = sorted(p.name for p in config.path("source").glob("*") if p.is_dir())
+            raise AssignmentError(f"no assignment {assignment_id!r} in {config.path('source')}",
+                                  hint=f"known assignments: {', '.join(known) or 'none'}")
+        notebooks = tuple(
+            NotebookSpec(assignment=assignment_id, name=path.stem, source=path,
+                         release=config.path("release", assignment_id, path.name),
+                         grader_path=config.path("graders", assignment_id, f"{path.stem}.py"))
+            for path in sorted(source_dir.glob("*.ipynb"))
+        )
+        if not notebooks:
+            raise AssignmentError(f"{source_dir} holds no notebook")
+        return cls(id=assignment_id, notebooks=notebooks)
+
+    def notebook(self, name: str) -> NotebookSpec:
+        for spec in self.notebooks:
+            if spec.name == name:
+                return spec
+        raise AssignmentError(f"assignment {self.id} has no notebook {name!r}",
+                              hint=f"its notebooks: {', '.join(n.name for n in self.notebooks)}")
+
+    def autograded(self) -> list[NotebookSpec]:
+        """Notebooks that have hidden checks (a purely hand-graded notebook has none)."""
+        return [nb for nb in self.notebooks if nb.grader_path.is_file()]

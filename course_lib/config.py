@@ -1,0 +1,121 @@
+"""The one typed configuration object, built from ``nbgrader_config.py``.
+
+nbgrader reads the same file for its own sections (``CourseDirectory`` and the
+like); the course tools read the ``Course`` section and nbgrader's
+``CourseDirectory.course_id`` / ``db_url``. Command-line flags override the file
+through :meth:`CourseConfig.with_overrides`, so no setting is declared twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-assignment execution limits and runner needs."""
+
+    cell_timeout: float = 60.0
+    notebook_timeout: float = 300.0
+    gpu: bool = False
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    """Settings for one course directory.
+
+    Attributes:
+        root: The course directory (holds ``nbgrader_config.py``).
+        course_id: nbgrader's course id.
+        db_url: SQLAlchemy URL of nbgrader's gradebook.
+        device: ``auto``, ``cpu`` or ``cuda`` (``auto`` picks CUDA when present).
+        seed: The seed injected into every submission as ``SEED``.
+        workers: Parallel submissions on the local runner; 0 means one per core.
+        kernel_name: Jupyter kernel every submission runs in, whatever its metadata says.
+        limits: Default limits; ``assignment_limits`` overrides them per assignment.
+    """
+
+    root: Path
+    course_id: str = "course"
+    db_url: str = ""
+    device: str = "auto"
+    seed: int = 0
+    workers: int = 0
+    kernel_name: str = "python3"
+    limits: Limits = field(default_factory=Limits)
+    assignment_limits: dict = field(default_factory=dict)
+
+    # -- construction ---------------------------------------------------
+    @classmethod
+    def load(cls, root: str | os.PathLike | None = None) -> "CourseConfig":
+        """Read ``nbgrader_config.py`` from ``root`` (default: search upwards from cwd)."""
+        root = Path(root).resolve() if root else find_course_root(Path.cwd())
+        path = root / CONFIG_FILE
+        if not path.is_file():
+            raise ConfigError(f"no {CONFIG_FILE} in {root}",
+                              hint="run the command inside the course directory or pass --course DIR")
+        from traitlets.config.loader import PyFileConfigLoader
+
+        try:
+            cfg = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+        except Exception as exc:  # the file is the instructor's Python code
+            raise ConfigError(f"{path} could not be read: {exc}", hint="fix the Python error in it") from exc
+        course = cfg.get("Course", {})
+        known = {f.name for f in dataclasses.fields(cls)} | {f.name for f in dataclasses.fields(Limits)}
+        unknown = sorted(set(course) - known - {"assignments"})
+        if unknown:
+            raise ConfigError(f"unknown setting(s) c.Course.{', c.Course.'.join(unknown)} in {path}",
+                              hint=f"known settings: {', '.join(sorted(known - {'root', 'limits'}))}")
+        limit_keys = {f.name for f in dataclasses.fields(Limits)}
+        limits = Limits(**{k: course[k] for k in limit_keys if k in course})
+        coursedir = cfg.get("CourseDirectory", {})
+        db_url = coursedir.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
+        simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name") if k in course}
+        conf = cls(root=root, course_id=coursedir.get("course_id", "course"), db_url=db_url,
+                   limits=limits, assignment_limits=dict(course.get("assignments", {})), **simple)
+        conf._validate()
+        return conf
+
+    def with_overrides(self, **changes) -> "CourseConfig":
+        """A copy with command-line values applied (``None`` means "not given")."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        conf = dataclasses.replace(self, **changes)
+        conf._validate()
+        return conf
+
+    def _validate(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        for aid, extra in self.assignment_limits.items():
+            bad = set(extra) - {f.name for f in dataclasses.fields(Limits)}
+            if bad:
+                raise ConfigError(f"c.Course.assignments[{aid!r}] has unknown keys {sorted(bad)}")
+
+    # -- derived values -------------------------------------------------
+    def limits_for(self, assignment: str) -> Limits:
+        """Limits of one assignment: the defaults with its own overrides."""
+        return dataclasses.replace(self.limits, **self.assignment_limits.get(assignment, {}))
+
+    def worker_count(self) -> int:
+        """Workers for the local runner (``workers`` or the number of cores)."""
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the course directory."""
+        return self.root.joinpath(*parts)
+
+
+def find_course_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding ``nbgrader_config.py``."""
+    for candidate in (start, *start.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise ConfigError(f"no {CONFIG_FILE} in {start} or any parent directory",
+                      hint="run the command inside the course directory or pass --course DIR")

@@ -1,0 +1,66 @@
+"""One error root for the course tools.
+
+Every error the pipeline raises on purpose is a :class:`CourseError`. It carries
+structured fields (which student, which notebook) and an exit code; only the
+command-line layer turns it into a message and an exit status.
+"""
+
+from __future__ import annotations
+
+
+class CourseError(Exception):
+    """Root of every error the course tools raise on purpose.
+
+    Args:
+        message: What went wrong, in words an instructor can act on.
+        hint: What to do about it.
+        student: The student concerned, if any.
+        notebook: The notebook concerned, if any.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str = "", student: str = "", notebook: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.student = student
+        self.notebook = notebook
+
+    def __str__(self) -> str:
+        where = ", ".join(p for p in (f"student {self.student}" if self.student else "",
+                                      f"notebook {self.notebook}" if self.notebook else "") if p)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text}\n  -> {self.hint}" if self.hint else text
+
+    def __reduce__(self):
+        # Errors cross process boundaries (worker pools); keep the fields.
+        return (_rebuild, (type(self), self.message, self.hint, self.student, self.notebook))
+
+
+def _rebuild(cls, message, hint, student, notebook):
+    return cls(message, hint=hint, student=student, notebook=notebook)
+
+
+class ConfigError(CourseError):
+    """The course directory or ``nbgrader_config.py`` is unusable."""
+
+    exit_code = 2
+
+
+class AssignmentError(CourseError):
+    """An assignment is missing, malformed, or its graders disagree with its notebook."""
+
+    exit_code = 2
+
+
+class SubmissionError(CourseError):
+    """A single submission cannot be read; the batch goes on without it."""
+
+    exit_code = 3
+
+
+class ReleaseStale(CourseError):
+    """``release/`` no longer matches what nbgrader makes from ``source/``."""
+
+    exit_code = 4

@@ -1,0 +1,134 @@
+"""Preparing a submission for grading and reading back what the probes saw.
+
+Before a run, :func:`instrument` makes a clean copy of the student's notebook:
+outputs are dropped (saved outputs are never trusted), locked cells (visible
+tests, instructions) are restored from the released notebook, cells that only
+the grader may add are removed, and two kinds of grading cells are added: one
+set-up cell at the top (seeds, determinism, the probe runner) and one probe cell
+right after each question's grade cell. After the run, :func:`read_run` takes the
+probe records and the student's cell errors out, and :func:`strip` removes the
+grading cells so neither probe code nor probe data reaches ``autograded/``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+from ..judge.kernel_side import MIME
+from ..models import CellError
+from ..notebooks import grade_id, is_locked, is_solution
+
+ROLE = "course"  # cell metadata key of the cells grading adds
+KERNEL_SIDE = Path(__file__).resolve().parent.parent / "judge" / "kernel_side.py"
+
+
+def _grading_cell(source: str, role: str, question: str = ""):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata[ROLE] = {"role": role, "question": question}
+    cell.metadata["tags"] = [f"course-{role}"]
+    return cell
+
+
+def setup_source(*, seed: int, device: str) -> str:
+    """Source of the set-up cell: the kernel-side module, installed under one private name."""
+    code = KERNEL_SIDE.read_text()
+    return ("__course_probe__ = {'__name__': '__course__'}\n"
+            f"exec(compile({code!r}, '<course set-up>', 'exec'), __course_probe__)\n"
+            f"__course_probe__ = __course_probe__['install'](seed={int(seed)!r}, device={device!r})\n")
+
+
+def probe_source(question: str, source: str, name: str) -> str:
+    return f"__course_probe__.run({question!r}, {source!r}, {name!r})\n"
+
+
+def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, seed: int, device: str):
+    """A copy of ``student_nb`` ready to run: clean, restored, with grading cells added.
+
+    Args:
+        student_nb: The submission (nbformat v4).
+        release_nb: The released notebook it derives from (its locked cells win).
+        probes: ``(grade_id, probe source, probe function name)`` per question.
+    """
+    nb = copy.deepcopy(student_nb)
+    locked = {grade_id(c): c for c in release_nb.cells if is_locked(c) and grade_id(c)}
+    cells = []
+    for cell in nb.cells:
+        if ROLE in cell.get("metadata", {}) or "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            continue  # only the grader adds these
+        gid = grade_id(cell)
+        if gid in locked:
+            original = locked[gid]
+            cell = copy.deepcopy(original)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cells.append(cell)
+    nb.cells = cells
+    nb.metadata["kernelspec"] = copy.deepcopy(release_nb.metadata.get("kernelspec", {}))
+
+    order = [grade_id(c) for c in release_nb.cells if grade_id(c)]
+    for question, source, name in probes:
+        index = _anchor(nb.cells, question, order, release_nb)
+        nb.cells.insert(index, _grading_cell(probe_source(question, source, name), "probe", question))
+    nb.cells.insert(0, _grading_cell(setup_source(seed=seed, device=device), "setup"))
+    return nb
+
+
+def _anchor(cells, question: str, order: list[str], release_nb) -> int:
+    """Where a question's probe goes: after its grade cell, else after its solution cell, else at the end."""
+    for i, cell in enumerate(cells):
+        if grade_id(cell) == question and ROLE not in cell.metadata:
+            return i + 1
+    # The grade cell was deleted: fall back to the solution cell just before it in the release.
+    previous = ""
+    for cell in release_nb.cells:
+        if grade_id(cell) == question:
+            break
+        if is_solution(cell):
+            previous = grade_id(cell)
+    for i, cell in enumerate(cells):
+        if previous and grade_id(cell) == previous:
+            return i + 1
+    return len(cells)
+
+
+def read_run(nb) -> tuple[dict, list[CellError]]:
+    """Probe records by question, and the errors of the student's own cells."""
+    probes: dict = {}
+    errors: list[CellError] = []
+    question = ""
+    own_index = 0
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get(ROLE)
+        if meta:
+            if meta.get("role") == "probe":
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") == "display_data" and MIME in output.get("data", {}):
+                        record = output["data"][MIME]
+                        if isinstance(record, dict) and record.get("question") == meta.get("question"):
+                            probes[meta["question"]] = record
+            continue
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        if "papermill-error-cell-tag" in cell.get("metadata", {}).get("tags", []):
+            continue
+        if grade_id(cell):
+            question = grade_id(cell)
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "error":
+                errors.append(CellError(own_index, str(output.get("ename", "")), str(output.get("evalue", ""))[:500],
+                                        question))
+        own_index += 1
+    return probes, errors
+
+
+def strip(nb):
+    """The executed notebook without the cells grading added (and papermill's error banners)."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells
+                if ROLE not in c.get("metadata", {})
+                and "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    return nb

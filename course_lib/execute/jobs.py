@@ -1,0 +1,57 @@
+"""Building runnable jobs from submissions, and the device they run on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+
+from ..assignment import NotebookSpec
+from ..config import CourseConfig
+from ..notebooks import read_notebook
+from .instrument import instrument
+from .run import Job
+
+MAX_EXTRA_BYTES = 100 * 1024 * 1024
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` when this machine has a usable NVIDIA GPU, else ``cpu``."""
+    if device != "auto":
+        return device
+    if not (os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")):
+        return "cpu"  # no driver: no need to import torch to know
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def assignment_files(config: CourseConfig, spec: NotebookSpec) -> dict:
+    """Released data files of the assignment (everything but notebooks), to place beside the notebook."""
+    base = config.path("release", spec.assignment)
+    files, total = {}, 0
+    for path in sorted(base.rglob("*")) if base.is_dir() else []:
+        if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts:
+            data = path.read_bytes()
+            total += len(data)
+            files[str(path.relative_to(base))] = data
+    if total > MAX_EXTRA_BYTES:
+        raise ValueError(f"release/{spec.assignment} data files exceed {MAX_EXTRA_BYTES} bytes")
+    return files
+
+
+def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook_path: Path, device: str,
+             student_nb=None, files: dict | None = None) -> Job:
+    """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
+    nb = student_nb if student_nb is not None else read_notebook(notebook_path, student=student)
+    limits = config.limits_for(spec.assignment)
+    prepared = instrument(nb, spec.release_nb(), spec.grader.probes(), seed=config.seed, device=device)
+    return Job(student=student, assignment=spec.assignment, notebook=spec.name,
+               source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
+               kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
+               notebook_timeout=limits.notebook_timeout,
+               files=files if files is not None else assignment_files(config, spec))

@@ -1,0 +1,154 @@
+"""Running one prepared submission with papermill, in a fresh kernel.
+
+:func:`run_job` is what every runner (local pool or Dask worker) calls. It takes
+a :class:`Job` (plain, picklable data: the instrumented notebook is inside it)
+and returns an :class:`~course_lib.models.ExecutionResult`. It never judges and
+never touches the gradebook. The kernel's whole life is inside
+:func:`kernel_session`, so no kernel outlives a run, whatever the run did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..models import ExecutionResult
+from .instrument import read_run, strip
+
+CELL_TIMEOUT_ERROR = "CellTimeoutError"
+# papermill logs every cell error and timeout; they are reported per student instead.
+logging.getLogger("papermill").setLevel(logging.CRITICAL)
+
+
+class NotebookTimeout(Exception):
+    """The notebook used up its wall-clock limit; the remaining cells do not run."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to execute (everything a worker needs, as plain data)."""
+
+    student: str
+    assignment: str
+    notebook: str
+    source: str  # the instrumented notebook, JSON text
+    parameters: dict
+    kernel_name: str = "python3"
+    cell_timeout: float = 60.0
+    notebook_timeout: float = 300.0
+    files: dict = field(default_factory=dict)  # relative path -> bytes, copied next to the notebook
+    env: dict = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def kernel_session(kernel_name: str, cwd: Path, env: dict):
+    """A started kernel manager whose kernel (and its children) is gone on exit.
+
+    nbclient drives kernels asynchronously; it needs the async manager (a
+    blocking one never delivers the interrupt that ends a timed-out cell).
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    # IPC sockets in the run's own directory: no TCP port, nothing reachable from other users.
+    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(cwd / ".kernel"))
+    run_sync(km.start_kernel)(cwd=str(cwd), env=env)
+    try:
+        yield km
+    finally:
+        pid = getattr(getattr(km, "provisioner", None), "pid", None)
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)
+        if pid:  # the kernel is started in its own process group: end anything it left behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            run_sync(km.cleanup_resources)()
+
+
+def kernel_env(job: Job) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "COURSE_"))}
+    env.update(job.env)
+    # Determinism on CUDA needs this before the CUDA context exists, i.e. in the kernel's environment.
+    env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    env["PYTHONHASHSEED"] = str(job.parameters.get("SEED", 0))
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def run_job(job: Job) -> ExecutionResult:
+    """Execute one prepared submission and return what happened (never raises for the student's faults)."""
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
+    started = time.monotonic()
+    deadline = started + job.notebook_timeout
+    scratch = Path(tempfile.mkdtemp(prefix="course-run-"))
+    status, problem = "completed", ""
+    try:
+        for rel, data in job.files.items():
+            target = scratch / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        src, out = scratch / ".course-in.ipynb", scratch / ".course-out.ipynb"
+        src.write_text(job.source)
+
+        def cell_timeout(cell) -> int:
+            return max(1, int(min(job.cell_timeout, deadline - time.monotonic()) + 0.999))
+
+        def on_cell_start(cell, cell_index):
+            if time.monotonic() >= deadline:
+                raise NotebookTimeout()
+
+        try:
+            with kernel_session(job.kernel_name, scratch, kernel_env(job)) as km:
+                papermill.execute_notebook(
+                    str(src), str(out), parameters=job.parameters, kernel_name=job.kernel_name,
+                    progress_bar=False, log_output=False, km=km,  # no cwd=: papermill would chdir the whole process
+                    allow_errors=True, interrupt_on_timeout=True, timeout_func=cell_timeout,
+                    error_on_timeout={"ename": CELL_TIMEOUT_ERROR,
+                                      "evalue": f"the cell ran longer than its time limit "
+                                                f"({job.cell_timeout:g} s per cell, {job.notebook_timeout:g} s "
+                                                "per notebook) and was interrupted",
+                                      "traceback": []},
+                    on_cell_start=on_cell_start,
+                )
+        except papermill.PapermillExecutionError:
+            pass  # a student's cell raised; every cell still ran (allow_errors)
+        except NotebookTimeout:
+            status, problem = "timeout", (f"the notebook ran out of time ({job.notebook_timeout:g} s); "
+                                          "later cells did not run")
+        except DeadKernelError:
+            status, problem = "kernel-died", ("the Python kernel died (os._exit, a crash, or memory exhausted); "
+                                              "later cells did not run")
+        except Exception as exc:  # the run itself broke: report it as this submission's problem
+            status, problem = "failed", f"could not run the notebook: {type(exc).__name__}: {exc}"
+        executed = nbformat.read(out, as_version=4) if out.exists() else None
+        if executed is None:
+            return ExecutionResult(job.student, job.assignment, job.notebook, status="failed",
+                                   problem=problem or "the notebook produced no output",
+                                   runtime=time.monotonic() - started,
+                                   device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname())
+        probes, errors = read_run(executed)
+        limit = (f"it ran longer than the time limit ({job.cell_timeout:g} s per cell, "
+                 f"{job.notebook_timeout:g} s per notebook) and was stopped")
+        errors = [dataclasses.replace(e, ename=CELL_TIMEOUT_ERROR, evalue=limit)
+                  if e.ename in ("KeyboardInterrupt", CELL_TIMEOUT_ERROR) else e for e in errors]
+        return ExecutionResult(
+            job.student, job.assignment, job.notebook, status=status, probes=probes,
+            cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),
+            runtime=time.monotonic() - started, device=str(job.parameters.get("DEVICE", "cpu")),
+            worker=socket.gethostname())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,60 @@
+"""Runners: where jobs execute. They all take jobs and yield results as they finish.
+
+A runner never judges and never writes the gradebook; the coordinator does both,
+so every runner returns the same plain :class:`~course_lib.models.ExecutionResult`.
+"""
+
+from __future__ import annotations
+
+import socket
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Iterable, Iterator, Protocol
+
+from ..models import ExecutionResult
+from .run import Job, run_job
+
+
+class Runner(Protocol):
+    """Runs jobs; yields ``(job, result)`` in completion order."""
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]: ...
+
+
+def _failed(job: Job, problem: str) -> ExecutionResult:
+    return ExecutionResult(job.student, job.assignment, job.notebook, status="failed", problem=problem,
+                           device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname())
+
+
+class InlineRunner:
+    """Runs jobs one by one in this process (single notebooks, debugging)."""
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
+        for job in jobs:
+            yield job, run_job(job)
+
+
+class LocalRunner:
+    """``workers`` submissions at a time on this machine.
+
+    The student's code runs in each job's own kernel process; the worker only
+    drives that kernel over its sockets, so threads suffice, and a submission
+    that crashes its kernel cannot take a worker (or the batch) down with it.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
+        jobs = list(jobs)
+        if not jobs:
+            return
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)), thread_name_prefix="grader") as pool:
+            futures = {pool.submit(run_job, job): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    yield job, future.result()
+                except Exception as exc:  # a bug in the run itself: this submission fails, the batch goes on
+                    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                    yield job, _failed(job, f"the grading worker failed: {detail}")

@@ -1,0 +1,91 @@
+"""Feedback: one HTML file per student and notebook under ``feedback/``.
+
+It shows the score per question (from nbgrader's gradebook, so hand-graded points
+count), each check's description and, for failed checks, the message a student
+can act on. It never shows hidden check code, hidden inputs or reference values:
+only what the verdicts already say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from .assignment import Assignment
+from .autograde import load_results
+from .config import CourseConfig
+from .gradebook import notebook_scores
+from .notebooks import grade_id, is_grade
+
+
+@dataclass(frozen=True)
+class FeedbackReport:
+    assignment: str
+    files: tuple
+
+
+def question_titles(release_nb) -> dict[str, str]:
+    """``grade_id -> title``: the heading of the markdown cell that introduces each grade cell."""
+    titles, heading = {}, ""
+    for cell in release_nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    heading = line.lstrip("#").strip()
+                    break
+        if is_grade(cell):
+            titles[grade_id(cell)] = heading or grade_id(cell)
+    return titles
+
+
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(Path(__file__).parent / "templates"))
+    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def render(config: CourseConfig, assignment_id: str, notebook: str, student: str) -> str | None:
+    """The feedback page of one student's notebook, or ``None`` if it was never graded."""
+    assignment = Assignment.load(config, assignment_id)
+    spec = assignment.notebook(notebook)
+    graded = load_results(config, student, assignment_id, notebook)
+    if graded is None:
+        return None
+    scores = notebook_scores(config, assignment_id, notebook, student)
+    titles = question_titles(spec.release_nb())
+    questions = []
+    for gid, title in titles.items():
+        score, most = scores["cells"].get(gid, (None, 0.0))
+        checks = [c for c in graded.checks if c.grade_id == gid]
+        questions.append({"title": title, "score": score if score is not None else 0.0 if checks else None,
+                          "max_score": most, "checks": checks})
+    stamp = config.path("autograded", student, assignment_id, "timestamp.txt")
+    return _environment().get_template("feedback.html").render(
+        assignment=assignment_id, notebook=notebook, student=student,
+        timestamp=stamp.read_text().strip() if stamp.is_file() else "",
+        score=scores["score"], max_score=scores["max_score"], needs_manual=scores["needs_manual_grade"],
+        problems=list(graded.problems), questions=questions)
+
+
+def feedback(*, config: CourseConfig, assignment_id: str, students: list[str] | None = None) -> FeedbackReport:
+    """Write ``feedback/<student>/<aid>/<notebook>.html`` for every graded submission."""
+    assignment = Assignment.load(config, assignment_id)
+    base = config.path("autograded")
+    written = []
+    for student_dir in sorted(base.iterdir()) if base.is_dir() else []:
+        student = student_dir.name
+        if students and student not in students:
+            continue
+        for spec in assignment.notebooks:
+            page = render(config, assignment_id, spec.name, student)
+            if page is None:
+                continue
+            target = config.path("feedback", student, assignment_id, f"{spec.name}.html")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(page)
+            written.append(target)
+    return FeedbackReport(assignment_id, tuple(written))
+
+
+

@@ -1,0 +1,86 @@
+"""Grade: judging one notebook or one batch, shared by ``course grade`` and ``course autograde``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .assignment import Assignment, NotebookSpec
+from .config import CourseConfig
+from .errors import SubmissionError
+from .execute.jobs import assignment_files, make_job, resolve_device
+from .execute.runners import InlineRunner
+from .judge.references import load_references
+from .judge.verdict import judge
+from .models import CheckResult, ExecutionResult, GradedSubmission
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything needed to grade submissions of one notebook on one device."""
+
+    config: CourseConfig
+    spec: NotebookSpec
+    device: str
+    references: dict
+    files: dict
+
+    @classmethod
+    def prepare(cls, config: CourseConfig, spec: NotebookSpec, device: str) -> "Context":
+        spec.validate()
+        return cls(config, spec, device, load_references(config, spec, device=device),
+                   assignment_files(config, spec))
+
+    def job(self, student: str, path: Path, student_nb=None):
+        return make_job(self.config, self.spec, student=student, notebook_path=path, device=self.device,
+                        student_nb=student_nb, files=self.files)
+
+    def judge(self, result: ExecutionResult) -> GradedSubmission:
+        return judge(self.spec.grader, result, self.references)
+
+    def unreadable(self, student: str, error: SubmissionError) -> GradedSubmission:
+        """Zero on every check, with the reason, for a file that cannot be run at all."""
+        reason = error.message + (f" ({error.hint})" if error.hint else "")
+        checks = tuple(CheckResult(name=c.name, grade_id=q.grade_id, points=0.0, max_points=c.points,
+                                   passed=False, message=f"not graded: {reason}", describe=c.describe)
+                       for q in self.spec.grader.questions for c in q.checks)
+        return GradedSubmission(student=student, assignment=self.spec.assignment, notebook=self.spec.name,
+                                checks=checks, status="unreadable", problems=(reason,), device=self.device)
+
+
+def pick_notebook(config: CourseConfig, assignment_id: str, notebook: str | None, path: Path) -> NotebookSpec:
+    """The assignment notebook a file is graded as (by ``notebook``, its own name, or the only one)."""
+    assignment = Assignment.load(config, assignment_id)
+    if notebook:
+        return assignment.notebook(notebook)
+    specs = assignment.autograded()
+    if len(specs) == 1:
+        return specs[0]
+    return assignment.notebook(Path(path).stem)
+
+
+def grade_file(*, config: CourseConfig, assignment_id: str, path: Path, notebook: str | None = None,
+               device: str | None = None) -> tuple[GradedSubmission, ExecutionResult | None]:
+    """Grade one notebook file without touching the gradebook."""
+    spec = pick_notebook(config, assignment_id, notebook, path)
+    context = Context.prepare(config, spec, resolve_device(device or config.device))
+    student = Path(path).stem
+    try:
+        job = context.job(student, Path(path))
+    except SubmissionError as exc:
+        return context.unreadable(student, exc), None
+    (_, result), = InlineRunner().run([job])
+    return context.judge(result), result
+
+
+def as_json(graded: GradedSubmission, path: Path, errors: list[str]) -> dict:
+    """The ``course grade --json`` document."""
+    return {
+        "assignment": graded.assignment,
+        "notebook": str(path),
+        "score": graded.score,
+        "max_score": graded.max_score,
+        "checks": [{"name": c.name, "grade_id": c.grade_id, "points": c.points, "max_points": c.max_points,
+                    "passed": c.passed, "message": c.message} for c in graded.checks],
+        "errors": errors,
+    }

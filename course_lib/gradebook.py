@@ -1,0 +1,150 @@
+"""nbgrader's gradebook: the only place scores are kept.
+
+The coordinator is the only writer. Every graded submission is committed as soon
+as it is judged, so an interrupted batch keeps what it finished. nbgrader's own
+``formgrader`` and ``nbgrader export`` read what is written here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from datetime import datetime
+
+from .assignment import NotebookSpec
+from .config import CourseConfig
+from .models import GradedSubmission
+from .notebooks import grade_id, is_solution
+
+
+def tools_on_path() -> None:
+    # nbgrader runs the `alembic` command when it creates a gradebook; it lives next to our interpreter.
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+@contextlib.contextmanager
+def open_gradebook(config: CourseConfig):
+    """nbgrader's :class:`~nbgrader.api.Gradebook` for this course, closed on exit."""
+    tools_on_path()
+    from nbgrader.api import Gradebook
+
+    with Gradebook(config.db_url, config.course_id) as gb:
+        yield gb
+
+
+def ensure_notebook(config: CourseConfig, spec: NotebookSpec) -> None:
+    """Record the assignment's notebook and cells in the gradebook, as ``generate_assignment`` does.
+
+    nbgrader's own ``SaveCells`` preprocessor reads the released notebook (which
+    carries nbgrader's checksums), so a gradebook made on another machine or given
+    with ``--db-url`` knows every grade cell before the first score arrives.
+    """
+    tools_on_path()
+    from nbgrader.api import MissingEntry
+    from nbgrader.preprocessors import SaveCells
+
+    with open_gradebook(config) as gb:
+        gb.update_or_create_assignment(spec.assignment)
+        try:
+            known = {c.name for c in gb.find_notebook(spec.name, spec.assignment).grade_cells}
+        except MissingEntry:
+            known = None
+    wanted = {gid for gid, _, _ in spec.grade_cells()}
+    if known == wanted:
+        return
+    resources = {"nbgrader": {"notebook": spec.name, "assignment": spec.assignment, "db_url": config.db_url}}
+    SaveCells().preprocess(spec.release_nb(), resources)
+
+
+def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *,
+           timestamp: str | None = None, student_nb=None, release_nb=None) -> None:
+    """Write one judged submission into the gradebook and commit it.
+
+    Autograded cells get ``auto_score``; manually graded cells are left for
+    formgrader (``needs_manual_grade``). A solution cell the student never changed
+    gets nbgrader's "No response." comment; failed check messages go into the
+    solution cell's automatic comment so formgrader shows them to the grader.
+    """
+    from nbgrader.api import MissingEntry
+
+    when = _parse_time(timestamp)
+    scores = graded.question_scores()
+    messages = _messages_by_solution(graded, release_nb) if release_nb is not None else {}
+    unchanged = _unchanged_solutions(student_nb) if student_nb is not None else set()
+    with open_gradebook(config) as gb:
+        gb.update_or_create_student(graded.student)
+        try:
+            submission = gb.find_submission(graded.assignment, graded.student)
+            if when is not None:
+                submission.timestamp = when
+        except MissingEntry:
+            gb.add_submission(graded.assignment, graded.student, **({"timestamp": when} if when else {}))
+        notebook = gb.find_submission_notebook(graded.notebook, graded.assignment, graded.student)
+        for grade in notebook.grades:
+            name = grade.cell.name
+            if name in scores:
+                grade.auto_score = scores[name][0]
+                grade.needs_manual_grade = grade.manual_score is not None
+            else:  # a cell people grade (written answers): formgrader's job
+                grade.auto_score = None
+                grade.needs_manual_grade = grade.manual_score is None
+        for comment in notebook.comments:
+            name = comment.cell.name
+            if name in unchanged:
+                comment.auto_comment = "No response."
+            else:
+                comment.auto_comment = messages.get(name) or None
+        gb.db.commit()
+
+
+def _parse_time(value: str | None):
+    if not value:
+        return None
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(value)
+    except Exception:
+        return None
+
+
+def _messages_by_solution(graded: GradedSubmission, release_nb) -> dict[str, str]:
+    """Failed-check messages keyed by the solution cell that precedes each question's grade cell."""
+    owner, current = {}, ""
+    for cell in release_nb.cells:
+        if is_solution(cell):
+            current = grade_id(cell)
+        elif grade_id(cell):
+            owner[grade_id(cell)] = current
+    out: dict[str, list[str]] = {}
+    for check in graded.checks:
+        if not check.passed and owner.get(check.grade_id):
+            out.setdefault(owner[check.grade_id], []).append(f"{check.name}: {check.message}")
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def _unchanged_solutions(student_nb) -> set[str]:
+    from nbgrader.utils import compute_checksum, is_solution as nb_is_solution
+
+    out = set()
+    for cell in student_nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if nb_is_solution(cell) and meta.get("checksum") and meta.get("checksum") == compute_checksum(cell):
+            out.add(meta.get("grade_id"))
+    return out
+
+
+def notebook_scores(config: CourseConfig, assignment: str, notebook: str, student: str) -> dict:
+    """``grade_id -> (score, max_score)`` and the total, as nbgrader computes them."""
+    with open_gradebook(config) as gb:
+        nb = gb.find_submission_notebook(notebook, assignment, student)
+        cells = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
+        return {"cells": cells, "score": nb.score, "max_score": nb.max_score,
+                "needs_manual_grade": nb.needs_manual_grade}
+
+
+def submission_time() -> str:
+    return datetime.now().astimezone().isoformat()

@@ -1,0 +1,191 @@
+"""Torch-aware comparisons between a student's value and the reference value.
+
+A comparator is called as ``compare(got, ref)`` in the grader process and
+returns ``None`` when the value is acceptable, else a message for the student.
+Messages say what is wrong (type, shape, dtype, device, gradient, values) but
+never reveal the hidden inputs or the expected values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .values import Missing, Opaque, Raised, TensorValue, TorchDtype, describe
+
+_PROBLEMS = (Raised, Missing, Opaque)
+
+
+def _problem(got) -> str | None:
+    if isinstance(got, (Raised, Missing)):
+        return got.describe()
+    return None
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """Compare arrays: kind, shape, dtype, device, ``requires_grad``, values and gradient.
+
+    Args:
+        rtol, atol: Value tolerance as in ``torch.allclose``.
+        dtype: Require the reference's dtype.
+        device: Require the reference's device type (a result left on the CPU while
+            the inputs were on CUDA fails here).
+        library: Require the same library (torch tensor vs NumPy array).
+        requires_grad: Require the reference's ``requires_grad`` flag.
+        grad: Also compare the ``.grad`` the value carries.
+        equal_nan: Treat NaN as equal to NaN.
+        values: Compare the values (off: check only kind, shape, dtype, device).
+        shape: Compare the shape (off only together with ``values``).
+    """
+
+    rtol: float = 1e-5
+    atol: float = 1e-8
+    dtype: bool = True
+    device: bool = True
+    library: bool = True
+    requires_grad: bool = False
+    grad: bool = False
+    equal_nan: bool = False
+    values: bool = True
+    shape: bool = True
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        want = "a torch tensor" if ref.library == "torch" else "a NumPy array"
+        if not isinstance(got, TensorValue):
+            return f"returned {describe(got)}; expected {want}"
+        if self.library and got.library != ref.library and not {got.library, ref.library} <= {"numpy", "numpy-scalar"}:
+            return f"returned {got.describe()}; expected {want}"
+        if (self.shape or self.values) and got.shape != ref.shape:
+            return f"has the wrong shape: got {got.shape}"
+        if self.dtype and got.dtype != ref.dtype:
+            prefix = "torch." if ref.library == "torch" else ""
+            return f"has dtype {prefix}{got.dtype}; expected {prefix}{ref.dtype}"
+        if self.device and ref.library == "torch" and got.device != ref.device:
+            return f"is on the {got.device} device; it should be on {ref.device} like its inputs"
+        if self.requires_grad and got.requires_grad != ref.requires_grad:
+            return ("should be part of the autograd graph (requires_grad=True)" if ref.requires_grad
+                    else "should not require gradients (detach it or use torch.no_grad())")
+        message = values_differ(got.array, ref.array, self.rtol, self.atol, self.equal_nan) if self.values else None
+        if message:
+            return message
+        if self.grad:
+            if ref.grad is not None and got.grad is None:
+                return "has no gradient (.grad is None): was backward() called on the right value?"
+            if ref.grad is not None:
+                message = values_differ(got.grad.array, ref.grad.array, self.rtol, self.atol, self.equal_nan)
+                if got.grad.shape != ref.grad.shape:
+                    return f"its gradient has the wrong shape: got {got.grad.shape}"
+                if message:
+                    return f"its gradient is wrong: {message}"
+        return None
+
+
+def values_differ(got: np.ndarray, ref: np.ndarray, rtol: float, atol: float, equal_nan: bool = False) -> str | None:
+    """A message when the arrays differ beyond ``atol + rtol * |ref|``, else ``None``."""
+    if got.size == 0:
+        return None
+    if got.dtype.kind == "b" or ref.dtype.kind == "b":
+        wrong = int(np.count_nonzero(got != ref))
+        return None if wrong == 0 else f"{wrong} of {got.size} values are wrong"
+    a = got.astype(np.complex128 if got.dtype.kind == "c" else np.float64)
+    b = ref.astype(np.complex128 if ref.dtype.kind == "c" else np.float64)
+    ok = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    if ok.all():
+        return None
+    wrong = int((~ok).sum())
+    if np.isnan(a[~ok]).any() and not np.isnan(b[~ok]).any():
+        return f"{wrong} of {got.size} values are wrong, some are NaN (a division by zero or log of 0?)"
+    if np.isinf(a[~ok]).any():
+        return f"{wrong} of {got.size} values are wrong, some are infinite (an overflow?)"
+    err = float(np.nanmax(np.abs(a - b)[~ok]))
+    return (f"{wrong} of {got.size} values are wrong (largest error {err:.3g}; "
+            f"tolerance rtol={rtol:g}, atol={atol:g})")
+
+
+@dataclass(frozen=True)
+class Number:
+    """Compare a single number; a 0-d or one-element tensor/array is accepted when ``allow_tensor``."""
+
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    allow_tensor: bool = True
+    integer: bool = False
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        ref_value = _as_number(ref, True)
+        value = _as_number(got, self.allow_tensor)
+        if value is None:
+            return f"returned {describe(got)}; expected a single number"
+        if self.integer and not float(value).is_integer():
+            return f"returned {value!r}; expected a whole number"
+        return values_differ(np.asarray([value]), np.asarray([ref_value]), self.rtol, self.atol)
+
+
+def _as_number(value, allow_tensor: bool):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if allow_tensor and isinstance(value, TensorValue) and value.array.size == 1:
+        return value.array.reshape(()).item()
+    return None
+
+
+@dataclass(frozen=True)
+class Equal:
+    """Exact equality of plain data (numbers, strings, tuples, shapes, dtypes).
+
+    Lists and tuples compare alike unless ``strict_sequences``; a ``torch.Size``
+    arrives as a tuple, so ``t.shape`` and ``tuple(t.shape)`` both pass.
+    """
+
+    strict_sequences: bool = False
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        if self._norm(got) == self._norm(ref):
+            return None
+        if type(self._norm(got)) is not type(self._norm(ref)):
+            return f"returned {describe(got)}; expected {describe(ref)}"
+        return "is not the expected value"
+
+    def _norm(self, value):
+        if isinstance(value, TensorValue):
+            return ("array", value.library, value.dtype, value.shape, value.array.tobytes())
+        if isinstance(value, TorchDtype):
+            return ("dtype", value.name)
+        if isinstance(value, (list, tuple)):
+            items = tuple(self._norm(v) for v in value)
+            return (type(value).__name__, items) if self.strict_sequences else items
+        if isinstance(value, dict):
+            return {k: self._norm(v) for k, v in value.items()}
+        if isinstance(value, bool):
+            return ("bool", value)
+        return value
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """Compare a tuple or list item by item, each with its own comparator."""
+
+    items: tuple
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        if not isinstance(got, (list, tuple)):
+            return f"returned {describe(got)}; expected a tuple of {len(self.items)} values"
+        if len(got) != len(ref):
+            return f"returned {len(got)} values; expected {len(ref)}"
+        for index, (compare, g, r) in enumerate(zip(self.items, got, ref)):
+            message = compare(g, r)
+            if message:
+                return f"item {index} of the result {message}"
+        return None

@@ -1,0 +1,123 @@
+"""Decoding what the kernel exported into values the grader can compare.
+
+The wire format is written by :mod:`course_lib.judge.kernel_side`: JSON with raw
+array bytes. Decoding never runs student code and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorValue:
+    """An array the student's code produced (a torch tensor or a NumPy array)."""
+
+    array: np.ndarray
+    library: str  # "torch", "numpy" or "numpy-scalar"
+    dtype: str  # e.g. "float32" (torch names for tensors)
+    device: str = "cpu"
+    requires_grad: bool = False
+    grad: "TensorValue | None" = None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.array.shape)
+
+    def describe(self) -> str:
+        if self.library == "torch":
+            return f"a torch tensor of shape {self.shape}, dtype torch.{self.dtype}, on {self.device}"
+        return f"a NumPy array of shape {self.shape}, dtype {self.dtype}"
+
+
+@dataclass(frozen=True)
+class Raised:
+    """The student's code raised an exception when called."""
+
+    ename: str
+    evalue: str
+
+    def describe(self) -> str:
+        if self.ename == "NotImplementedError" and not self.evalue:
+            return "is not answered yet (it still raises NotImplementedError)"
+        text = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        return f"raised {text}"
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A name the probe looked for does not exist in the student's notebook."""
+
+    name: str
+    not_callable: str = ""
+
+    def describe(self) -> str:
+        if self.not_callable:
+            return f"`{self.name}` is a {self.not_callable}, not a function"
+        return (f"`{self.name}` is not defined at this point of the notebook "
+                "(was it renamed, or is its cell missing?)")
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value of a type the wire format does not carry (only its type name is known)."""
+
+    type_name: str
+
+    def describe(self) -> str:
+        return f"an object of type {self.type_name}"
+
+
+@dataclass(frozen=True)
+class TorchDtype:
+    """A ``torch.dtype`` value, kept distinct from a plain string."""
+
+    name: str
+
+
+def decode(data: dict):
+    """Turn one wire value into Python data, :class:`TensorValue`, :class:`Raised`, ..."""
+    kind = data.get("kind")
+    if kind == "none":
+        return None
+    if kind == "scalar":
+        value = data["value"]
+        return float.fromhex(value) if data["type"] == "float" else value
+    if kind == "str":
+        return data["value"]
+    if kind == "array":
+        raw = base64.b64decode(data["data"])
+        arr = np.frombuffer(raw, dtype=np.dtype(data["wire"])).reshape(data["shape"]).copy()
+        grad = decode(data["grad"]) if data.get("grad") else None
+        return TensorValue(array=arr, library=data["library"], dtype=data["dtype"],
+                           device=data.get("device", "cpu"), requires_grad=data.get("requires_grad", False),
+                           grad=grad)
+    if kind == "list":
+        return [decode(x) for x in data["items"]]
+    if kind == "tuple":
+        return tuple(decode(x) for x in data["items"])
+    if kind == "dict":
+        return {k: decode(v) for k, v in data["items"].items()}
+    if kind == "dtype":
+        return TorchDtype(data["value"])
+    if kind == "device":
+        return data["value"]
+    if kind == "raised":
+        return Raised(data["ename"], data["evalue"])
+    if kind == "missing":
+        return Missing(data["name"])
+    if kind == "not_callable":
+        return Missing(data["name"], not_callable=data.get("type", "value"))
+    return Opaque(data.get("type", "unknown"))
+
+
+def describe(value) -> str:
+    """A short description of a value's kind for messages (never its contents)."""
+    if hasattr(value, "describe"):
+        return value.describe()
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,102 @@
+"""Turning probe records into verdicts, in the grader process.
+
+The student's probe record and the reference record (the same probe run on the
+instructor's solution) are decoded into plain values and compared by each
+check's comparator. Nothing here runs student code.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..errors import AssignmentError
+from ..models import CheckResult, ExecutionResult, GradedSubmission
+from .spec import Grader
+from .values import Missing, Raised, decode
+
+log = logging.getLogger(__name__)
+
+
+def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSubmission:
+    """Every check of ``grader`` judged on ``result`` against ``references``."""
+    checks = []
+    for question in grader.questions:
+        reference = references.get(question.grade_id)
+        if reference is None or reference.get("error"):
+            raise AssignmentError(f"the solution's probe for {question.grade_id!r} did not run: "
+                                  f"{(reference or {}).get('error')}", hint="fix the probe or the solution")
+        record = result.probes.get(question.grade_id)
+        not_reached = _not_reached(result, question.grade_id) if record is None else ""
+        probe_error = _probe_error(record) if record is not None else ""
+        for check in question.checks:
+            hint = False
+            if not_reached or probe_error:
+                message = not_reached or probe_error
+            else:
+                message = _prerequisite(check, record)
+                if not message:
+                    message, hint = _compare(check, record, reference)
+            passed = not message
+            if message and hint and check.hint:
+                message = f"{message}. Hint: {check.hint}"
+            checks.append(CheckResult(name=check.name, grade_id=question.grade_id,
+                                      points=check.points if passed else 0.0, max_points=check.points,
+                                      passed=passed, message=message, describe=check.describe))
+    return GradedSubmission(student=result.student, assignment=result.assignment, notebook=result.notebook,
+                            checks=tuple(checks), status=result.status, problems=tuple(problems(result)),
+                            runtime=result.runtime, device=result.device, worker=result.worker)
+
+
+def _prerequisite(check, record: dict) -> str:
+    for key in check.requires:
+        data = record.get("values", {}).get(key)
+        value = decode(data) if data is not None else None
+        if data is None or isinstance(value, (Raised, Missing)):
+            what = value.describe() if data is not None else "did not run"
+            return f"could not be checked: {what}"
+    return ""
+
+
+def _compare(check, record: dict, reference: dict) -> tuple[str, bool]:
+    """The failure message ("" when it passes), and whether a hint helps (a value was produced)."""
+    key = check.value_key
+    if key not in reference["values"]:
+        raise AssignmentError(f"check {check.name!r} reads {key!r}, which its probe never records")
+    ref = decode(reference["values"][key])
+    if isinstance(ref, Raised):
+        raise AssignmentError(f"on the solution, {key!r} {ref.describe()}", hint="fix the solution or the probe")
+    if key not in record.get("values", {}):
+        return "could not be checked: an earlier step of this question failed", False
+    try:
+        got = decode(record["values"][key])
+        return check.compare(got, ref) or "", not isinstance(got, (Raised, Missing))
+    except Exception as exc:  # malformed data from a tampered kernel must not stop the batch
+        log.warning("check %s could not compare: %r", check.name, exc)
+        return "could not be checked: the value could not be read", False
+
+
+def _probe_error(record: dict) -> str:
+    error = record.get("error")
+    if not error:
+        return ""
+    return (f"could not be checked: grading this question raised {error.get('ename')}: {error.get('evalue')} "
+            "(was a name the question needs deleted or overwritten?)")
+
+
+def _not_reached(result: ExecutionResult, grade_id: str) -> str:
+    if result.status == "failed":
+        return f"not graded: {result.problem}"
+    if result.problem:
+        return f"not graded: {result.problem}"
+    return "not graded: the notebook stopped before this question"
+
+
+def problems(result: ExecutionResult) -> list[str]:
+    """Notes for the student about how the run went."""
+    notes = []
+    for error in result.cell_errors:
+        where = f"cell {error.cell_index + 1}"
+        notes.append(f"{where} raised {error.ename}: {error.evalue}" if error.evalue else f"{where} raised {error.ename}")
+    if result.problem:
+        notes.append(result.problem)
+    return notes

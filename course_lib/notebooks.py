@@ -1,0 +1,90 @@
+"""Reading notebooks safely and finding nbgrader's cells in them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+
+from .errors import SubmissionError
+
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+
+
+def read_notebook(path: Path, *, student: str = "", max_bytes: int = MAX_NOTEBOOK_BYTES):
+    """Read a notebook as nbformat v4, or raise :class:`SubmissionError` saying why not."""
+    path = Path(path)
+    name = path.name
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SubmissionError(f"cannot read {path}: {exc.strerror}", student=student, notebook=name) from exc
+    if size == 0:
+        raise SubmissionError("the file is empty", student=student, notebook=name,
+                              hint="ask the student to upload the saved .ipynb again")
+    if size > max_bytes:
+        raise SubmissionError(f"the file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
+                              student=student, notebook=name,
+                              hint="ask the student to clear large outputs (Kernel > Restart & Clear Output)")
+    raw = path.read_bytes()
+    if raw[:2] == b"PK":
+        raise SubmissionError("this is a zip archive, not a notebook", student=student, notebook=name,
+                              hint="unzip it and collect the .ipynb inside")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SubmissionError("the file is not text (not a notebook)", student=student, notebook=name,
+                              hint="ask the student to upload the .ipynb file") from None
+    except json.JSONDecodeError as exc:
+        what = "truncated" if exc.pos >= len(raw.rstrip()) - 1 else "not valid JSON"
+        raise SubmissionError(f"the notebook is {what} (line {exc.lineno}, column {exc.colno})",
+                              student=student, notebook=name,
+                              hint="ask the student to re-download it from Jupyter and upload again") from None
+    if not isinstance(data, dict) or "nbformat" not in data:
+        raise SubmissionError("the file is JSON but not a notebook", student=student, notebook=name)
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:
+        raise SubmissionError(f"the notebook structure is invalid: {str(exc).splitlines()[0]}",
+                              student=student, notebook=name,
+                              hint="ask the student to open and save it in Jupyter, then upload again") from None
+    return nb
+
+
+def nbgrader_meta(cell) -> dict:
+    """The ``nbgrader`` metadata of a cell (empty when it has none)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def grade_id(cell) -> str:
+    return str(nbgrader_meta(cell).get("grade_id", ""))
+
+
+def is_grade(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("grade"))
+
+
+def is_solution(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_locked(cell) -> bool:
+    """Cells the student may not change: nbgrader's locked cells and test cells."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
+
+
+def grade_cells(nb) -> list[tuple[str, float, bool]]:
+    """``(grade_id, points, manual)`` for every grade cell, in notebook order.
+
+    ``manual`` marks cells a person grades (nbgrader's "manually graded answer").
+    """
+    out = []
+    for cell in nb.cells:
+        if is_grade(cell):
+            manual = is_solution(cell) or cell.cell_type == "markdown"
+            out.append((grade_id(cell), float(nbgrader_meta(cell).get("points", 0)), manual))
+    return out

@@ -1,0 +1,146 @@
+"""Known submissions of 01-tensors that prove the hidden checks.
+
+Alternatives are correct answers written differently: they must keep full marks.
+Mutants are plausible wrong answers named after the misconception they encode:
+each must fail exactly the checks listed in ``fails``. Keys of ``answers`` are
+the solution cells' grade ids; values are the whole cell as a student writes it.
+"""
+
+from course_lib.synth import Variant
+
+VARIANTS = [
+    Variant("solution", kind="solution"),
+    # -- alternative correct solutions ----------------------------------------------------------
+    Variant("alternative_builtin_helpers", kind="alternative", answers={
+        "make_grid": (
+            "def make_grid(rows, cols, device=\"cpu\"):\n"
+            "    flat = torch.arange(0, rows * cols, device=device).float()\n"
+            "    return flat.view(rows, cols)\n"),
+        "shape_rank_size": (
+            "import math\n\n"
+            "def shape_rank_size(t):\n"
+            "    shape = tuple(int(n) for n in t.size())\n"
+            "    return shape, len(shape), math.prod(shape)\n"),
+        "crop_center": (
+            "def crop_center(images, size):\n"
+            "    h, w = images.shape[2], images.shape[3]\n"
+            "    return images.narrow(2, (h - size) // 2, size).narrow(3, (w - size) // 2, size)\n"),
+        "normalize_channels": (
+            "def normalize_channels(images, mean, std):\n"
+            "    c = images.shape[1]\n"
+            "    return (images - mean.view(1, c, 1, 1)) / std.view(1, c, 1, 1)\n"),
+        "channel_means": (
+            "def channel_means(images):\n"
+            "    b, c, h, w = images.shape\n"
+            "    return images.sum(dim=(2, 3)) / (h * w)\n"),
+        "invert": (
+            "def invert(images):\n"
+            "    return torch.ones_like(images) - images\n"),
+        "numpy_interop": (
+            "def to_numpy(t):\n"
+            "    with torch.no_grad():\n"
+            "        return t.to(\"cpu\").clone().numpy()\n\n\n"
+            "def from_numpy(arr, device=\"cpu\"):\n"
+            "    return torch.tensor(arr, dtype=torch.float32, device=device)\n"),
+    }),
+    Variant("alternative_loops_and_reshapes", kind="alternative", answers={
+        "make_grid": (
+            "def make_grid(rows, cols, device=\"cpu\"):\n"
+            "    out = torch.empty(rows, cols, device=device)\n"
+            "    for r in range(rows):\n"
+            "        out[r] = torch.arange(r * cols, (r + 1) * cols, device=device)\n"
+            "    return out\n"),
+        "channel_means": (
+            "def channel_means(images):\n"
+            "    b, c = images.shape[:2]\n"
+            "    return images.reshape(b, c, -1).mean(dim=-1)\n"),
+        "normalize_channels": (
+            "def normalize_channels(images, mean, std):\n"
+            "    out = images.clone()\n"
+            "    for ch in range(images.shape[1]):\n"
+            "        out[:, ch] = (images[:, ch] - mean[ch]) / std[ch]\n"
+            "    return out\n"),
+        "invert": (
+            "def invert(images):\n"
+            "    return images.neg().add(1.0)\n"),
+    }),
+    # -- misconceptions ---------------------------------------------------------------------------
+    Variant("grid_integer_dtype", fails=("grid_dtype_device",), answers={
+        "make_grid": (
+            "def make_grid(rows, cols, device=\"cpu\"):\n"
+            "    return torch.arange(rows * cols, device=device).reshape(rows, cols)\n")}),
+    Variant("grid_column_major", fails=("grid_values",), answers={
+        "make_grid": (
+            "def make_grid(rows, cols, device=\"cpu\"):\n"
+            "    return torch.arange(rows * cols, dtype=torch.float32, device=device).reshape(cols, rows).T\n")}),
+    Variant("size_is_len", fails=("describe_4d", "describe_scalar"), answers={
+        "shape_rank_size": (
+            "def shape_rank_size(t):\n"
+            "    return tuple(t.shape), t.dim(), len(t)\n")}),
+    Variant("crop_same_margin_both_axes", fails=("crop_values_even", "crop_values_odd"), answers={
+        "crop_center": (
+            "def crop_center(images, size):\n"
+            "    m = (images.shape[-2] - size) // 2\n"
+            "    return images[:, :, m:m + size, m:m + size]\n")}),
+    Variant("crop_margin_rounded_up", fails=("crop_values_odd",), answers={
+        "crop_center": (
+            "def crop_center(images, size):\n"
+            "    top = (images.shape[-2] - size + 1) // 2\n"
+            "    left = (images.shape[-1] - size + 1) // 2\n"
+            "    return images[..., top:top + size, left:left + size]\n")}),
+    Variant("normalize_broadcasts_over_width",
+            fails=("normalize_values", "normalize_square_images", "normalize_keeps_input"), answers={
+        "normalize_channels": (
+            "def normalize_channels(images, mean, std):\n"
+            "    return (images - mean) / std\n")}),
+    Variant("normalize_in_place", fails=("normalize_keeps_input",), answers={
+        "normalize_channels": (
+            "def normalize_channels(images, mean, std):\n"
+            "    images -= mean[:, None, None]\n"
+            "    images /= std[:, None, None]\n"
+            "    return images\n")}),
+    Variant("mean_over_wrong_axis", fails=("means_shape", "means_values", "means_batch_of_one"), answers={
+        "channel_means": (
+            "def channel_means(images):\n"
+            "    return images.mean(dim=(1, 2))\n")}),
+    Variant("means_squeeze_drops_batch", fails=("means_batch_of_one",), answers={
+        "channel_means": (
+            "def channel_means(images):\n"
+            "    return images.mean(dim=(2, 3), keepdim=True).squeeze()\n")}),
+    Variant("invert_in_place", fails=("invert_leaves_input",), answers={
+        "invert": (
+            "def invert(images):\n"
+            "    images.mul_(-1).add_(1.0)\n"
+            "    return images\n")}),
+    Variant("invert_negates", fails=("invert_values",), answers={
+        "invert": (
+            "def invert(images):\n"
+            "    return -images\n")}),
+    Variant("numpy_without_detach", fails=("to_numpy_any_tensor",), answers={
+        "numpy_interop": (
+            "def to_numpy(t):\n"
+            "    return t.numpy()\n\n\n"
+            "def from_numpy(arr, device=\"cpu\"):\n"
+            "    return torch.from_numpy(arr).to(device=device, dtype=torch.float32)\n")}),
+    Variant("from_numpy_keeps_float64", fails=("from_numpy_float32",), answers={
+        "numpy_interop": (
+            "def to_numpy(t):\n"
+            "    return t.detach().cpu().numpy()\n\n\n"
+            "def from_numpy(arr, device=\"cpu\"):\n"
+            "    return torch.from_numpy(arr).to(device)\n")}),
+    # -- runs that go wrong part-way: only the affected question is lost -------------------------
+    Variant("error_in_one_cell", kind="error", fails=("crop_shape", "crop_values_even", "crop_values_odd"),
+            answers={
+        "crop_center": (
+            "sample = load_sample_images()  # a helper that exists only on the student's laptop\n\n"
+            "def crop_center(images, size):\n"
+            "    top = (images.shape[-2] - size) // 2\n"
+            "    left = (images.shape[-1] - size) // 2\n"
+            "    return images[..., top:top + size, left:left + size]\n")}),
+    Variant("slow_cell", kind="slow", fails=("means_shape", "means_values", "means_batch_of_one"), answers={
+        "channel_means": (
+            "import time\n"
+            "time.sleep(3600)  # waits for a download that never comes\n\n"
+            "def channel_means(images):\n"
+            "    return images.mean(dim=(-2, -1))\n")}),
+]

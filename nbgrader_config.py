@@ -1,0 +1,22 @@
+# Configuration of the course directory: nbgrader reads its own sections, the
+# `course` command reads nbgrader's CourseDirectory plus the Course section.
+c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
+
+c.CourseDirectory.course_id = "dl-pytorch"
+# The gradebook: SQLite next to this file by default; any SQLAlchemy URL works
+# (e.g. "postgresql://grader@dbhost/dl_pytorch"). `course autograde --db-url` overrides it.
+# c.CourseDirectory.db_url = "sqlite:////path/to/gradebook.db"
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# --- grading ---------------------------------------------------------------
+c.Course.device = "auto"          # auto | cpu | cuda: auto picks CUDA when the runner has a GPU
+c.Course.seed = 0                 # injected as SEED; torch, numpy and random are seeded with it
+c.Course.workers = 0              # parallel submissions on this machine; 0 = one per core
+c.Course.cell_timeout = 60        # seconds a single cell may run
+c.Course.notebook_timeout = 300   # seconds a whole notebook may run
+# Per-assignment overrides (a training lab needs more time than a tensor drill).
+c.Course.assignments = {
+    "01-tensors": {"cell_timeout": 30, "notebook_timeout": 120},
+}
