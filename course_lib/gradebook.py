@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from datetime import datetime
 
 from .assignment import NotebookSpec
@@ -74,7 +75,10 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     scores = graded.question_scores()
     messages = _messages_by_solution(graded, release_nb) if release_nb is not None else {}
     unchanged = _unchanged_solutions(student_nb) if student_nb is not None else set()
-    with open_gradebook(config) as gb:
+    with open_gradebook(config) as gb, warnings.catch_warnings():
+        # nbgrader's add_submission builds rows before adding them to the session; SQLAlchemy 2
+        # warns about the autoflush in between, and the rows are added right after.
+        warnings.filterwarnings("ignore", message=".*not in session, add operation along.*")
         gb.update_or_create_student(graded.student)
         try:
             submission = gb.find_submission(graded.assignment, graded.student)

@@ -96,6 +96,9 @@ def problems(result: ExecutionResult) -> list[str]:
     notes = []
     for error in result.cell_errors:
         where = f"cell {error.cell_index + 1}"
+        if error.ename == "CellTimeoutError":
+            notes.append(f"{where} was stopped: {error.evalue}")
+            continue
         notes.append(f"{where} raised {error.ename}: {error.evalue}" if error.evalue else f"{where} raised {error.ename}")
     if result.problem:
         notes.append(result.problem)

@@ -1,0 +1,194 @@
+"""The ``course`` command: parses arguments, calls one stage, prints, exits.
+
+Only this module turns :class:`~course_lib.errors.CourseError` into an exit code.
+Defaults for settings come from ``nbgrader_config.py`` (``c.Course.*``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import CourseConfig
+from .errors import CourseError
+
+
+def _config(args) -> CourseConfig:
+    config = CourseConfig.load(args.course)
+    return config.with_overrides(device=getattr(args, "device", None), workers=getattr(args, "workers", None),
+                                 db_url=getattr(args, "db_url", None))
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain aligned text table."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def cmd_release(args) -> int:
+    from .release import release
+
+    report = release(config=_config(args), assignment_id=args.assignment, check=args.check)
+    if args.check:
+        print(f"release/{args.assignment} is up to date with source/{args.assignment}")
+    else:
+        print(f"released {args.assignment} -> {report.directory} ({', '.join(report.files)})")
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from .collect import collect
+
+    config = _config(args)
+    report = collect(config=config, assignment_id=args.assignment, source=Path(args.source))
+    print(f"collected {len(report.collected)} notebook(s) of {args.assignment} into {config.path('submitted')}")
+    if report.problems:
+        print(f"\n{len(report.problems)} problem(s), skipped:")
+        print(table([list(p) for p in report.problems], ["student", "file", "problem"]))
+    return 0
+
+
+def summary_rows(graded) -> list[list[str]]:
+    rows = []
+    for g in graded:
+        note = g.problems[0] if g.problems else ""
+        rows.append([g.student, g.notebook, f"{g.score:g}/{g.max_score:g}", g.status, f"{g.runtime:.1f}s",
+                     note[:70] + ("…" if len(note) > 70 else "")])
+    return rows
+
+
+def cmd_autograde(args) -> int:
+    from .autograde import autograde
+
+    config = _config(args)
+    report = autograde(config=config, assignment_id=args.assignment, students=args.student or None,
+                       device=args.device, force=args.force, progress=not args.quiet)
+    if report.graded:
+        print(table(summary_rows(report.graded), ["student", "notebook", "score", "status", "time", "first problem"]))
+    mean = sum(g.score for g in report.graded) / len(report.graded) if report.graded else 0.0
+    print(f"\n{args.assignment} on {report.device}: graded {len(report.graded)}, "
+          f"unchanged and skipped {len(report.skipped)}" + (f", mean score {mean:.2f}" if report.graded else ""))
+    print(f"gradebook: {config.db_url}\nexecuted notebooks: {config.path('autograded')}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from .grade import as_json, grade_file
+
+    config = _config(args)
+    graded, result = grade_file(config=config, assignment_id=args.assignment, path=Path(args.notebook),
+                                device=args.device)
+    errors = list(graded.problems)
+    if args.json:
+        print(json.dumps(as_json(graded, Path(args.notebook), errors), indent=2))
+        return 0
+    rows = [[c.grade_id, c.name, f"{c.points:g}/{c.max_points:g}", "pass" if c.passed else c.message[:90]]
+            for c in graded.checks]
+    print(table(rows, ["question", "check", "points", "result"]))
+    for e in errors:
+        print(f"note: {e}")
+    print(f"\nscore: {graded.score:g} / {graded.max_score:g}")
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from .feedback import feedback
+
+    config = _config(args)
+    report = feedback(config=config, assignment_id=args.assignment, students=args.student or None)
+    print(f"wrote {len(report.files)} feedback file(s) under {config.path('feedback')}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .selfcheck import self_check
+
+    report = self_check(config=_config(args), path=Path(args.notebook), assignment_id=args.assignment,
+                        device=args.device)
+    print(f"{args.notebook} ({report.assignment})")
+    for gid, passed, message in report.tests:
+        print(f"  {'PASS' if passed else 'FAIL'}  {gid}" + (f": {message}" if message else ""))
+    for warning in report.warnings:
+        print(f"  WARNING  {warning}")
+    if report.problem:
+        print(f"  PROBLEM  {report.problem}")
+    passed = sum(1 for _, ok, _ in report.tests if ok)
+    print(f"\n{passed} of {len(report.tests)} visible tests pass. The hidden tests use other inputs: "
+          "a passing visible test is a good sign, not a guarantee.")
+    return 0 if report.ok else 1
+
+
+def cmd_demo(args) -> int:
+    from .demo import demo
+
+    return demo(course=Path(args.course or ".").resolve(), target=Path(args.dir).resolve(),
+                workers=args.workers)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course", description="Autograde the course's PyTorch notebooks.")
+    p.add_argument("--course", metavar="DIR", help="course directory (default: the one holding nbgrader_config.py)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_text):
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(func=func)
+        return sp
+
+    device_help = "auto, cpu or cuda (default: c.Course.device in nbgrader_config.py)"
+    sp = add("release", cmd_release, "make release/AID from source/AID with nbgrader generate_assignment")
+    sp.add_argument("assignment", metavar="AID")
+    sp.add_argument("--check", action="store_true", help="exit non-zero if release/AID is stale; change nothing")
+
+    sp = add("collect", cmd_collect, "copy submitted notebooks from a folder into submitted/")
+    sp.add_argument("assignment", metavar="AID")
+    sp.add_argument("--from", dest="source", required=True, metavar="DIR",
+                    help="folder of <student_id>.ipynb or <student_id>/<any>.ipynb")
+
+    sp = add("autograde", cmd_autograde, "run, judge and record every submission of an assignment")
+    sp.add_argument("assignment", metavar="AID")
+    sp.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+    sp.add_argument("--force", action="store_true", help="regrade submissions already graded and unchanged")
+    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
+    sp.add_argument("--workers", type=int, metavar="N", help="submissions at a time (default: one per core)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sp = add("grade", cmd_grade, "grade one notebook file (the gradebook is not touched)")
+    sp.add_argument("notebook", metavar="NOTEBOOK")
+    sp.add_argument("--assignment", required=True, metavar="AID")
+    sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+    sp.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    sp = add("feedback", cmd_feedback, "write feedback/<student>/AID/<notebook>.html for graded submissions")
+    sp.add_argument("assignment", metavar="AID")
+    sp.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+
+    sp = add("check", cmd_check, "self-check: run a notebook and its visible tests, warn about structure problems")
+    sp.add_argument("notebook", metavar="NOTEBOOK")
+    sp.add_argument("--assignment", metavar="AID", help="default: recognised from the notebook's cells")
+    sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+
+    sp = add("demo", cmd_demo, "release, grade a synthetic class end to end, and print the results")
+    sp.add_argument("--dir", default="demo", help="where the demo course is built (default: ./demo)")
+    sp.add_argument("--workers", type=int, default=None, help="submissions at a time (default: one per core)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; graded submissions are saved, run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
