@@ -37,12 +37,14 @@ def read_notebook(path: Path, *, student: str = "", max_bytes: int = MAX_NOTEBOO
         raise SubmissionError("the file is not text (not a notebook)", student=student, notebook=name,
                               hint="ask the student to upload the .ipynb file") from None
     except json.JSONDecodeError as exc:
-        what = "truncated" if exc.pos >= len(raw.rstrip()) - 1 else "not valid JSON"
+        text = raw.strip()
+        what = "truncated" if text.startswith(b"{") and not text.endswith(b"}") else "not valid JSON"
         raise SubmissionError(f"the notebook is {what} (line {exc.lineno}, column {exc.colno})",
                               student=student, notebook=name,
                               hint="ask the student to re-download it from Jupyter and upload again") from None
     if not isinstance(data, dict) or "nbformat" not in data:
-        raise SubmissionError("the file is JSON but not a notebook", student=student, notebook=name)
+        raise SubmissionError("the file is JSON but not a notebook", student=student, notebook=name,
+                              hint="ask the student to upload the .ipynb saved from Jupyter")
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
         nbformat.validate(nb)

@@ -21,10 +21,7 @@ def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSu
     """Every check of ``grader`` judged on ``result`` against ``references``."""
     checks = []
     for question in grader.questions:
-        reference = references.get(question.grade_id)
-        if reference is None or reference.get("error"):
-            raise AssignmentError(f"the solution's probe for {question.grade_id!r} did not run: "
-                                  f"{(reference or {}).get('error')}", hint="fix the probe or the solution")
+        reference = _reference(question, references)
         record = result.probes.get(question.grade_id)
         not_reached = _not_reached(result, question.grade_id) if record is None else ""
         probe_error = _probe_error(record) if record is not None else ""
@@ -47,6 +44,23 @@ def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSu
                             runtime=result.runtime, device=result.device, worker=result.worker)
 
 
+def _reference(question, references: dict) -> dict:
+    """The solution's record for a question; every value a check reads must be there and usable."""
+    reference = references.get(question.grade_id)
+    if reference is None or reference.get("error"):
+        raise AssignmentError(f"the solution's probe for {question.grade_id!r} did not run: "
+                              f"{(reference or {}).get('error')}", hint="fix the probe or the solution")
+    for check in question.checks:
+        for key in (check.value_key, *check.requires):
+            if key not in reference["values"]:
+                raise AssignmentError(f"check {check.name!r} reads {key!r}, which its probe never records")
+            ref = decode(reference["values"][key])
+            if isinstance(ref, (Raised, Missing)):
+                raise AssignmentError(f"on the solution, {key!r} {ref.describe()}",
+                                      hint="fix the solution or the probe")
+    return reference
+
+
 def _prerequisite(check, record: dict) -> str:
     for key in check.requires:
         data = record.get("values", {}).get(key)
@@ -60,11 +74,7 @@ def _prerequisite(check, record: dict) -> str:
 def _compare(check, record: dict, reference: dict) -> tuple[str, bool]:
     """The failure message ("" when it passes), and whether a hint helps (a value was produced)."""
     key = check.value_key
-    if key not in reference["values"]:
-        raise AssignmentError(f"check {check.name!r} reads {key!r}, which its probe never records")
     ref = decode(reference["values"][key])
-    if isinstance(ref, Raised):
-        raise AssignmentError(f"on the solution, {key!r} {ref.describe()}", hint="fix the solution or the probe")
     if key not in record.get("values", {}):
         return "could not be checked: an earlier step of this question failed", False
     try:

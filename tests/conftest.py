@@ -1,0 +1,64 @@
+"""Shared fixtures: a private copy of the course per test session, synthetic submissions."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+COURSE_PARTS = ("nbgrader_config.py", "source", "release", "graders")
+
+
+def copy_course(target: Path) -> Path:
+    """A course directory with the repository's config, source, release and graders."""
+    target.mkdir(parents=True, exist_ok=True)
+    for part in COURSE_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(src, target / part)
+    return target
+
+
+@pytest.fixture(scope="session")
+def course_dir(tmp_path_factory) -> Path:
+    """A course copy shared by tests that do not change it (references get cached once)."""
+    return copy_course(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture
+def own_course(tmp_path) -> Path:
+    """A course copy for a test that changes it."""
+    return copy_course(tmp_path / "course")
+
+
+@pytest.fixture(scope="session")
+def config(course_dir):
+    from course_lib.config import CourseConfig
+
+    return CourseConfig.load(course_dir).with_overrides(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tensors_spec(config):
+    from course_lib.assignment import Assignment
+
+    return Assignment.load(config, "01-tensors").notebook("tensors")
+
+
+@pytest.fixture(scope="session")
+def variants(tensors_spec):
+    from course_lib.synth import load_variants
+
+    return {v.name: v for v in load_variants(tensors_spec)}
+
+
+@pytest.fixture(autouse=True)
+def _venv_tools_on_path(monkeypatch):
+    # nbgrader shells out to `alembic`, installed next to this interpreter.
+    bindir = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", bindir + ":" + __import__("os").environ.get("PATH", ""))

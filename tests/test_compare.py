@@ -1,0 +1,88 @@
+"""Comparators: what passes, what fails, and that messages never reveal reference values."""
+
+import numpy as np
+import pytest
+
+from course_lib.judge.compare import Equal, Number, Sequence, Tensor
+from course_lib.judge.values import Missing, Opaque, Raised, TensorValue, TorchDtype
+
+
+def tv(values, dtype="float32", library="torch", device="cpu", requires_grad=False, grad=None):
+    arr = np.asarray(values, dtype=np.float32 if dtype == "float32" else None)
+    return TensorValue(arr, library=library, dtype=dtype if library == "torch" else str(arr.dtype),
+                       device=device, requires_grad=requires_grad, grad=grad)
+
+
+REF = tv([[0.125, 1.5], [2.75, 3.0]])
+
+
+def test_identical_tensor_passes():
+    assert Tensor()(tv([[0.125, 1.5], [2.75, 3.0]]), REF) is None
+
+
+@pytest.mark.parametrize("got, fragment", [
+    (tv([0.125, 1.5, 2.75, 3.0]), "wrong shape"),
+    (tv([[0.125, 1.5], [2.75, 3.0]], dtype="float64"), "dtype torch.float64; expected torch.float32"),
+    (tv([[0.125, 1.5], [2.75, 3.0]], device="cuda"), "is on the cuda device"),
+    (tv([[0.125, 1.5], [2.75, 3.5]]), "1 of 4 values are wrong"),
+    (tv([[0.125, 1.5], [2.75, 3.0]], library="numpy"), "NumPy array"),
+    (Raised("ValueError", "bad input"), "raised ValueError: bad input"),
+    (Missing("crop_center"), "`crop_center` is not defined"),
+    (Opaque("AlwaysEqual"), "AlwaysEqual"),
+    (3.0, "a float"),
+])
+def test_tensor_failures_say_what_is_wrong(got, fragment):
+    message = Tensor()(got, REF)
+    assert message and fragment in message
+    for secret in ("0.125", "2.75"):  # reference values never appear
+        assert secret not in message
+
+
+def test_tolerance_is_respected():
+    near = tv([[0.125 + 1e-7, 1.5], [2.75, 3.0]])
+    assert Tensor(rtol=1e-5, atol=1e-6)(near, REF) is None
+    assert Tensor(rtol=0, atol=0)(near, REF) is not None
+
+
+def test_values_off_checks_only_kind_dtype_device():
+    assert Tensor(values=False)(tv([[9, 9], [9, 9]]), REF) is None
+    assert Tensor(values=False)(tv([[9, 9], [9, 9]], dtype="float64"), REF) is not None
+
+
+def test_nan_is_called_out():
+    message = Tensor()(tv([[np.nan, 1.5], [2.75, 3.0]]), REF)
+    assert "NaN" in message
+
+
+def test_gradient_checked_when_asked():
+    ref = tv([1.0, 2.0], requires_grad=True, grad=tv([0.5, 0.5]))
+    no_grad = tv([1.0, 2.0], requires_grad=True)
+    wrong_grad = tv([1.0, 2.0], requires_grad=True, grad=tv([1.0, 0.5]))
+    assert "no gradient" in Tensor(grad=True)(no_grad, ref)
+    assert "gradient is wrong" in Tensor(grad=True)(wrong_grad, ref)
+    assert Tensor(grad=True, requires_grad=True)(tv([1.0, 2.0], requires_grad=True, grad=tv([0.5, 0.5])), ref) is None
+    assert "requires_grad" in Tensor(requires_grad=True)(tv([1.0, 2.0]), ref)
+
+
+def test_number_accepts_python_and_one_element_tensors():
+    assert Number()(2.5, 2.5) is None
+    assert Number()(tv(2.5), 2.5) is None
+    assert Number(allow_tensor=False)(tv(2.5), 2.5) is not None
+    assert "expected a single number" in Number()(tv([1.0, 2.0]), 2.5)
+    assert Number()(True, 1) is not None  # a bool is not a number answer
+
+
+def test_equal_treats_size_and_tuple_alike_but_not_values():
+    assert Equal()(((3, 1, 4), 3, 12), ((3, 1, 4), 3, 12)) is None
+    assert Equal()([[3, 1, 4], 3, 12], ((3, 1, 4), 3, 12)) is None
+    assert Equal(strict_sequences=True)([[3, 1, 4], 3, 12], ((3, 1, 4), 3, 12)) is not None
+    assert Equal()(((3, 1, 4), 3, 3), ((3, 1, 4), 3, 12)) == "is not the expected value"
+    assert Equal()(True, 1) is not None
+    assert Equal()(TorchDtype("float32"), TorchDtype("float32")) is None
+
+
+def test_sequence_points_at_the_wrong_item():
+    compare = Sequence((Equal(), Tensor()))
+    assert compare((1, REF), (1, REF)) is None
+    assert compare((2, REF), (1, REF)).startswith("item 0")
+    assert "returned 1 values" in compare((1,), (1, REF))
