@@ -62,3 +62,27 @@ def _venv_tools_on_path(monkeypatch):
     # nbgrader shells out to `alembic`, installed next to this interpreter.
     bindir = str(Path(sys.executable).parent)
     monkeypatch.setenv("PATH", bindir + ":" + __import__("os").environ.get("PATH", ""))
+
+
+@pytest.fixture(scope="session")
+def graded_all(config):
+    """(aid, notebook) -> {variant name: (Variant, GradedSubmission)}, graded on first use."""
+    from course_lib.assignment import Assignment
+    from course_lib.execute.runners import LocalRunner
+    from course_lib.grade import Context
+    from course_lib.synth import build, load_variants
+
+    cache = {}
+
+    def get(aid, name):
+        if (aid, name) not in cache:
+            spec = Assignment.load(config, aid).notebook(name)
+            context = Context.prepare(config, spec, "cpu")
+            variants = {v.name: v for v in load_variants(spec)}
+            jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v))
+                    for v in variants.values()]
+            cache[(aid, name)] = {job.student: (variants[job.student], context.judge(result))
+                                  for job, result in LocalRunner(2).run(jobs)}
+        return cache[(aid, name)]
+
+    return get

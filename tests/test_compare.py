@@ -86,3 +86,13 @@ def test_sequence_points_at_the_wrong_item():
     assert compare((1, REF), (1, REF)) is None
     assert compare((2, REF), (1, REF)).startswith("item 0")
     assert "returned 1 values" in compare((1,), (1, REF))
+
+
+def test_at_least_threshold_and_relative_to_reference():
+    from course_lib.judge.compare import AtLeast
+
+    assert AtLeast(minimum=0.8)(0.85, 0.97) is None
+    assert "below the required 0.8" in AtLeast(minimum=0.8, what="accuracy")(0.5, 0.97)
+    assert AtLeast(below_reference=0.05)(0.93, 0.97) is None
+    assert AtLeast(below_reference=0.05)(0.90, 0.97) is not None
+    assert AtLeast(minimum=0.8)(float("nan"), 0.97) is not None

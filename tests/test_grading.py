@@ -1,29 +1,19 @@
 """Grading real notebooks in real kernels: full marks, zero, and exactly the points of what is wrong."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from course_lib.cli import main
-from course_lib.execute.runners import LocalRunner
-from course_lib.grade import Context
 from course_lib.synth import build, write
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def context(config, tensors_spec):
-    return Context.prepare(config, tensors_spec, "cpu")
-
-
-@pytest.fixture(scope="session")
-def graded_variants(context, tensors_spec, variants):
-    """Every known variant of 01-tensors graded once, two at a time."""
-    jobs = [context.job(name, Path(f"{name}.ipynb"), student_nb=build(tensors_spec, v))
-            for name, v in variants.items()]
-    return {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
+def graded_variants(graded_all):
+    """Every known variant of 01-tensors, graded once for the whole session."""
+    return {name: graded for name, (_, graded) in graded_all("01-tensors", "tensors").items()}
 
 
 def grade_json(course_dir, path, capsys):
@@ -71,26 +61,6 @@ def test_slow_cell_is_stopped_and_loses_only_its_question(graded_variants):
     assert graded.question_scores()["channel_means_tests"] == (0.0, 4.0)
     assert graded.score == 16
     assert any("was stopped" in p and "time limit" in p for p in graded.problems)
-
-
-@pytest.mark.parametrize("name", ["solution", "blank", "alternative_builtin_helpers", "alternative_loops_and_reshapes",
-                                  "grid_integer_dtype", "grid_column_major", "size_is_len",
-                                  "crop_same_margin_both_axes", "crop_margin_rounded_up",
-                                  "normalize_broadcasts_over_width", "normalize_in_place", "mean_over_wrong_axis",
-                                  "means_squeeze_drops_batch", "invert_in_place", "invert_negates",
-                                  "numpy_without_detach", "from_numpy_keeps_float64"])
-def test_variant_fails_exactly_its_checks(graded_variants, variants, name):
-    graded = graded_variants[name]
-    failed = sorted(c.name for c in graded.checks if not c.passed)
-    assert failed == sorted(variants[name].fails)
-    for check in graded.checks:
-        assert check.passed == (check.points == check.max_points)
-        assert bool(check.message) == (not check.passed)
-
-
-def test_every_declared_variant_is_covered(variants):
-    listed = test_variant_fails_exactly_its_checks.pytestmark[0].args[1]
-    assert set(variants) - {"error_in_one_cell", "slow_cell"} == set(listed)
 
 
 def test_grade_table_output(course_dir, tensors_spec, tmp_path, variants, capsys):

@@ -1,6 +1,7 @@
 """Release is nbgrader's generate_assignment; release/ in git must match source/; nothing hidden leaks."""
 
 import json
+from pathlib import Path
 import re
 
 import nbformat
@@ -12,7 +13,8 @@ from course_lib.notebooks import is_solution
 from course_lib.release import release
 from course_lib.synth import solution_code
 
-ASSIGNMENTS = ["01-tensors"]
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)

@@ -1,7 +1,7 @@
 """Hidden checks: declarations, comparisons and verdicts (computed in the grader process)."""
 
-from .compare import Equal, Number, Sequence, Tensor
+from .compare import AtLeast, Equal, Number, Sequence, Tensor
 from .spec import Check, Grader, Question, load_grader
 from .verdict import judge
 
-__all__ = ["Check", "Equal", "Grader", "Number", "Question", "Sequence", "Tensor", "judge", "load_grader"]
+__all__ = ["AtLeast", "Check", "Equal", "Grader", "Number", "Question", "Sequence", "Tensor", "judge", "load_grader"]

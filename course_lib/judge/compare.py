@@ -189,3 +189,29 @@ class Sequence:
             if message:
                 return f"item {index} of the result {message}"
         return None
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """A number that must reach a threshold rather than match the solution (e.g. test accuracy).
+
+    Args:
+        minimum: Absolute threshold, e.g. ``0.85``.
+        below_reference: Alternatively, how far below the solution's value is still enough.
+        what: How to name the value in the message, e.g. ``"accuracy on held-out data"``.
+    """
+
+    minimum: float | None = None
+    below_reference: float | None = None
+    what: str = "the value"
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        value = _as_number(got, True)
+        if value is None:
+            return f"returned {describe(got)}; expected a single number"
+        floor = self.minimum if self.minimum is not None else _as_number(ref, True) - (self.below_reference or 0.0)
+        if not np.isfinite(value) or value < floor:
+            return f"{self.what} is {value:.3g}, below the required {floor:.3g}"
+        return None
