@@ -39,15 +39,20 @@ def install(seed, device):
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
         torch.use_deterministic_algorithms(True, warn_only=True)
-    return Runner()
+    from IPython import get_ipython
+
+    # Bound now, before any student code runs: rebinding IPython.display later does not reach it.
+    return Runner(get_ipython().display_pub.publish)
 
 
 class Runner:
     """Runs one probe function against the student's namespace."""
 
+    def __init__(self, publish):
+        self._publish = publish
+
     def run(self, question, source, name):
         from IPython import get_ipython
-        from IPython.display import display
 
         space = {"__name__": "__course_probe__"}
         student = Student(get_ipython().user_ns)
@@ -57,7 +62,7 @@ class Runner:
             space[name](student)
         except BaseException as exc:  # a probe must always report
             record["error"] = raised(exc)
-        display({MIME: record}, raw=True)
+        self._publish(data={MIME: record}, metadata={})
 
 
 class Student:
