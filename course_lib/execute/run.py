@@ -35,6 +35,7 @@ from .sandbox import Policy
 _SLOTS = itertools.count()
 
 CELL_TIMEOUT_ERROR = "CellTimeoutError"
+IOPUB_TIMEOUT = 60
 # papermill logs every cell error and timeout; they are reported per student instead.
 logging.getLogger("papermill").setLevel(logging.CRITICAL)
 
@@ -160,6 +161,8 @@ def run_job(job: Job) -> ExecutionResult:
                                                 "per notebook) and was interrupted",
                                       "traceback": []},
                     on_cell_start=on_cell_start,
+                    # a loaded machine can be slow to deliver the last output of a cell; that is not the student's fault
+                    iopub_timeout=IOPUB_TIMEOUT,
                 )
         except papermill.PapermillExecutionError:
             pass  # a student's cell raised; every cell still ran (allow_errors)
@@ -170,7 +173,9 @@ def run_job(job: Job) -> ExecutionResult:
             status, problem = "kernel-died", ("the Python kernel died (os._exit, a crash, or memory exhausted); "
                                               "later cells did not run")
         except Exception as exc:  # the run itself broke: report it as this submission's problem
-            status, problem = "failed", f"could not run the notebook: {type(exc).__name__}: {exc}"
+            # first line only: nbclient's messages quote the cell, and grading cells must not reach feedback
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            status, problem = "failed", f"could not run the notebook: {type(exc).__name__}: {first}"
         executed = nbformat.read(out, as_version=4) if out.exists() else None
         if executed is None:
             return ExecutionResult(job.student, job.assignment, job.notebook, status="failed",
