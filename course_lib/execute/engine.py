@@ -16,6 +16,7 @@ from papermill.utils import merge_kwargs, remove_args
 from traitlets import Int
 
 from ..judge.kernel_side import MIME
+from .instrument import TRUNCATED
 
 ENGINE_NAME = "course"
 
@@ -37,7 +38,7 @@ class LimitedOutputClient(PapermillNotebookClient):
             if used[cell_index] > self.max_output_bytes:
                 if before <= self.max_output_bytes:
                     outs.append(new_output("stream", name="stderr",
-                                           text=f"\n[output truncated: this cell printed more than "
+                                           text=f"{TRUNCATED} this cell printed more than "
                                                 f"{self.max_output_bytes // 1000} kB]\n"))
                 return None
         return super().output(outs, msg, display_id, cell_index)

@@ -29,12 +29,13 @@ import nbformat
 from ..models import ExecutionResult
 from . import sandbox
 from .engine import ENGINE_NAME
-from .instrument import read_run, strip
+from .instrument import ROLE, read_run, strip
 from .sandbox import Policy
 
 _SLOTS = itertools.count()
 
 CELL_TIMEOUT_ERROR = "CellTimeoutError"
+SETUP_TIMEOUT = 300  # the grading set-up cell: seeding and importing torch, on however loaded a machine
 IOPUB_TIMEOUT = 60
 # papermill logs every cell error and timeout; they are reported per student instead.
 logging.getLogger("papermill").setLevel(logging.CRITICAL)
@@ -121,13 +122,19 @@ def kernel_env(job: Job) -> dict:
     return env
 
 
+def _role(cell) -> str:
+    return cell.get("metadata", {}).get(ROLE, {}).get("role", "")
+
+
 def run_job(job: Job) -> ExecutionResult:
     """Execute one prepared submission and return what happened (never raises for the student's faults)."""
     import papermill
     from nbclient.exceptions import DeadKernelError
 
     started = time.monotonic()
-    deadline = started + job.notebook_timeout
+    # The notebook's clock starts at its first own cell: the grading set-up (which imports torch) is not
+    # the student's time, however loaded the machine is.
+    clock = {"deadline": None}
     scratch = Path(tempfile.mkdtemp(prefix="course-run-"))
     os.chmod(scratch, 0o711)  # the sandbox's uid must reach its own directories inside
     home = scratch / "home"
@@ -142,10 +149,17 @@ def run_job(job: Job) -> ExecutionResult:
         src.write_text(job.source)
 
         def cell_timeout(cell) -> int:
-            return max(1, int(min(job.cell_timeout, deadline - time.monotonic()) + 0.999))
+            if _role(cell) == "setup":
+                return SETUP_TIMEOUT
+            remaining = (clock["deadline"] or time.monotonic() + job.notebook_timeout) - time.monotonic()
+            return max(1, int(min(job.cell_timeout, remaining) + 0.999))
 
         def on_cell_start(cell, cell_index):
-            if time.monotonic() >= deadline:
+            if _role(cell) == "setup":
+                return
+            if clock["deadline"] is None:
+                clock["deadline"] = time.monotonic() + job.notebook_timeout
+            elif time.monotonic() >= clock["deadline"]:
                 raise NotebookTimeout()
 
         try:
@@ -170,8 +184,8 @@ def run_job(job: Job) -> ExecutionResult:
             status, problem = "timeout", (f"the notebook ran out of time ({job.notebook_timeout:g} s); "
                                           "later cells did not run")
         except DeadKernelError:
-            status, problem = "kernel-died", ("the Python kernel died (os._exit, a crash, or memory exhausted); "
-                                              "later cells did not run")
+            status, problem = "kernel-died", ("the Python kernel died (os._exit, a signal, a crash, or a resource "
+                                              "limit); later cells did not run")
         except Exception as exc:  # the run itself broke: report it as this submission's problem
             # first line only: nbclient's messages quote the cell, and grading cells must not reach feedback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -187,6 +201,9 @@ def run_job(job: Job) -> ExecutionResult:
                  f"{job.notebook_timeout:g} s per notebook) and was stopped")
         errors = [dataclasses.replace(e, ename=CELL_TIMEOUT_ERROR, evalue=limit)
                   if e.ename in ("KeyboardInterrupt", CELL_TIMEOUT_ERROR) else e for e in errors]
+        if job.sandbox:
+            errors = [dataclasses.replace(e, evalue=f"it hit the memory limit ({job.policy.memory_mb} MB)")
+                      if e.ename == "MemoryError" else e for e in errors]
         return ExecutionResult(
             job.student, job.assignment, job.notebook, status=status, probes=probes,
             cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),
