@@ -17,8 +17,12 @@ from .errors import CourseError
 
 def _config(args) -> CourseConfig:
     config = CourseConfig.load(args.course)
+    unsafe = getattr(args, "unsafe_no_sandbox", False)
+    if unsafe:
+        print("warning: --unsafe-no-sandbox: student code runs with your permissions, network and files",
+              file=sys.stderr)
     return config.with_overrides(device=getattr(args, "device", None), workers=getattr(args, "workers", None),
-                                 db_url=getattr(args, "db_url", None))
+                                 db_url=getattr(args, "db_url", None), sandbox=False if unsafe else None)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -139,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
         return sp
 
     device_help = "auto, cpu or cuda (default: c.Course.device in nbgrader_config.py)"
+    unsafe_help = "run student code without the sandbox (only where bubblewrap cannot run; never for untrusted work)"
     sp = add("release", cmd_release, "make release/AID from source/AID with nbgrader generate_assignment")
     sp.add_argument("assignment", metavar="AID")
     sp.add_argument("--check", action="store_true", help="exit non-zero if release/AID is stale; change nothing")
@@ -156,12 +161,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
     sp.add_argument("--workers", type=int, metavar="N", help="submissions at a time (default: one per core)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
 
     sp = add("grade", cmd_grade, "grade one notebook file (the gradebook is not touched)")
     sp.add_argument("notebook", metavar="NOTEBOOK")
     sp.add_argument("--assignment", required=True, metavar="AID")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
     sp.add_argument("--json", action="store_true", help="print the result as JSON")
+    sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
 
     sp = add("feedback", cmd_feedback, "write feedback/<student>/AID/<notebook>.html for graded submissions")
     sp.add_argument("assignment", metavar="AID")
@@ -171,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("notebook", metavar="NOTEBOOK")
     sp.add_argument("--assignment", metavar="AID", help="default: recognised from the notebook's cells")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+    sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
 
     sp = add("demo", cmd_demo, "release, grade a synthetic class end to end, and print the results")
     sp.add_argument("--dir", default="demo", help="where the demo course is built (default: ./demo)")

@@ -25,6 +25,17 @@ class Limits:
     cell_timeout: float = 60.0
     notebook_timeout: float = 300.0
     gpu: bool = False
+    memory_mb: int = 4096
+    max_processes: int = 256
+    max_file_mb: int = 256
+    max_output_kb: int = 1000
+
+    def policy(self):
+        """The sandbox caps these limits set."""
+        from .execute.sandbox import Policy
+
+        return Policy(memory_mb=self.memory_mb, max_processes=self.max_processes, max_file_mb=self.max_file_mb,
+                      max_output_kb=self.max_output_kb)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class CourseConfig:
         device: ``auto``, ``cpu`` or ``cuda`` (``auto`` picks CUDA when present).
         seed: The seed injected into every submission as ``SEED``.
         workers: Parallel submissions on the local runner; 0 means one per core.
+        sandbox: Run student kernels in the sandbox (off only by ``--unsafe-no-sandbox``).
         kernel_name: Jupyter kernel every submission runs in, whatever its metadata says.
         limits: Default limits; ``assignment_limits`` overrides them per assignment.
     """
@@ -49,6 +61,7 @@ class CourseConfig:
     seed: int = 0
     workers: int = 0
     kernel_name: str = "python3"
+    sandbox: bool = True
     limits: Limits = field(default_factory=Limits)
     assignment_limits: dict = field(default_factory=dict)
 
@@ -68,7 +81,8 @@ class CourseConfig:
         except Exception as exc:  # the file is the instructor's Python code
             raise ConfigError(f"{path} could not be read: {exc}", hint="fix the Python error in it") from exc
         course = cfg.get("Course", {})
-        known = {f.name for f in dataclasses.fields(cls)} | {f.name for f in dataclasses.fields(Limits)}
+        # `sandbox` is not a file setting: running without it takes an explicit flag on each command.
+        known = ({f.name for f in dataclasses.fields(cls)} - {"sandbox"}) | {f.name for f in dataclasses.fields(Limits)}
         unknown = sorted(set(course) - known - {"assignments"})
         if unknown:
             raise ConfigError(f"unknown setting(s) c.Course.{', c.Course.'.join(unknown)} in {path}",

@@ -9,6 +9,7 @@ from .assignment import Assignment, NotebookSpec
 from .config import CourseConfig
 from .errors import SubmissionError
 from .execute.jobs import assignment_files, make_job, resolve_device
+from .execute import sandbox
 from .execute.runners import InlineRunner
 from .judge.references import load_references
 from .judge.verdict import judge
@@ -28,6 +29,8 @@ class Context:
     @classmethod
     def prepare(cls, config: CourseConfig, spec: NotebookSpec, device: str) -> "Context":
         spec.validate()
+        if config.sandbox:
+            sandbox.check()
         return cls(config, spec, device, load_references(config, spec, device=device),
                    assignment_files(config, spec))
 

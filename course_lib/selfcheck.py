@@ -12,6 +12,7 @@ import nbformat
 from .assignment import Assignment
 from .config import CourseConfig
 from .errors import AssignmentError
+from .execute import sandbox
 from .execute.instrument import instrument
 from .execute.jobs import assignment_files, resolve_device
 from .execute.run import Job, run_job
@@ -97,11 +98,14 @@ def self_check(*, config: CourseConfig, path: Path, assignment_id: str | None = 
                        warnings=structure_warnings(nb, release_nb))
     device = resolve_device(device or config.device)
     limits = config.limits_for(spec.assignment)
+    if config.sandbox:
+        sandbox.check()
     prepared = instrument(nb, release_nb, [], seed=config.seed, device=device)
     result = run_job(Job(student="self-check", assignment=spec.assignment, notebook=spec.name,
                          source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
                          kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
-                         notebook_timeout=limits.notebook_timeout, files=assignment_files(config, spec)))
+                         notebook_timeout=limits.notebook_timeout, files=assignment_files(config, spec),
+                         sandbox=config.sandbox, policy=limits.policy()))
     report.problem = result.problem
     if not result.executed:
         return report

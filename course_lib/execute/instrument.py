@@ -22,6 +22,8 @@ from ..models import CellError
 from ..notebooks import grade_id, is_locked, is_solution
 
 ROLE = "course"  # cell metadata key of the cells grading adds
+TRUNCATED = "\n[output truncated:"  # how the engine marks a cell whose output hit the limit
+OUTPUT_LIMIT = "OutputLimit"
 KERNEL_SIDE = Path(__file__).resolve().parent.parent / "judge" / "kernel_side.py"
 
 
@@ -118,6 +120,9 @@ def read_run(nb) -> tuple[dict, list[CellError]]:
         if grade_id(cell):
             question = grade_id(cell)
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "stream" and TRUNCATED in str(output.get("text", "")):
+                errors.append(CellError(own_index, OUTPUT_LIMIT, "printed more than the output limit; "
+                                        "the rest of its output was dropped", question))
             if output.get("output_type") == "error":
                 errors.append(CellError(own_index, str(output.get("ename", "")), str(output.get("evalue", ""))[:500],
                                         question))

@@ -54,4 +54,5 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
                source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
                kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
                notebook_timeout=limits.notebook_timeout,
-               files=files if files is not None else assignment_files(config, spec))
+               files=files if files is not None else assignment_files(config, spec),
+               sandbox=config.sandbox, policy=limits.policy())

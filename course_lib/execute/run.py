@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,9 +27,15 @@ from pathlib import Path
 import nbformat
 
 from ..models import ExecutionResult
-from .instrument import read_run, strip
+from . import sandbox
+from .engine import ENGINE_NAME
+from .instrument import ROLE, read_run, strip
+from .sandbox import Policy
+
+_SLOTS = itertools.count()
 
 CELL_TIMEOUT_ERROR = "CellTimeoutError"
+SETUP_TIMEOUT = 300  # the grading set-up cell: seeding and importing torch, on however loaded a machine
 IOPUB_TIMEOUT = 60
 # papermill logs every cell error and timeout; they are reported per student instead.
 logging.getLogger("papermill").setLevel(logging.CRITICAL)
@@ -50,21 +59,40 @@ class Job:
     notebook_timeout: float = 300.0
     files: dict = field(default_factory=dict)  # relative path -> bytes, copied next to the notebook
     env: dict = field(default_factory=dict)
+    sandbox: bool = True
+    policy: Policy = field(default_factory=Policy)
 
 
 @contextlib.contextmanager
-def kernel_session(kernel_name: str, cwd: Path, env: dict):
-    """A started kernel manager whose kernel (and its children) is gone on exit.
+def kernel_session(job: Job, scratch: Path):
+    """A started kernel (sandboxed unless the job says otherwise), gone with everything it started on exit.
 
     nbclient drives kernels asynchronously; it needs the async manager (a
     blocking one never delivers the interrupt that ends a timed-out cell).
     """
+    from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    # IPC sockets in the run's own directory: no TCP port, nothing reachable from other users.
-    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(cwd / ".kernel"))
-    run_sync(km.start_kernel)(cwd=str(cwd), env=env)
+    home, conn = scratch / "home", scratch / "conn"
+    conn.mkdir(exist_ok=True)
+    # IPC sockets in the run's own directory: no TCP port, nothing reachable from elsewhere.
+    options = {"transport": "ipc", "ip": str(conn / "kernel")}
+    if job.sandbox:
+        slot = next(_SLOTS) % 1000
+        argv = sandbox.kernel_argv(job.policy, conn_dir=conn, home=home,
+                                   device=str(job.parameters.get("DEVICE", "cpu")), slot=slot)
+        sandbox.write_kernelspec(scratch / "kernels", argv, "course-sandbox")
+        specs = KernelSpecManager(kernel_dirs=[str(scratch / "kernels")], ensure_native_kernel=False)
+        km = AsyncKernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, **options)
+    else:
+        km = AsyncKernelManager(kernel_name=job.kernel_name, **options)
+    km.connection_file = str(conn / "kernel.json")
+    km.write_connection_file()
+    if job.sandbox:
+        sandbox.hand_over([home, conn], slot)
+    log = open(scratch / "kernel.log", "wb")  # the kernel's own stdout/stderr, for diagnosing deaths
+    run_sync(km.start_kernel)(cwd=str(home), env=kernel_env(job), stdout=log, stderr=subprocess.STDOUT)
     try:
         yield km
     finally:
@@ -76,16 +104,26 @@ def kernel_session(kernel_name: str, cwd: Path, env: dict):
                 os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             run_sync(km.cleanup_resources)()
+        log.close()
 
 
 def kernel_env(job: Job) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "COURSE_"))}
+    """A minimal environment: nothing of the grader's (tokens, paths, settings) reaches the student."""
+    env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": sandbox.HOME if job.sandbox else str(Path.cwd()),
+           "MPLBACKEND": "Agg", "PYTHONHASHSEED": str(job.parameters.get("SEED", 0)),
+           # Determinism on CUDA needs this before the CUDA context exists, i.e. in the kernel's environment.
+           "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
+                 "OPENBLAS_L2_SIZE"):
+        if name in os.environ:
+            env[name] = os.environ[name]
     env.update(job.env)
-    # Determinism on CUDA needs this before the CUDA context exists, i.e. in the kernel's environment.
-    env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    env["PYTHONHASHSEED"] = str(job.parameters.get("SEED", 0))
-    env.setdefault("MPLBACKEND", "Agg")
     return env
+
+
+def _role(cell) -> str:
+    return cell.get("metadata", {}).get(ROLE, {}).get("role", "")
 
 
 def run_job(job: Job) -> ExecutionResult:
@@ -94,28 +132,41 @@ def run_job(job: Job) -> ExecutionResult:
     from nbclient.exceptions import DeadKernelError
 
     started = time.monotonic()
-    deadline = started + job.notebook_timeout
+    # The notebook's clock starts at its first own cell: the grading set-up (which imports torch) is not
+    # the student's time, however loaded the machine is.
+    clock = {"deadline": None}
     scratch = Path(tempfile.mkdtemp(prefix="course-run-"))
+    os.chmod(scratch, 0o711)  # the sandbox's uid must reach its own directories inside
+    home = scratch / "home"
+    home.mkdir()
     status, problem = "completed", ""
     try:
         for rel, data in job.files.items():
-            target = scratch / rel
+            target = home / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         src, out = scratch / ".course-in.ipynb", scratch / ".course-out.ipynb"
         src.write_text(job.source)
 
         def cell_timeout(cell) -> int:
-            return max(1, int(min(job.cell_timeout, deadline - time.monotonic()) + 0.999))
+            if _role(cell) == "setup":
+                return SETUP_TIMEOUT
+            remaining = (clock["deadline"] or time.monotonic() + job.notebook_timeout) - time.monotonic()
+            return max(1, int(min(job.cell_timeout, remaining) + 0.999))
 
         def on_cell_start(cell, cell_index):
-            if time.monotonic() >= deadline:
+            if _role(cell) == "setup":
+                return
+            if clock["deadline"] is None:
+                clock["deadline"] = time.monotonic() + job.notebook_timeout
+            elif time.monotonic() >= clock["deadline"]:
                 raise NotebookTimeout()
 
         try:
-            with kernel_session(job.kernel_name, scratch, kernel_env(job)) as km:
+            with kernel_session(job, scratch) as km:
                 papermill.execute_notebook(
                     str(src), str(out), parameters=job.parameters, kernel_name=job.kernel_name,
+                    language="python", engine_name=ENGINE_NAME, max_output_bytes=job.policy.max_output_kb * 1000,
                     progress_bar=False, log_output=False, km=km,  # no cwd=: papermill would chdir the whole process
                     allow_errors=True, interrupt_on_timeout=True, timeout_func=cell_timeout,
                     error_on_timeout={"ename": CELL_TIMEOUT_ERROR,
@@ -133,8 +184,8 @@ def run_job(job: Job) -> ExecutionResult:
             status, problem = "timeout", (f"the notebook ran out of time ({job.notebook_timeout:g} s); "
                                           "later cells did not run")
         except DeadKernelError:
-            status, problem = "kernel-died", ("the Python kernel died (os._exit, a crash, or memory exhausted); "
-                                              "later cells did not run")
+            status, problem = "kernel-died", ("the Python kernel died (os._exit, a signal, a crash, or a resource "
+                                              "limit); later cells did not run")
         except Exception as exc:  # the run itself broke: report it as this submission's problem
             # first line only: nbclient's messages quote the cell, and grading cells must not reach feedback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -150,6 +201,9 @@ def run_job(job: Job) -> ExecutionResult:
                  f"{job.notebook_timeout:g} s per notebook) and was stopped")
         errors = [dataclasses.replace(e, ename=CELL_TIMEOUT_ERROR, evalue=limit)
                   if e.ename in ("KeyboardInterrupt", CELL_TIMEOUT_ERROR) else e for e in errors]
+        if job.sandbox:
+            errors = [dataclasses.replace(e, evalue=f"it hit the memory limit ({job.policy.memory_mb} MB)")
+                      if e.ename == "MemoryError" else e for e in errors]
         return ExecutionResult(
             job.student, job.assignment, job.notebook, status=status, probes=probes,
             cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),

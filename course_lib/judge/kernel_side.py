@@ -31,6 +31,8 @@ def install(seed, device):
     except ImportError:
         torch = None
     if torch is not None:
+        _ORIGINAL.update(as_subclass=torch.Tensor.as_subclass, detach=torch.Tensor.detach, cpu=torch.Tensor.cpu,
+                         numpy=torch.Tensor.numpy, float=torch.Tensor.float)
         torch.manual_seed(seed)
         if str(device).startswith("cuda"):
             torch.cuda.manual_seed_all(seed)
@@ -39,15 +41,20 @@ def install(seed, device):
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
         torch.use_deterministic_algorithms(True, warn_only=True)
-    return Runner()
+    from IPython import get_ipython
+
+    # Bound now, before any student code runs: rebinding IPython.display later does not reach it.
+    return Runner(get_ipython().display_pub.publish)
 
 
 class Runner:
     """Runs one probe function against the student's namespace."""
 
+    def __init__(self, publish):
+        self._publish = publish
+
     def run(self, question, source, name):
         from IPython import get_ipython
-        from IPython.display import display
 
         space = {"__name__": "__course_probe__"}
         student = Student(get_ipython().user_ns)
@@ -57,7 +64,7 @@ class Runner:
             space[name](student)
         except BaseException as exc:  # a probe must always report
             record["error"] = raised(exc)
-        display({MIME: record}, raw=True)
+        self._publish(data={MIME: record}, metadata={})
 
 
 class Student:
@@ -96,6 +103,8 @@ class Student:
 
 
 _MISSING = object()
+# torch's own methods as they were before any student code ran (monkeypatching them later changes nothing here)
+_ORIGINAL = {}
 
 
 def raised(exc):
@@ -152,14 +161,16 @@ def _ndarray(np, arr, library):
 
 
 def _tensor(torch, np, obj, depth):
-    t = torch.Tensor.as_subclass(obj, torch.Tensor).detach()
+    f = _ORIGINAL or {"as_subclass": torch.Tensor.as_subclass, "detach": torch.Tensor.detach,
+                      "cpu": torch.Tensor.cpu, "numpy": torch.Tensor.numpy, "float": torch.Tensor.float}
+    t = f["detach"](f["as_subclass"](obj, torch.Tensor))
     dtype = str(t.dtype).replace("torch.", "")
-    if t.is_sparse or t.is_complex() and np is None:
+    if t.is_sparse or np is None:
         return {"kind": "object", "type": f"tensor of {dtype}"}
-    data = t.cpu()
+    data = f["cpu"](t)
     if data.dtype in (torch.bfloat16, torch.float16) or str(data.dtype).startswith("torch.float8"):
-        data = data.float()
-    out = _ndarray(np, data.numpy(), "torch")
+        data = f["float"](data)
+    out = _ndarray(np, f["numpy"](data), "torch")
     out.update(dtype=dtype, device=obj.device.type, requires_grad=bool(obj.requires_grad))
     grad = obj.grad if obj.is_leaf else None
     out["grad"] = _tensor(torch, np, grad, depth + 1) if grad is not None else None

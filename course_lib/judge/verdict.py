@@ -109,6 +109,9 @@ def problems(result: ExecutionResult) -> list[str]:
         if error.ename == "CellTimeoutError":
             notes.append(f"{where} was stopped: {error.evalue}")
             continue
+        if error.ename == "OutputLimit":
+            notes.append(f"{where} {error.evalue}")
+            continue
         notes.append(f"{where} raised {error.ename}: {error.evalue}" if error.evalue else f"{where} raised {error.ename}")
     if result.problem:
         notes.append(result.problem)

@@ -9,9 +9,13 @@ reshapes, arange below 2**24) or a single subtract/divide/mean per element, so
 ``rtol=1e-5, atol=1e-6`` is well above float32 rounding on CPU and CUDA (TF32 is
 off during grading, and none of these ops uses matmul anyway) while far below any
 misconception's error (wrong axis, wrong broadcast, off-by-one crop: O(0.1-1)).
+
+Whether an input was left unchanged is decided here, in the grader process, by
+comparing the input as it is after the call with the solution's (untouched)
+input, so a student who redefines ``torch.equal`` or ``allclose`` gains nothing.
 """
 
-from course_lib.judge import Check, Question, Tensor, Equal
+from course_lib.judge import Check, Equal, Question, Tensor
 
 EXACT = Tensor(rtol=0, atol=0)
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
@@ -52,10 +56,9 @@ def probe_normalize_channels(student):
     square = torch.rand(4, 3, 3, 3, generator=g).to(device)
     mean = torch.tensor([0.4, 0.5, 0.6], device=device)
     std = torch.tensor([0.2, 0.25, 0.3], device=device)
-    before = images.clone()
     student.call("normalized", "normalize_channels", images, mean, std)
     student.call("normalized_square", "normalize_channels", square, mean, std)
-    student.record("input_unchanged", bool(torch.equal(images, before)))
+    student.record("input_after", images)  # compared with the untouched input in the grader, not here
 
 
 def probe_channel_means(student):
@@ -73,9 +76,8 @@ def probe_invert(student):
     g = torch.Generator().manual_seed(404)
     device = student.ns.get("DEVICE", "cpu")
     images = torch.rand(2, 3, 5, 4, generator=g).to(device)
-    before = images.clone()
     student.call("inverted", "invert", images)
-    student.record("input_unchanged", bool(torch.equal(images, before)))
+    student.record("input_after", images)
 
 
 def probe_numpy_interop(student):
@@ -125,7 +127,7 @@ QUESTIONS = [
               describe="normalize_channels on images whose width equals the number of channels",
               hint="images - mean broadcasts mean along the width axis; that only runs when W == C, "
                    "and is wrong even then"),
-        Check("normalize_keeps_input", 1, Equal(), key="input_unchanged",
+        Check("normalize_keeps_input", 1, EXACT, key="input_after",
               describe="normalize_channels leaves its input unchanged", requires=("normalized",),
               hint="in-place operations (sub_, div_, -=) change the caller's tensor; compute a new one"),
     ]),
@@ -143,7 +145,7 @@ QUESTIONS = [
     Question("invert_tests", probe_invert, [
         Check("invert_values", 2, CLOSE, key="inverted",
               describe="invert returns 1 - images", hint="the negative of x in [0, 1] is 1 - x"),
-        Check("invert_leaves_input", 1, Equal(), key="input_unchanged",
+        Check("invert_leaves_input", 1, EXACT, key="input_after",
               describe="invert leaves its input unchanged", requires=("inverted",),
               hint="in-place operations (mul_, add_, sub_) change the caller's images; return a new tensor"),
     ]),

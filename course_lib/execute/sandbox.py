@@ -1,0 +1,149 @@
+"""The sandbox every student kernel runs in.
+
+A kernel is started as ``bwrap … -- setpriv … -- prlimit … -- python -m ipykernel_launcher``:
+
+* **bubblewrap** gives it new PID, network, IPC and UTS namespaces (no network at all,
+  no view of other processes, the grader's included) and a private file system
+  view: the OS and the Python installation read-only, an empty ``/tmp``, and one
+  writable directory, its own home, holding the assignment's data files. The
+  course directory (``graders/``, the gradebook, other students' work) is not
+  there. When the grading worker goes away, the whole sandbox dies with it.
+* **setpriv** (when grading as root) drops to an unprivileged uid of its own, so
+  no capability survives and the process cap counts only this kernel's processes.
+* **prlimit** sets the memory cap (``RLIMIT_DATA``: heap and private mappings,
+  which leaves CUDA's address-space reservations alone), the process/thread cap,
+  the largest file it may write, open files, and no core dumps.
+
+The kernel talks to the grader over IPC sockets in a connection directory shared
+with the sandbox; there is no TCP port. When a feature is missing on a machine,
+:func:`check` says what and how to install it, and grading refuses to run
+untrusted code unless the instructor opts out explicitly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+
+HOME = "/home/student"
+UID_BASE = 61000  # unprivileged uids for kernels when grading as root (one per worker slot)
+INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and util-linux (setpriv, prlimit)"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Resource caps of one kernel (from ``nbgrader_config.py``, per assignment)."""
+
+    memory_mb: int = 4096
+    max_processes: int = 256  # processes and threads of the kernel's own uid
+    max_file_mb: int = 256
+    max_open_files: int = 1024
+    max_output_kb: int = 1000  # output kept per cell
+
+
+class SandboxUnavailable(ConfigError):
+    """The machine lacks what the sandbox needs."""
+
+
+@functools.lru_cache(maxsize=None)
+def missing_features() -> tuple[str, ...]:
+    """What this machine lacks for the sandbox (empty when everything works)."""
+    missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
+    if "bwrap" not in missing:
+        trial = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid",
+                 "--unshare-ipc", "--unshare-uts", "--dev", "/dev", "--proc", "/proc", "--", "true"]
+        try:
+            done = subprocess.run(trial, capture_output=True, timeout=30)
+            if done.returncode != 0:
+                reason = done.stderr.decode(errors="replace").strip().splitlines()
+                missing.append(f"bwrap cannot create namespaces here ({reason[-1] if reason else 'no reason given'})")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            missing.append(f"bwrap does not run ({exc})")
+    return tuple(missing)
+
+
+def check() -> None:
+    """Raise :class:`SandboxUnavailable` naming what is missing."""
+    missing = missing_features()
+    if missing:
+        raise SandboxUnavailable(
+            "cannot sandbox student code on this machine: missing " + "; ".join(missing),
+            hint=f"{INSTALL_HINT}, or pass --unsafe-no-sandbox to run untrusted code without one")
+
+
+def _python_roots() -> list[str]:
+    roots = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), os.path.realpath(sys.exec_prefix)}
+    return sorted(roots)
+
+
+def _parents(path: str) -> list[str]:
+    """Create the mount point's parents world-traversable (bwrap would make them 0700)."""
+    out, current = [], ""
+    for part in Path(path).parent.parts[1:]:
+        current += "/" + part
+        out += ["--perms", "0755", "--dir", current]
+    return out
+
+
+def kernel_argv(policy: Policy, *, conn_dir: Path, home: Path, device: str, slot: int) -> list[str]:
+    """The command that starts one sandboxed kernel (``{connection_file}`` left for jupyter_client)."""
+    argv = [shutil.which("bwrap"),
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--hostname", "grader",
+            "--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc", "/etc",
+            "--ro-bind-try", "/bin", "/bin", "--ro-bind-try", "/sbin", "/sbin",
+            "--ro-bind-try", "/lib", "/lib", "--ro-bind-try", "/lib64", "/lib64",
+            "--proc", "/proc", "--dev", "/dev", "--size", str(policy.max_file_mb * 1024 * 1024), "--tmpfs", "/tmp",
+            "--tmpfs", "/home",
+            "--bind", str(home), HOME, *_parents(str(conn_dir)), "--bind", str(conn_dir), str(conn_dir),
+            "--chdir", HOME, "--setenv", "HOME", HOME,
+            # ipykernel polls JPY_PARENT_PID, which does not exist in the new PID namespace
+            "--unsetenv", "JPY_PARENT_PID"]
+    for root in _python_roots():
+        argv += [*_parents(root), "--ro-bind", root, root]
+    if device.startswith("cuda"):
+        for node in ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset",
+                     *(f"/dev/nvidia{i}" for i in range(16))):
+            argv += ["--dev-bind-try", node, node]
+        argv += ["--ro-bind-try", "/sys", "/sys", "--ro-bind-try", "/proc/driver/nvidia", "/proc/driver/nvidia"]
+    if os.geteuid() == 0:
+        # setpriv needs CAP_SETUID to switch; switching to a plain uid then drops every capability.
+        uid = UID_BASE + slot
+        argv += ["--", shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    else:
+        argv += ["--cap-drop", "ALL", "--"]
+    mib = 1024 * 1024
+    argv += [shutil.which("prlimit"), f"--data={policy.memory_mb * mib}", f"--nproc={policy.max_processes}",
+             f"--fsize={policy.max_file_mb * mib}", f"--nofile={policy.max_open_files}", "--core=0", "--",
+             sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    return argv
+
+
+def write_kernelspec(directory: Path, argv: list[str], name: str) -> None:
+    """A kernelspec whose interrupts travel as messages (signals would stop at the sandbox's border)."""
+    spec_dir = directory / name
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
+        "interrupt_mode": "message", "metadata": {"debugger": False}}))
+
+
+def hand_over(paths: list[Path], slot: int) -> None:
+    """Give the sandbox's uid the directories it must write (only when grading as root)."""
+    if os.geteuid() != 0:
+        return
+    uid = UID_BASE + slot
+    for top in paths:
+        for dirpath, dirnames, filenames in os.walk(top):
+            os.chown(dirpath, uid, uid)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), uid, uid)
