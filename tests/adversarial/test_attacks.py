@@ -109,11 +109,10 @@ def test_honest_students_get_the_same_grades_as_alone(batch):
 
 
 def test_grader_files_untouched_and_invisible(batch):
-    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in batch["guarded"]}
-    assert after == {p: h for p, h in batch["before"].items() if p.name != "gradebook.db"} | \
-        {batch["guarded"][1]: after[batch["guarded"][1]]}
-    assert b"tampered" not in batch["guarded"][0].read_bytes()
-    assert b"tampered" not in batch["guarded"][1].read_bytes()
+    grader, gradebook, source = batch["guarded"]
+    for path in (grader, source):  # the gradebook changes, but only through the grader
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == batch["before"][path]
+    assert b"tampered" not in gradebook.read_bytes()
     executed = (batch["course"] / "autograded" / "snoops_and_tampers" / "01-tensors" / "tensors.ipynb").read_text()
     assert "cannot read" in executed and "FileNotFoundError" in executed
     assert "found [] []" in executed and "no host root" in executed
