@@ -129,7 +129,7 @@ def cmd_demo(args) -> int:
     from .demo import demo
 
     return demo(course=Path(args.course or ".").resolve(), target=Path(args.dir).resolve(),
-                workers=args.workers)
+                workers=args.workers, assignments=args.assignment)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -183,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
     sp = add("demo", cmd_demo, "release, grade a synthetic class end to end, and print the results")
     sp.add_argument("--dir", default="demo", help="where the demo course is built (default: ./demo)")
     sp.add_argument("--workers", type=int, default=None, help="submissions at a time (default: one per core)")
+    sp.add_argument("--assignment", action="append", metavar="AID",
+                    help="assignment to demonstrate (repeatable; default: 01-tensors)")
     return p
 
 

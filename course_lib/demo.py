@@ -49,8 +49,11 @@ def _class(variants) -> list:
     return picked
 
 
-def demo(*, course: Path, target: Path, workers: int | None = None) -> int:
-    """Build and grade the demo course in ``target``; returns the exit status."""
+DEFAULT_ASSIGNMENT = "01-tensors"
+
+
+def demo(*, course: Path, target: Path, workers: int | None = None, assignments: list[str] | None = None) -> int:
+    """Build and grade the demo course in ``target`` (default: the first assignment); returns the exit status."""
     started = time.monotonic()
     source_config = CourseConfig.load(course)
     _fresh(target)
@@ -58,11 +61,14 @@ def demo(*, course: Path, target: Path, workers: int | None = None) -> int:
         shutil.copytree(source_config.path(name), target / name)
     config_text = (source_config.path(CONFIG_FILE)).read_text()
     config_text += (f"\n# demo only: a short cell limit so the slow submission is stopped quickly\n"
-                    f"for _aid in ('01-tensors',):\n"
-                    f"    c.Course.assignments.setdefault(_aid, {{}})['cell_timeout'] = {DEMO_CELL_TIMEOUT}\n")
+                    f"c.Course.assignments.setdefault('01-tensors', {{}})['cell_timeout'] = {DEMO_CELL_TIMEOUT}\n")
     (target / CONFIG_FILE).write_text(config_text)
     config = CourseConfig.load(target).with_overrides(workers=workers)
-    assignments = sorted(p.name for p in config.path("source").iterdir() if p.is_dir())
+    known = sorted(p.name for p in config.path("source").iterdir() if p.is_dir())
+    assignments = assignments or [DEFAULT_ASSIGNMENT]
+    unknown = sorted(set(assignments) - set(known))
+    if unknown:
+        raise CourseError(f"no assignment {', '.join(unknown)} in the course", hint=f"known: {', '.join(known)}")
     print(f"demo course in {target}")
     for aid in assignments:
         assignment = Assignment.load(config, aid)
