@@ -19,4 +19,5 @@ c.Course.notebook_timeout = 300   # seconds a whole notebook may run
 # Per-assignment overrides (a training lab needs more time than a tensor drill).
 c.Course.assignments = {
     "01-tensors": {"cell_timeout": 30, "notebook_timeout": 120},
+    "02-gradients": {"cell_timeout": 30, "notebook_timeout": 180},
 }
