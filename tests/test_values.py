@@ -69,3 +69,9 @@ def test_student_handle_records_missing_and_raised():
     assert got["c"] == Missing("absent")
     assert got["d"] == Missing("notfn", not_callable="int")
     assert got["e"] == 3
+
+
+def test_zero_dim_and_one_element_tensors_stay_distinct():
+    assert roundtrip(torch.tensor(2.0)).shape == ()
+    assert roundtrip(torch.tensor([2.0])).shape == (1,)
+    assert roundtrip(np.float64(2.0)).shape == ()

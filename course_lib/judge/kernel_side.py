@@ -155,9 +155,10 @@ def _module(name):
 def _ndarray(np, arr, library):
     if arr.dtype.kind not in "biufc":
         return {"kind": "object", "type": f"array of {arr.dtype}"}
+    shape = list(arr.shape)  # before ascontiguousarray, which makes a 0-d array 1-d
     arr = np.ascontiguousarray(arr)
     return {"kind": "array", "library": library, "dtype": str(arr.dtype), "wire": arr.dtype.str,
-            "shape": list(arr.shape), "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+            "shape": shape, "data": base64.b64encode(arr.tobytes()).decode("ascii")}
 
 
 def _tensor(torch, np, obj, depth):
