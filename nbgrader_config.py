@@ -20,4 +20,5 @@ c.Course.notebook_timeout = 300   # seconds a whole notebook may run
 c.Course.assignments = {
     "01-tensors": {"cell_timeout": 30, "notebook_timeout": 120},
     "02-gradients": {"cell_timeout": 30, "notebook_timeout": 180},
+    "03-softmax-nll": {"cell_timeout": 30, "notebook_timeout": 120},
 }

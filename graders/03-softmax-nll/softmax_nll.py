@@ -1,0 +1,332 @@
+"""Hidden checks for 03-softmax-nll (never released, never shown in feedback).
+
+Each probe runs in the student's kernel right after the question's test cell and
+calls the student's functions on inputs generated here from fixed seeds, on the
+notebook's ``DEVICE``. The verdicts are computed in the grader process against the
+solution's outputs, which the same probes record on the instructor's notebook run
+the same way (same device, same seed).
+
+One question, one mistake. Later functions are meant to call earlier ones
+(``cross_entropy`` calls ``log_softmax`` and ``nll_loss``, ``cross_entropy_grad``
+may call ``softmax``, ...). While a probe calls the functions of its own question,
+it puts PyTorch's versions of the *earlier* questions' functions (``softmax``,
+``log_softmax``, ``nll_loss``, ``cross_entropy``) in their place in the student's
+namespace, and restores the student's own (or removes the name again) afterwards.
+A wrong ``log_softmax`` therefore costs points in Question 2 only, not again in
+Questions 4-7; the notebook tells students so. The flip side: a student whose later
+function only works *because* it compensates an earlier, wrong, function (say an
+``nll_loss`` that takes probabilities, fed ``softmax`` by ``cross_entropy``) loses
+the later question too.
+
+Hidden inputs target the misconceptions: logits around +1000 (a softmax or
+log-sum-exp without the max subtracted overflows to nan/inf); rows of one batch
+about 130 apart (subtracting the max of the whole tensor instead of each row makes
+a whole row underflow to 0/0); a rank-3 tensor normalised along ``dim=1`` (the
+``dim`` argument ignored); confident logits where the wrong classes sit ~150 below
+the winner (``log(softmax(x))`` is log 0 = -inf there); batches of 7-9 examples
+(a sum instead of a mean, a missing division by the batch size) next to a single
+example (so a missing division alone does not fail the other gradient checks);
+binary logits of magnitude 50-200 with confidently wrong targets (sigmoid first,
+log after: log 0); soft targets in (0, 1) (targets used as class indices).
+
+Tolerances. Two classes of values, each with a tolerance far above the rounding
+of correct float32 code and far below any misconception's error (a wrong axis, a
+factor of the batch size, a sign, nan or inf: errors of 0.1 or more):
+
+* Probabilities and gradients (entries in [-1, 1]): ``rtol=1e-4, atol=1e-6``.
+  Correct solutions differ in how they stabilise: ``exp(x - max) / sum`` is
+  accurate to a few ulps, but ``exp(x - logsumexp(x))`` is just as correct and,
+  for logits near 1000, subtracts a log-sum-exp rounded to float32 near 1000
+  (ulp 6.1e-5): a relative error up to ~3e-5 in every probability. ``rtol=1e-4``
+  covers it; ``atol=1e-6`` covers tiny probabilities and the cancellation in
+  ``p - 1`` for a confident correct class.
+* Log-probabilities and losses (values up to a few hundred): ``rtol=1e-5,
+  atol=1e-4``. ``x - logsumexp(x)`` near 1000 carries that same absolute error of
+  up to 3e-5 (which ``atol=1e-4`` absorbs); large losses (50-200 nats) are sums of
+  terms rounded at their own magnitude, a relative 1e-6 (well under ``rtol``).
+  A sigmoid-then-log BCE is *not* wrong on moderate logits (its error there is
+  ~1e-6), so only the check with huge logits fails it, as intended.
+
+Why a correct solution also passes on CUDA. The reference is the solution run on
+the same device as the submission, so a student's CUDA result is compared with the
+solution's CUDA result, not with the CPU. During grading TF32 is off (none of these
+functions multiplies matrices anyway), deterministic algorithms are requested and
+all seeds are set, so each run is reproducible; the hidden inputs are generated on
+the CPU from fixed ``torch.Generator`` seeds and then moved to the device, so both
+runs see bit-identical inputs. What remains is the order of the reductions (sums
+over at most 15 elements) and the last-ulp differences of ``exp``/``log``/
+``log1p`` between CUDA's math library and the CPU's (CUDA documents at most 1-2
+ulp for ``expf``/``logf``/``log1pf``): relative errors of order 1e-7, three
+orders of magnitude below the tolerances above. Dtype and device are checked too:
+results must be float32 tensors on the inputs' device.
+"""
+
+from course_lib.judge import Check, Question, Tensor
+
+PROBS = Tensor(rtol=1e-4, atol=1e-6)
+LOGS = Tensor(rtol=1e-5, atol=1e-4)
+
+
+def probe_softmax(student):
+    import torch
+
+    g = torch.Generator().manual_seed(3101)
+    device = student.ns.get("DEVICE", "cpu")
+    moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
+    large = (torch.randn(5, 7, generator=g) * 4 + 1000).to(device)
+    apart = torch.randn(4, 6, generator=g)
+    apart[:2] += 70
+    apart[2:] -= 60
+    segmentation = (torch.randn(3, 4, 5, generator=g) * 2).to(device)
+    student.call("probs", "softmax", moderate)
+    student.call("probs_large", "softmax", large)
+    student.call("probs_apart", "softmax", apart.to(device))
+    student.call("probs_dim1", "softmax", segmentation, 1)
+
+
+def probe_log_softmax(student):
+    import torch
+
+    g = torch.Generator().manual_seed(3202)
+    device = student.ns.get("DEVICE", "cpu")
+    moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
+    large = (torch.randn(4, 6, generator=g) * 3 + 1000).to(device)
+    confident = torch.randn(5, 6, generator=g) * 2 - 150
+    winners = torch.randint(0, 6, (5,), generator=g)
+    confident[torch.arange(5), winners] += 150
+    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim)}
+    ns = student.ns
+    saved = {name: ns[name] for name in earlier if name in ns}
+    ns.update(earlier)
+    try:
+        student.call("log_probs", "log_softmax", moderate)
+        student.call("log_probs_large", "log_softmax", large)
+        student.call("log_probs_confident", "log_softmax", confident.to(device))
+    finally:
+        for name in earlier:
+            ns.pop(name, None)
+        ns.update(saved)
+
+
+def probe_nll_loss(student):
+    import torch
+
+    g = torch.Generator().manual_seed(3303)
+    device = student.ns.get("DEVICE", "cpu")
+    log_probs = torch.log_softmax(torch.randn(7, 4, generator=g) * 2, dim=1).to(device)
+    targets = torch.randint(0, 4, (7,), generator=g).to(device)
+    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
+               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim)}
+    ns = student.ns
+    saved = {name: ns[name] for name in earlier if name in ns}
+    ns.update(earlier)
+    try:
+        student.call("nll_mean", "nll_loss", log_probs, targets)
+        student.call("nll_none", "nll_loss", log_probs, targets, reduction="none")
+    finally:
+        for name in earlier:
+            ns.pop(name, None)
+        ns.update(saved)
+
+
+def probe_cross_entropy(student):
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(3404)
+    device = student.ns.get("DEVICE", "cpu")
+    logits = (torch.randn(9, 5, generator=g) * 2).to(device)
+    targets = torch.randint(0, 5, (9,), generator=g).to(device)
+    large = (torch.randn(6, 5, generator=g) * 30 + 1000).to(device)
+    large_targets = torch.randint(0, 5, (6,), generator=g).to(device)
+    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
+               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
+               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
+                                                                                 reduction=reduction)}
+    ns = student.ns
+    saved = {name: ns[name] for name in earlier if name in ns}
+    ns.update(earlier)
+    try:
+        student.call("ce_mean", "cross_entropy", logits, targets)
+        student.call("ce_none", "cross_entropy", logits, targets, reduction="none")
+        student.call("ce_large", "cross_entropy", large, large_targets)
+    finally:
+        for name in earlier:
+            ns.pop(name, None)
+        ns.update(saved)
+
+
+def probe_cross_entropy_grad(student):
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(3505)
+    device = student.ns.get("DEVICE", "cpu")
+    batch = (torch.randn(8, 5, generator=g) * 2).to(device)
+    batch_targets = torch.randint(0, 5, (8,), generator=g).to(device)
+    single = (torch.randn(1, 6, generator=g) * 2).to(device)
+    single_target = torch.randint(0, 6, (1,), generator=g).to(device)
+    large = (torch.randn(1, 6, generator=g) * 3 + 1000).to(device)
+    large_target = torch.randint(0, 6, (1,), generator=g).to(device)
+    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
+               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
+               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
+                                                                                 reduction=reduction),
+               "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
+                                                                                        reduction=reduction)}
+    ns = student.ns
+    saved = {name: ns[name] for name in earlier if name in ns}
+    ns.update(earlier)
+    try:
+        student.call("grad_batch", "cross_entropy_grad", batch, batch_targets)
+        student.call("grad_single", "cross_entropy_grad", single, single_target)
+        student.call("grad_large", "cross_entropy_grad", large, large_target)
+    finally:
+        for name in earlier:
+            ns.pop(name, None)
+        ns.update(saved)
+
+
+def probe_bits_and_perplexity(student):
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(3606)
+    device = student.ns.get("DEVICE", "cpu")
+    logits = (torch.randn(10, 8, generator=g) * 1.5).to(device)
+    targets = torch.randint(0, 8, (10,), generator=g).to(device)
+    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
+               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
+               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
+                                                                                 reduction=reduction),
+               "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
+                                                                                        reduction=reduction)}
+    ns = student.ns
+    saved = {name: ns[name] for name in earlier if name in ns}
+    ns.update(earlier)
+    try:
+        student.call("bits", "cross_entropy_bits", logits, targets)
+        student.call("ppl", "perplexity", logits, targets)
+    finally:
+        for name in earlier:
+            ns.pop(name, None)
+        ns.update(saved)
+
+
+def probe_bce_with_logits(student):
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(3707)
+    device = student.ns.get("DEVICE", "cpu")
+    logits = (torch.randn(12, generator=g) * 2).to(device)
+    hard = torch.randint(0, 2, (12,), generator=g).float().to(device)
+    soft_logits = (torch.randn(3, 5, generator=g) * 2).to(device)
+    soft = (torch.rand(3, 5, generator=g) * 0.8 + 0.1).to(device)
+    magnitude = torch.rand(10, generator=g) * 150 + 50
+    far = torch.where(torch.arange(10) % 2 == 0, magnitude, -magnitude)
+    far_targets = torch.randint(0, 2, (10,), generator=g).float()
+    far_targets[:2] = torch.tensor([0.0, 1.0])  # at least two confidently wrong predictions
+    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
+               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
+               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
+                                                                                 reduction=reduction),
+               "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
+                                                                                        reduction=reduction)}
+    ns = student.ns
+    saved = {name: ns[name] for name in earlier if name in ns}
+    ns.update(earlier)
+    try:
+        student.call("bce", "bce_with_logits", logits, hard)
+        student.call("bce_soft", "bce_with_logits", soft_logits, soft)
+        student.call("bce_far", "bce_with_logits", far.to(device), far_targets.to(device))
+    finally:
+        for name in earlier:
+            ns.pop(name, None)
+        ns.update(saved)
+
+
+QUESTIONS = [
+    Question("softmax_tests", probe_softmax, [
+        Check("softmax_values", 1, PROBS, key="probs",
+              describe="softmax of a batch of logits along the last axis",
+              hint="exponentiate, then divide by the sum along dim (keepdim=True so that it broadcasts)"),
+        Check("softmax_large_logits", 1, PROBS, key="probs_large",
+              describe="softmax stays finite and correct for very large logits",
+              hint="exp overflows float32 above about 88: subtract the largest logit of each slice first"),
+        Check("softmax_rows_far_apart", 1, PROBS, key="probs_apart",
+              describe="softmax of a batch whose examples have logits hundreds apart",
+              hint="subtract the max of each slice along dim (keepdim=True), not the max of the whole tensor: "
+                   "otherwise every exponent of a whole row can underflow to 0, and 0/0 is nan"),
+        Check("softmax_other_dim", 1, PROBS, key="probs_dim1",
+              describe="softmax(x, dim=1) on a rank-3 tensor",
+              hint="use the dim argument for both the max and the sum; the classes are not always on the last axis"),
+    ]),
+    Question("log_softmax_tests", probe_log_softmax, [
+        Check("log_softmax_values", 1, LOGS, key="log_probs",
+              describe="log_softmax of a batch of logits",
+              hint="log softmax(z)_i = z_i - m - log(sum_j exp(z_j - m)), with m the max along dim"),
+        Check("log_softmax_large_logits", 1, LOGS, key="log_probs_large",
+              describe="log_softmax stays finite and correct for very large logits",
+              hint="the sum of exp(z) overflows unless you subtract the max m first and add it back outside "
+                   "the log"),
+        Check("log_softmax_confident", 1, LOGS, key="log_probs_confident",
+              describe="log_softmax of a confident model (some classes extremely unlikely)",
+              hint="log(softmax(z)) is log 0 = -inf when a probability underflows; subtract the log-sum-exp "
+                   "from the logits instead of taking the log of probabilities"),
+    ]),
+    Question("nll_loss_tests", probe_nll_loss, [
+        Check("nll_mean_value", 1, LOGS, key="nll_mean",
+              describe="nll_loss with the default reduction='mean'",
+              hint="average -log_probs[i, targets[i]] over the batch (a sum is batch-size times too big); "
+                   "log_probs are logarithms already, so take no further log"),
+        Check("nll_none_per_sample", 1, LOGS, key="nll_none",
+              describe="nll_loss with reduction='none' gives one loss per example",
+              hint="the loss of example i is -log_probs[i, targets[i]]: pick and negate, no log"),
+    ]),
+    Question("cross_entropy_tests", probe_cross_entropy, [
+        Check("ce_mean_value", 1, LOGS, key="ce_mean",
+              describe="cross_entropy of logits with the default reduction='mean'",
+              hint="cross_entropy is nll_loss(log_softmax(logits), targets): give it the logits themselves, "
+                   "the softmax is already inside log_softmax"),
+        Check("ce_none_per_sample", 1, LOGS, key="ce_none",
+              describe="cross_entropy with reduction='none' gives one loss per example",
+              hint="pass the reduction argument on to nll_loss"),
+        Check("ce_large_logits", 1, LOGS, key="ce_large",
+              describe="cross_entropy stays finite and correct for very large logits",
+              hint="never exponentiate the raw logits: go through your stable log_softmax"),
+    ]),
+    Question("cross_entropy_grad_tests", probe_cross_entropy_grad, [
+        Check("ce_grad_batch_mean", 1, PROBS, key="grad_batch",
+              describe="cross_entropy_grad of the mean loss over a batch",
+              hint="the mean over the batch divides each example's gradient by the batch size"),
+        Check("ce_grad_single_example", 1, PROBS, key="grad_single",
+              describe="cross_entropy_grad for a single example",
+              hint="for one example the gradient is softmax(logits) minus the one-hot vector of the target: "
+                   "raising the target's logit lowers the loss, so its entry is negative"),
+        Check("ce_grad_large_logits", 1, PROBS, key="grad_large",
+              describe="cross_entropy_grad stays finite and correct for very large logits",
+              hint="compute the softmax inside it stably (subtract the max, or call your softmax)"),
+    ]),
+    Question("bits_and_perplexity_tests", probe_bits_and_perplexity, [
+        Check("bits_value", 1, LOGS, key="bits",
+              describe="cross_entropy_bits is the mean cross-entropy in bits",
+              hint="torch.log is the natural log and gives nats; bits use log base 2: divide nats by ln 2"),
+        Check("perplexity_value", 1, LOGS, key="ppl",
+              describe="perplexity is exp of the mean cross-entropy in nats",
+              hint="perplexity = exp(loss in nats) = 2 ** (loss in bits); 2 ** (loss in nats) mixes the units"),
+    ]),
+    Question("bce_with_logits_tests", probe_bce_with_logits, [
+        Check("bce_value", 1, LOGS, key="bce",
+              describe="bce_with_logits with targets 0 and 1",
+              hint="the mean over all elements of softplus(x) - y * x, with softplus(x) = log(1 + exp(x)); "
+                   "both classes count: y and 1 - y"),
+        Check("bce_soft_targets", 1, LOGS, key="bce_soft",
+              describe="bce_with_logits with soft targets between 0 and 1",
+              hint="targets are probabilities, not class indices: keep them as floats in the formula"),
+        Check("bce_large_logits", 1, LOGS, key="bce_far",
+              describe="bce_with_logits stays finite and correct for very large logits",
+              hint="sigmoid(x) underflows to 0 or rounds to 1 for large |x|, and log 0 = -inf: compute "
+                   "softplus(x) as max(x, 0) + log1p(exp(-|x|)) and never take the log of a sigmoid"),
+    ]),
+]

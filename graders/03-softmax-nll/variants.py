@@ -1,0 +1,195 @@
+"""Known submissions of 03-softmax-nll that prove the hidden checks.
+
+Alternatives are correct answers written differently: they must keep full marks.
+Mutants are plausible wrong answers named after the misconception they encode:
+each must fail exactly the checks listed in ``fails``. Keys of ``answers`` are
+the solution cells' grade ids; values are the whole cell as a student writes it.
+Because the probes put correct versions of the earlier questions' functions in
+place while they grade a later question, a mutant of one question fails checks of
+that question only.
+"""
+
+from course_lib.synth import Variant
+
+VARIANTS = [
+    Variant("solution", kind="solution"),
+    # -- alternative correct solutions ----------------------------------------------------------
+    Variant("alternative_logsumexp_and_gather", kind="alternative", answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    return torch.exp(logits - torch.logsumexp(logits, dim=dim, keepdim=True))\n"),
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    m = logits.amax(dim=dim, keepdim=True)\n"
+            "    lse = m + torch.log(torch.sum(torch.exp(logits - m), dim=dim, keepdim=True))\n"
+            "    return logits - lse\n"),
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction=\"mean\"):\n"
+            "    picked = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)\n"
+            "    return {\"mean\": -picked.mean(), \"none\": -picked}[reduction]\n"),
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    one_hot = F.one_hot(targets, logits.shape[1]).to(logits.dtype)\n"
+            "    losses = -(one_hot * log_softmax(logits)).sum(dim=1)\n"
+            "    return losses.mean() if reduction == \"mean\" else losses\n"),
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    grad = softmax(logits).clone()\n"
+            "    grad[torch.arange(len(targets), device=targets.device), targets] -= 1\n"
+            "    return grad / len(targets)\n"),
+        "bits_and_perplexity": (
+            "def cross_entropy_bits(logits, targets):\n"
+            "    rows = torch.arange(len(targets), device=logits.device)\n"
+            "    return -(log_softmax(logits)[rows, targets] / math.log(2)).mean()\n\n\n"
+            "def perplexity(logits, targets):\n"
+            "    return 2 ** cross_entropy_bits(logits, targets)\n"),
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    softplus_neg = torch.relu(-logits) + torch.log1p(torch.exp(-torch.abs(logits)))\n"
+            "    return torch.mean((1 - targets) * logits + softplus_neg)\n"),
+    }),
+    Variant("alternative_movedim_loops_and_where", kind="alternative", answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    x = logits.movedim(dim, -1)\n"
+            "    e = (x - x.max(-1, keepdim=True).values).exp()\n"
+            "    return (e / e.sum(-1, keepdim=True)).movedim(-1, dim)\n"),
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    x = logits.movedim(dim, -1)\n"
+            "    z = x - x.max(-1, keepdim=True).values\n"
+            "    return (z - z.exp().sum(-1, keepdim=True).log()).movedim(-1, dim)\n"),
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction=\"mean\"):\n"
+            "    losses = torch.stack([-log_probs[i, t] for i, t in enumerate(targets.tolist())])\n"
+            "    if reduction == \"none\":\n"
+            "        return losses\n"
+            "    return losses.sum() / len(losses)\n"),
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    losses = nll_loss(log_softmax(logits), targets, reduction=\"none\")\n"
+            "    return losses if reduction == \"none\" else losses.mean()\n"),
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    one_hot = torch.zeros_like(logits)\n"
+            "    one_hot[torch.arange(logits.shape[0]), targets] = 1.0\n"
+            "    probs = torch.exp(log_softmax(logits))\n"
+            "    return (probs - one_hot) / logits.shape[0]\n"),
+        "bits_and_perplexity": (
+            "def cross_entropy_bits(logits, targets):\n"
+            "    return cross_entropy(logits, targets) * math.log2(math.e)\n\n\n"
+            "def perplexity(logits, targets):\n"
+            "    return torch.exp(cross_entropy_bits(logits, targets) * math.log(2))\n"),
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    softplus = torch.where(logits > 0, logits + torch.log1p(torch.exp(-logits)),\n"
+            "                           torch.log1p(torch.exp(logits)))\n"
+            "    return (softplus - targets * logits).mean()\n"),
+    }),
+    # -- misconceptions ---------------------------------------------------------------------------
+    Variant("softmax_no_max_subtraction", fails=("softmax_large_logits",), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    exps = torch.exp(logits)\n"
+            "    return exps / exps.sum(dim=dim, keepdim=True)\n")}),
+    Variant("softmax_global_max", fails=("softmax_rows_far_apart",), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    exps = torch.exp(logits - logits.max())\n"
+            "    return exps / exps.sum(dim=dim, keepdim=True)\n")}),
+    Variant("softmax_wrong_dim", fails=("softmax_other_dim",), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    exps = torch.exp(logits - logits.max(dim=-1, keepdim=True).values)\n"
+            "    return exps / exps.sum(dim=-1, keepdim=True)\n")}),
+    Variant("log_softmax_log_of_softmax", fails=("log_softmax_confident",), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    return torch.log(softmax(logits, dim=dim))\n")}),
+    Variant("logsumexp_without_max", fails=("log_softmax_large_logits",), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    return logits - torch.log(torch.exp(logits).sum(dim=dim, keepdim=True))\n")}),
+    Variant("nll_takes_log_again", fails=("nll_mean_value", "nll_none_per_sample"), answers={
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction=\"mean\"):\n"
+            "    rows = torch.arange(len(targets), device=targets.device)\n"
+            "    losses = -torch.log(log_probs[rows, targets])\n"
+            "    return losses.mean() if reduction == \"mean\" else losses\n")}),
+    Variant("nll_sum_instead_of_mean", fails=("nll_mean_value",), answers={
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction=\"mean\"):\n"
+            "    rows = torch.arange(len(targets), device=targets.device)\n"
+            "    losses = -log_probs[rows, targets]\n"
+            "    return losses.sum() if reduction == \"mean\" else losses\n")}),
+    Variant("cross_entropy_on_probabilities", fails=("ce_mean_value", "ce_none_per_sample", "ce_large_logits"),
+            answers={
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    probs = softmax(logits)\n"
+            "    return nll_loss(log_softmax(probs), targets, reduction=reduction)\n")}),
+    Variant("cross_entropy_ignores_reduction", fails=("ce_none_per_sample",), answers={
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    return nll_loss(log_softmax(logits), targets)\n")}),
+    Variant("cross_entropy_naive_exp", fails=("ce_large_logits",), answers={
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    probs = torch.exp(logits) / torch.exp(logits).sum(dim=1, keepdim=True)\n"
+            "    return nll_loss(torch.log(probs), targets, reduction=reduction)\n")}),
+    Variant("grad_missing_batch_division", fails=("ce_grad_batch_mean",), answers={
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    one_hot = F.one_hot(targets, logits.shape[1]).float()\n"
+            "    return softmax(logits) - one_hot\n")}),
+    Variant("grad_sign_flipped", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+            answers={
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    one_hot = F.one_hot(targets, logits.shape[1]).float()\n"
+            "    return (one_hot - softmax(logits)) / logits.shape[0]\n")}),
+    Variant("grad_naive_softmax", fails=("ce_grad_large_logits",), answers={
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    exps = torch.exp(logits)\n"
+            "    probs = exps / exps.sum(dim=1, keepdim=True)\n"
+            "    one_hot = F.one_hot(targets, logits.shape[1]).float()\n"
+            "    return (probs - one_hot) / logits.shape[0]\n")}),
+    Variant("bits_uses_natural_log", fails=("bits_value",), answers={
+        "bits_and_perplexity": (
+            "def cross_entropy_bits(logits, targets):\n"
+            "    rows = torch.arange(len(targets), device=targets.device)\n"
+            "    return -torch.log(softmax(logits)[rows, targets]).mean()\n\n\n"
+            "def perplexity(logits, targets):\n"
+            "    return torch.exp(cross_entropy(logits, targets))\n")}),
+    Variant("perplexity_mixes_units", fails=("perplexity_value",), answers={
+        "bits_and_perplexity": (
+            "def cross_entropy_bits(logits, targets):\n"
+            "    return cross_entropy(logits, targets) / math.log(2)\n\n\n"
+            "def perplexity(logits, targets):\n"
+            "    return 2 ** cross_entropy(logits, targets)\n")}),
+    Variant("bce_without_logits", fails=("bce_large_logits",), answers={
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    p = torch.sigmoid(logits)\n"
+            "    return -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p)).mean()\n")}),
+    Variant("bce_targets_as_class_indices", fails=("bce_soft_targets",), answers={
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    x = logits.reshape(-1)\n"
+            "    two_class = torch.stack([torch.zeros_like(x), x], dim=1)  # sigmoid = softmax over [0, x]\n"
+            "    return cross_entropy(two_class, targets.reshape(-1).long())\n")}),
+    Variant("bce_forgets_negative_class", fails=("bce_value", "bce_soft_targets", "bce_large_logits"), answers={
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    softplus_neg = torch.relu(-logits) + torch.log1p(torch.exp(-logits.abs()))\n"
+            "    return (targets * softplus_neg).mean()\n")}),
+    # -- runs that go wrong part-way: only the affected question is lost -------------------------
+    Variant("error_in_one_cell", kind="error", fails=("bits_value", "perplexity_value"), answers={
+        "bits_and_perplexity": (
+            "LN2 = math.log(two)  # `two` was defined in a cell the student deleted\n\n"
+            "def cross_entropy_bits(logits, targets):\n"
+            "    return cross_entropy(logits, targets) / LN2\n\n\n"
+            "def perplexity(logits, targets):\n"
+            "    return torch.exp(cross_entropy(logits, targets))\n")}),
+]
