@@ -21,4 +21,5 @@ c.Course.assignments = {
     "01-tensors": {"cell_timeout": 30, "notebook_timeout": 120},
     "02-gradients": {"cell_timeout": 30, "notebook_timeout": 180},
     "03-softmax-nll": {"cell_timeout": 30, "notebook_timeout": 120},
+    "04-ethics": {"cell_timeout": 30, "notebook_timeout": 120},
 }
