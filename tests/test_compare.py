@@ -96,3 +96,9 @@ def test_at_least_threshold_and_relative_to_reference():
     assert AtLeast(below_reference=0.05)(0.93, 0.97) is None
     assert AtLeast(below_reference=0.05)(0.90, 0.97) is not None
     assert AtLeast(minimum=0.8)(float("nan"), 0.97) is not None
+
+
+def test_number_can_expect_nan():
+    assert Number(equal_nan=True)(float("nan"), float("nan")) is None
+    assert Number()(float("nan"), float("nan")) is not None
+    assert Number(equal_nan=True)(0.0, float("nan")) is not None

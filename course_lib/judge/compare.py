@@ -114,6 +114,7 @@ class Number:
     atol: float = 1e-9
     allow_tensor: bool = True
     integer: bool = False
+    equal_nan: bool = False  # when NaN is the right answer (e.g. an undefined rate)
 
     def __call__(self, got, ref) -> str | None:
         if (problem := _problem(got)) is not None:
@@ -124,7 +125,7 @@ class Number:
             return f"returned {describe(got)}; expected a single number"
         if self.integer and not float(value).is_integer():
             return f"returned {value!r}; expected a whole number"
-        return values_differ(np.asarray([value]), np.asarray([ref_value]), self.rtol, self.atol)
+        return values_differ(np.asarray([value]), np.asarray([ref_value]), self.rtol, self.atol, self.equal_nan)
 
 
 def _as_number(value, allow_tensor: bool):
