@@ -11,7 +11,6 @@ import contextlib
 import os
 import sys
 import warnings
-from datetime import datetime
 
 from .assignment import NotebookSpec
 from .config import CourseConfig
@@ -148,7 +147,3 @@ def notebook_scores(config: CourseConfig, assignment: str, notebook: str, studen
         cells = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
         return {"cells": cells, "score": nb.score, "max_score": nb.max_score,
                 "needs_manual_grade": nb.needs_manual_grade}
-
-
-def submission_time() -> str:
-    return datetime.now().astimezone().isoformat()
