@@ -22,4 +22,5 @@ c.Course.assignments = {
     "02-gradients": {"cell_timeout": 30, "notebook_timeout": 180},
     "03-softmax-nll": {"cell_timeout": 30, "notebook_timeout": 120},
     "04-ethics": {"cell_timeout": 30, "notebook_timeout": 120},
+    "05-gpu-classifier": {"cell_timeout": 60, "notebook_timeout": 180},
 }

@@ -102,3 +102,15 @@ def test_number_can_expect_nan():
     assert Number(equal_nan=True)(float("nan"), float("nan")) is None
     assert Number()(float("nan"), float("nan")) is not None
     assert Number(equal_nan=True)(0.0, float("nan")) is not None
+
+
+def test_accuracy_is_counted_in_the_grader():
+    from course_lib.judge.compare import Accuracy
+
+    labels = TensorValue(np.array([0, 1, 2, 1]), library="torch", dtype="int64")
+    good = (tv([[5, 0, 0], [0, 5, 0], [0, 0, 5], [0, 5, 0]]), labels)
+    half = (tv([[5, 0, 0], [5, 0, 0], [0, 0, 5], [5, 0, 0]]), labels)
+    assert Accuracy(minimum=0.7)(good, good) is None
+    assert "0.5, below the required 0.7" in Accuracy(minimum=0.7)(half, good)
+    assert Accuracy(below_reference=0.05)(half, good) is not None
+    assert "class scores" in Accuracy(minimum=0.7)(tv([1.0]), good)

@@ -49,10 +49,13 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
     """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
     nb = student_nb if student_nb is not None else read_notebook(notebook_path, student=student)
     limits = config.limits_for(spec.assignment)
+    # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
+    threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
     prepared = instrument(nb, spec.release_nb(), spec.grader.probes(), seed=config.seed, device=device)
     return Job(student=student, assignment=spec.assignment, notebook=spec.name,
                source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
                kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
                notebook_timeout=limits.notebook_timeout,
                files=files if files is not None else assignment_files(config, spec),
-               sandbox=config.sandbox, policy=limits.policy())
+               sandbox=config.sandbox, policy=limits.policy(),
+               env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})

@@ -193,6 +193,36 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class Accuracy:
+    """Classification accuracy computed here from ``(logits, labels)``, then held to a threshold.
+
+    The kernel only exports the model's outputs; counting correct predictions in the
+    grader means no comparison the student's code could redefine is involved.
+    """
+
+    minimum: float | None = None
+    below_reference: float | None = None
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        accuracy = self.accuracy(got)
+        if accuracy is None:
+            return f"produced {describe(got)}; expected class scores for every example"
+        return AtLeast(self.minimum, self.below_reference, "accuracy on held-out data")(accuracy, self.accuracy(ref))
+
+    @staticmethod
+    def accuracy(value) -> float | None:
+        if not (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(isinstance(v, TensorValue) for v in value)):
+            return None
+        logits, labels = value[0].array, value[1].array
+        if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+            return None
+        return float((logits.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
+
+
+@dataclass(frozen=True)
 class AtLeast:
     """A number that must reach a threshold rather than match the solution (e.g. test accuracy).
 

@@ -1,0 +1,345 @@
+"""Hidden checks for 05-gpu-classifier (never released, never shown in feedback).
+
+Each probe runs in the student's kernel right after the question's test cell. It
+builds its own inputs from fixed seeds (hidden batches, hidden models, a hidden
+held-out split), puts them on the grading device (``student.ns["DEVICE"]``) and
+calls the student's functions on them. Verdicts are computed in the grader
+process against the same probes run on the solution notebook *on the same
+device*. Probes that need random weights draw them inside
+``torch.random.fork_rng``, so grading never shifts the global random stream the
+student's later cells (and the trained model of Question 6) depend on.
+
+Tolerances and thresholds
+-------------------------
+* **Loss** (``rtol=1e-5``): one ``log_softmax`` and a mean over at most 37 values
+  is exact to ~1e-7 relative in float32. 1e-5 accepts every correct formulation
+  (``F.cross_entropy``, ``nn.CrossEntropyLoss``, ``-log_softmax(...).gather(...).mean()``,
+  whose reductions sum in other orders) and is far below any misconception:
+  softmax applied twice is off by O(0.1-1); ``log(softmax(...))`` on the large
+  logits of the second check is ``inf``. The large logits (scale 300) make the
+  stable and the naive formulations differ by infinitely much, not by rounding.
+* **train_step and fit** (``rtol=1e-5, atol=1e-6``): the probe creates the model,
+  the optimizer, the loss and the data, so the only thing left to the student is
+  the order of the five operations (and, for ``fit``, the batches). A correct
+  answer runs the same kernels in the same order as the solution and reproduces
+  its parameters to the last bit on the same device; the tolerance only absorbs
+  harmless changes of summation order (e.g. averaging the epoch losses with
+  ``torch.tensor(losses).mean()`` instead of ``sum / len``). Every misconception
+  moves the parameters by O(lr * gradient) >= 1e-3 (a skipped or doubled
+  gradient, a stale gradient of 0.3 per entry, other batches).
+  ``fit`` is judged with a correct ``train_step`` swapped in for the duration of
+  the call, and with the probe's own ``nn.CrossEntropyLoss``, so a mistake in
+  Question 1 or 3 is not charged again in Question 5.
+* **evaluate**: the accuracy of a hidden random model on 203 hidden points is a
+  ratio k/203; float32 ``mean`` and exact ``sum / n`` agree to ~1e-7, so
+  ``atol=1e-6``. The model's mode and autograd state are observed with a forward
+  hook during the student's own forward pass (so ``model.eval()`` +
+  ``torch.no_grad()`` and ``torch.inference_mode()`` both pass, and restoring the
+  caller's training mode afterwards is allowed).
+* **Trained model** (Question 6): the student's ``model`` is run by the probe (eval
+  mode, no autograd) on 3000 points drawn with the notebook's ``make_data``
+  generator, copied into the probe (never the student's namespace copy, which a
+  later cell could redefine), with a seed the notebook never uses. Only the logits
+  leave the kernel; the accuracy (argmax) is counted in the grader process. Two
+  thresholds:
+
+  - ``trained_model_beats_linear``: at least 0.70. A linear model cannot follow
+    three interleaved spiral arms: the best one (any lr, 50 epochs) scores 0.43
+    on the held-out split, chance is 0.33, a diverged model predicts one or two
+    classes (0.33-0.52). An MLP that has started to learn the spiral is above
+    0.85 after two epochs (0.86), so 0.70 is far from both sides.
+  - ``trained_model_accuracy``: at least the solution's accuracy minus 0.05.
+    The solution reaches 0.979 with SEED=0 and 0.974-0.992 over SEED=0..9 (the
+    angular noise makes the arms touch, so the Bayes accuracy is below 1).
+    Measured on CPU over the whole region the notebook suggests (hidden 64/128/256,
+    lr 0.05/0.1/0.2, batch 32/64, 30/40 epochs: 36 runs), correct code reaches
+    0.955-0.994 (median 0.977); the 3000-point split has a sampling standard
+    deviation of about 0.003. Under-trained runs score lower (2 epochs: 0.86,
+    5 epochs: 0.94). The floor (about 0.93 with SEED=0) keeps every sensible run
+    at least 0.025 above it while an unfinished training run loses these 2 points.
+    Mutants whose training still works (softmax applied twice: 0.955) keep them:
+    this check is about the outcome, the earlier questions about the mistake.
+
+Why a correct solution also passes on CUDA
+------------------------------------------
+CUDA and CPU results differ in the last bits (other summation orders, fused
+kernels), and after hundreds of SGD steps two trained models differ visibly in
+their weights. The checks never compare across devices: the references are
+computed by running the solution notebook on the grading device itself (the
+device is part of the reference cache key), with the same ``SEED``. During
+grading the kernel also turns TF32 off (otherwise CUDA matmuls keep only 10
+mantissa bits, ~1e-3 relative, far above the 1e-5 tolerances), requests
+deterministic algorithms and sets ``CUBLAS_WORKSPACE_CONFIG``, so the solution and
+a correct submission run identical kernels on identical inputs and agree to the
+last bit; where an operation has no deterministic CUDA implementation (PyTorch
+only warns), the remaining difference is float32 summation order, ~1e-7 per
+operation, which stays below 1e-5 over the at most 15 optimisation steps of the
+small probe models. The shuffling generator of ``fit`` is a CPU generator on
+every device, so the batches are the same on CPU and CUDA. The trained-model
+thresholds are relative to the solution's accuracy on the same device; last-bit
+differences perturb the training trajectory no more than another seed does, which
+moves the solution's accuracy by about +-0.01, well inside the 0.05 margin.
+"""
+
+from course_lib.judge import Accuracy, Check, Equal, Number, Question, Sequence, Tensor
+
+CLOSE = Tensor(rtol=1e-5, atol=1e-6)
+FIT_EPOCHS = 3
+
+
+def probe_classification_loss(student):
+    import torch
+
+    device = student.ns.get("DEVICE", "cpu")
+    g = torch.Generator().manual_seed(1101)
+    logits = (3 * torch.randn(37, 5, generator=g)).to(device).requires_grad_(True)
+    targets = torch.randint(0, 5, (37,), generator=g).to(device)
+    student.call("loss", "classification_loss", logits, targets)
+    large = (300 * torch.randn(8, 4, generator=g)).to(device)
+    large_targets = torch.randint(0, 4, (8,), generator=g).to(device)
+    student.call("loss_large", "classification_loss", large, large_targets)
+
+
+def probe_make_mlp(student):
+    import torch
+
+    device = student.ns.get("DEVICE", "cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(2202)
+        mlp = student.call("mlp", "make_mlp", 10, 24, 4)
+    if not isinstance(mlp, torch.nn.Module):
+        student.record("layer_shapes", mlp)  # e.g. None when make_mlp forgot to return the model
+        return
+    student.record("layer_shapes", [tuple(p.shape) for p in mlp.parameters()])
+    mlp = mlp.to(device)
+    g = torch.Generator().manual_seed(2203)
+    a = (2 * torch.randn(64, 10, generator=g)).to(device)
+    b = (2 * torch.randn(64, 10, generator=g)).to(device)
+    with torch.no_grad():
+        out = mlp(a)
+        # f(a + b) + f(0) - f(a) - f(b) vanishes (up to rounding) for every affine f
+        gap = mlp(a + b) + mlp(torch.zeros_like(a)) - mlp(a) - mlp(b)
+    student.record("output", out)
+    student.record("nonlinear", bool(gap.abs().max().item() > 1e-3))
+    probabilities = bool(out.min().item() >= 0 and out.max().item() <= 1
+                         and torch.allclose(out.sum(dim=1), torch.ones(out.shape[0], device=out.device), atol=1e-4))
+    student.record("outputs_logits", not probabilities)
+
+
+def probe_train_step(student):
+    import torch
+    from torch import nn
+
+    device = student.ns.get("DEVICE", "cpu")
+    g = torch.Generator().manual_seed(3303)
+    x1 = torch.randn(24, 6, generator=g).to(device)
+    y1 = torch.randint(0, 4, (24,), generator=g).to(device)
+    x2 = torch.randn(24, 6, generator=g).to(device)
+    y2 = torch.randint(0, 4, (24,), generator=g).to(device)
+
+    def fresh_model():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(3304)
+            model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 4))
+        return model.to(device)
+
+    def flat(tensors):
+        return torch.cat([t.detach().flatten() for t in tensors])
+
+    model = fresh_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss_fn = nn.CrossEntropyLoss()
+    student.call("first_loss", "train_step", model, x1, y1, optimizer, loss_fn)
+    student.call("second_loss", "train_step", model, x2, y2, optimizer, loss_fn)
+    student.record("params_two_steps", flat(model.parameters()))
+
+    model = fresh_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 0.3)  # a gradient left over from elsewhere
+    student.call("stale_loss", "train_step", model, x1, y1, optimizer, loss_fn)
+    student.record("grads_after_stale",
+                   flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()))
+
+
+def probe_evaluate(student):
+    import torch
+    from torch import nn
+
+    device = student.ns.get("DEVICE", "cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4404)
+        model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 4))
+    model = model.to(device).train()
+    g = torch.Generator().manual_seed(4405)
+    x = torch.randn(203, 5, generator=g).to(device)
+    y = torch.randint(0, 4, (203,), generator=g).to(device)
+    before = [p.detach().clone() for p in model.parameters()]
+    seen = []
+    handle = model.register_forward_hook(
+        lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
+    grad_mode = torch.is_grad_enabled()
+    torch.set_grad_enabled(True)
+    try:
+        student.call("accuracy", "evaluate", model, x, y)
+        grad_on_after = torch.is_grad_enabled()
+    finally:
+        handle.remove()
+        torch.set_grad_enabled(grad_mode)  # leave the student's kernel as it was
+    student.record("eval_mode", bool(seen) and not any(training for training, _ in seen))
+    student.record("no_autograd", bool(seen) and not any(tracking for _, tracking in seen))
+    student.record("autograd_clean", bool(
+        grad_on_after
+        and all(p.grad is None for p in model.parameters())
+        and all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))))
+
+
+def probe_fit(student):
+    import torch
+    from torch import nn
+
+    device = student.ns.get("DEVICE", "cpu")
+
+    def correct_train_step(model, xb, yb, optimizer, loss_fn):
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    g = torch.Generator().manual_seed(5505)
+    x = torch.randn(150, 3, generator=g).to(device)
+    y = torch.randint(0, 2, (150,), generator=g).to(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5506)
+        model = nn.Sequential(nn.Linear(3, 10), nn.ReLU(), nn.Linear(10, 2))
+    model = model.to(device)
+    model.eval()  # as the student's evaluate() leaves it
+    modes = []
+    handle = model.register_forward_hook(lambda module, inputs, output: modes.append(module.training))
+    missing = object()
+    saved = student.ns.get("train_step", missing)
+    student.ns["train_step"] = correct_train_step  # Question 3 is graded on its own
+    try:
+        student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(), 3, 0.05, 32, 5507)
+    finally:
+        handle.remove()
+        if saved is missing:
+            student.ns.pop("train_step", None)
+        else:
+            student.ns["train_step"] = saved
+    student.record("params_after_fit", torch.cat([p.detach().flatten() for p in model.parameters()]))
+    student.record("train_mode", bool(modes) and all(modes))
+
+
+def probe_trained_model(student):
+    import torch
+
+    device = student.ns.get("DEVICE", "cpu")
+    model = student.value("model", "model")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
+    import math
+
+    # The notebook's make_data, copied: the held-out split must not come from the student's namespace.
+    g = torch.Generator().manual_seed(6606)
+    n, classes, xs, ys = 3000, 3, [], []
+    for c in range(classes):
+        m = n // classes + (1 if c < n % classes else 0)
+        r = torch.rand(m, generator=g)
+        angle = 1.75 * math.pi * r + 2 * math.pi * c / classes + 0.2 * torch.randn(m, generator=g)
+        xs.append(2 * r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1))
+        ys.append(torch.full((m,), c, dtype=torch.int64))
+    x, y = torch.cat(xs).to(device), torch.cat(ys).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    finally:
+        model.train(was_training)
+    # accuracy is counted in the grader process, from the exported outputs
+    student.record("held_out", (logits, y))
+
+
+QUESTIONS = [
+    Question("classification_loss_tests", probe_classification_loss, [
+        Check("loss_matches_cross_entropy", 1, Tensor(rtol=1e-5, atol=1e-6, requires_grad=True), key="loss",
+              describe="classification_loss returns the mean cross-entropy of the logits, as a 0-d tensor "
+                       "that stays in the autograd graph",
+              hint="pass the raw logits to F.cross_entropy: it applies log_softmax itself, so a softmax before "
+                   "it is applied twice; keep the tensor (no .item()) and the default mean over the batch"),
+        Check("loss_stable_for_large_logits", 1, Tensor(rtol=1e-5, atol=1e-4), key="loss_large",
+              describe="classification_loss is finite and exact for logits in the hundreds",
+              hint="log(softmax(x)) underflows to log(0) = -inf for large logits; log_softmax (inside "
+                   "F.cross_entropy) subtracts the maximum first and stays exact"),
+    ]),
+    Question("make_mlp_tests", probe_make_mlp, [
+        Check("mlp_layer_shapes", 1, Equal(), key="layer_shapes", requires=("mlp",),
+              describe="make_mlp has two linear layers: in_features -> hidden and hidden -> classes",
+              hint="nn.Linear(in_features, hidden) then nn.Linear(hidden, classes), each with a bias, "
+                   "returned in an nn.Sequential"),
+        Check("mlp_is_nonlinear", 1, Equal(), key="nonlinear", requires=("mlp",),
+              describe="make_mlp puts a non-linearity between its linear layers",
+              hint="two linear layers in a row are just one linear layer: put nn.ReLU() between them"),
+        Check("mlp_outputs_logits", 1, Equal(), key="outputs_logits", requires=("mlp",),
+              describe="make_mlp's model outputs logits, not probabilities",
+              hint="do not end the model with a softmax: the cross-entropy loss applies it, and argmax is the "
+                   "same on logits"),
+    ]),
+    Question("train_step_tests", probe_train_step, [
+        Check("step_returns_float", 1, Number(rtol=1e-5, atol=1e-6, allow_tensor=False), key="first_loss",
+              describe="train_step returns the batch loss (before the update) as a Python float",
+              hint="return loss.item(), not the loss tensor"),
+        Check("step_updates_parameters", 2, CLOSE, key="params_two_steps", requires=("first_loss",),
+              describe="two calls of train_step update the parameters like SGD with fresh gradients each step",
+              hint="the order is zero_grad, forward, loss, backward, step: the optimizer's step can only use "
+                   "gradients that backward() has already computed, and each step must use its own batch's "
+                   "gradient only"),
+        Check("step_clears_old_gradients", 1, CLOSE, key="grads_after_stale", requires=("stale_loss",),
+              describe="train_step clears gradients left in .grad before computing new ones",
+              hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),
+    ]),
+    Question("evaluate_tests", probe_evaluate, [
+        Check("eval_accuracy_value", 1, Number(rtol=1e-6, atol=1e-6, allow_tensor=False), key="accuracy",
+              describe="evaluate returns the fraction of correct predictions as a Python float in [0, 1]",
+              hint="predictions are the argmax of the logits over dim=1; compare with y, average, and return "
+                   "a Python float with .item()"),
+        Check("eval_in_eval_mode", 1, Equal(), key="eval_mode", requires=("accuracy",),
+              describe="evaluate runs the model in eval mode",
+              hint="call model.eval() before the forward pass: dropout and batch norm behave differently "
+                   "in training mode"),
+        Check("eval_without_autograd", 1, Equal(), key="no_autograd", requires=("accuracy",),
+              describe="evaluate runs the forward pass without recording gradients",
+              hint="put the forward pass inside a `with torch.no_grad():` block"),
+        Check("eval_leaves_no_gradients", 1, Equal(), key="autograd_clean", requires=("accuracy",),
+              describe="evaluate leaves the parameters and their .grad untouched and autograd switched on",
+              hint="evaluating needs no loss and no backward(); use a with block rather than switching "
+                   "autograd off for the rest of the notebook"),
+    ]),
+    Question("fit_tests", probe_fit, [
+        Check("fit_loss_history", 1, Sequence((Number(rtol=1e-5, atol=1e-6),) * FIT_EPOCHS), key="history",
+              describe="fit returns the mean batch loss of every epoch",
+              hint="one entry per epoch: the plain average of the losses train_step returned in that epoch; "
+                   "every batch counts, including the last smaller one"),
+        Check("fit_trained_parameters", 1, CLOSE, key="params_after_fit", requires=("history",),
+              describe="fit trains on shuffled mini-batches exactly as described",
+              hint="create the optimizer (SGD, momentum=0.9) and the seeded generator once; draw a new "
+                   "torch.randperm order every epoch; slice it into consecutive batches and keep the last "
+                   "smaller one"),
+        Check("fit_trains_in_train_mode", 1, Equal(), key="train_mode", requires=("history",),
+              describe="fit trains the model in training mode",
+              hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),
+    ]),
+    Question("train_model_tests", probe_trained_model, [
+        Check("trained_model_beats_linear", 2, Accuracy(minimum=0.70),
+              key="held_out",
+              describe="the trained model clearly beats any linear model on held-out data",
+              hint="a model without a hidden layer and ReLU cannot follow the spiral; if there is one, check "
+                   "that the training loss goes down (a learning rate much too high makes it blow up)"),
+        Check("trained_model_accuracy", 2,
+              Accuracy(below_reference=0.05), key="held_out",
+              describe="the trained model's held-out accuracy is close to the solution's",
+              hint="train longer or tune the learning rate, and watch the validation accuracy"),
+    ]),
+]

@@ -1,0 +1,229 @@
+"""Known submissions of 05-gpu-classifier that prove the hidden checks.
+
+Alternatives are correct answers written differently: they must keep full marks.
+Mutants are plausible wrong answers named after the misconception they encode:
+each must fail exactly the checks listed in ``fails``. Keys of ``answers`` are
+the solution cells' grade ids; values are the whole cell as a student writes it.
+
+A mistake in an early function also shows in Question 6 when the student's own
+training run inherits it (a train_step that never updates, a model without a
+hidden layer, batches never shuffled on data grouped by class): those mutants
+list the trained-model checks too. Everything here is deterministic: the
+notebook seeds torch before building its models and the shuffling uses a seeded
+generator, so each mutant's held-out accuracy is the same on every run (on CPU).
+"""
+
+from course_lib.synth import Variant
+
+TRAINED = ("trained_model_beats_linear", "trained_model_accuracy")
+
+def _train_model(hidden=128, epochs=30, lr=0.2, batch_size=64):
+    return ("torch.manual_seed(SEED)\n"
+            f"model = make_mlp(2, {hidden}, 3).to(DEVICE)\n"
+            f"history = fit(model, x_train, y_train, classification_loss, epochs={epochs}, lr={lr}, "
+            f"batch_size={batch_size}, seed=SEED)\n")
+
+
+VARIANTS = [
+    Variant("solution", kind="solution"),
+    # -- alternative correct solutions ----------------------------------------------------------
+    Variant("alternative_modules_and_inference_mode", kind="alternative", answers={
+        "classification_loss": (
+            "criterion = nn.CrossEntropyLoss()\n\n"
+            "def classification_loss(logits, targets):\n"
+            "    return criterion(logits, targets)\n"),
+        "make_mlp": (
+            "from collections import OrderedDict\n\n"
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(OrderedDict([\n"
+            "        (\"hidden\", nn.Linear(in_features, hidden)),\n"
+            "        (\"relu\", nn.ReLU()),\n"
+            "        (\"out\", nn.Linear(hidden, classes)),\n"
+            "    ]))\n"),
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    preds = model(xb)\n"
+            "    loss = loss_fn(preds, yb)\n"
+            "    optimizer.zero_grad(set_to_none=False)  # zeros instead of None: same effect\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return float(loss)\n"),
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    was_training = model.training\n"
+            "    model.eval()\n"
+            "    with torch.inference_mode():\n"
+            "        correct = (model(x).argmax(-1) == y).sum().item()\n"
+            "    model.train(was_training)  # give the model back as we found it\n"
+            "    return correct / len(y)\n"),
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    gen = torch.Generator()\n"
+            "    gen.manual_seed(seed)\n"
+            "    losses_per_epoch = []\n"
+            "    for _ in range(epochs):\n"
+            "        model.train()\n"
+            "        perm = torch.randperm(x.shape[0], generator=gen).to(x.device)\n"
+            "        losses = [train_step(model, x[idx], y[idx], opt, loss_fn) for idx in perm.split(batch_size)]\n"
+            "        losses_per_epoch.append(torch.tensor(losses).mean().item())\n"
+            "    return losses_per_epoch\n"),
+        "train_model": _train_model(hidden=64, epochs=40, lr=0.1, batch_size=32),
+    }),
+    Variant("alternative_by_hand", kind="alternative", answers={
+        "classification_loss": (
+            "def classification_loss(logits, targets):\n"
+            "    log_probs = F.log_softmax(logits, dim=1)\n"
+            "    return -log_probs.gather(1, targets[:, None]).mean()\n"),
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    model = nn.Sequential()\n"
+            "    model.append(nn.Linear(in_features, hidden))\n"
+            "    model.append(nn.ReLU())\n"
+            "    model.append(nn.Linear(hidden, classes))\n"
+            "    return model\n"),
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    for p in model.parameters():\n"
+            "        p.grad = None\n"
+            "    out = model(xb)\n"
+            "    loss = loss_fn(out, yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss.detach().cpu().item()\n"),
+        "evaluate": (
+            "def evaluate(model, x, y, chunk=256):\n"
+            "    model.train(False)\n"
+            "    correct = 0\n"
+            "    with torch.no_grad():\n"
+            "        for start in range(0, len(x), chunk):\n"
+            "            logits = model(x[start:start + chunk])\n"
+            "            correct += int((logits.argmax(dim=1) == y[start:start + chunk]).sum())\n"
+            "    return correct / len(x)\n"),
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    rng = torch.Generator().manual_seed(seed)\n"
+            "    n = len(x)\n"
+            "    history = []\n"
+            "    for epoch in range(epochs):\n"
+            "        model.train()\n"
+            "        order = torch.randperm(n, generator=rng)\n"
+            "        total, batches = 0.0, 0\n"
+            "        start = 0\n"
+            "        while start < n:\n"
+            "            idx = order[start:min(start + batch_size, n)].to(x.device)\n"
+            "            total += train_step(model, x[idx], y[idx], optimizer, loss_fn)\n"
+            "            batches += 1\n"
+            "            start += batch_size\n"
+            "        history.append(total / batches)\n"
+            "    return history\n"),
+        "train_model": _train_model(hidden=256, epochs=30, lr=0.1, batch_size=32),
+    }),
+    # -- misconceptions ---------------------------------------------------------------------------
+    Variant("softmax_before_cross_entropy",
+            fails=("loss_matches_cross_entropy", "loss_stable_for_large_logits"), answers={
+        "classification_loss": (
+            "def classification_loss(logits, targets):\n"
+            "    probs = F.softmax(logits, dim=1)\n"
+            "    return F.cross_entropy(probs, targets)\n")}),
+    Variant("log_of_softmax_unstable", fails=("loss_stable_for_large_logits",), answers={
+        "classification_loss": (
+            "def classification_loss(logits, targets):\n"
+            "    probs = torch.softmax(logits, dim=1)\n"
+            "    return -torch.log(probs[torch.arange(len(targets)), targets]).mean()\n")}),
+    Variant("linear_model_only", fails=("mlp_layer_shapes", "mlp_is_nonlinear", *TRAINED), answers={
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, classes))\n")}),
+    Variant("mlp_without_activation", fails=("mlp_is_nonlinear", *TRAINED), answers={
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, hidden), nn.Linear(hidden, classes))\n")}),
+    Variant("mlp_ends_with_softmax", fails=("mlp_outputs_logits",), answers={
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, classes),\n"
+            "                         nn.Softmax(dim=1))\n")}),
+    Variant("grad_accumulates_no_zero_grad",
+            fails=("step_updates_parameters", "step_clears_old_gradients", *TRAINED), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss.item()\n")}),
+    Variant("step_before_backward", fails=("step_updates_parameters", *TRAINED), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    optimizer.zero_grad()\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    optimizer.step()\n"
+            "    loss.backward()\n"
+            "    return loss.item()\n")}),
+    Variant("returns_loss_tensor_not_float", fails=("step_returns_float",), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    optimizer.zero_grad()\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss\n")}),
+    Variant("evaluate_forgets_eval_mode", fails=("eval_in_eval_mode",), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    with torch.no_grad():\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    Variant("evaluate_without_no_grad", fails=("eval_without_autograd",), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    Variant("evaluate_backpropagates_loss", fails=("eval_without_autograd", "eval_leaves_no_gradients"), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    logits = model(x)\n"
+            "    loss = F.cross_entropy(logits, y)\n"
+            "    loss.backward()  # 'to see the validation loss', copied from train_step\n"
+            "    return (logits.argmax(dim=1) == y).float().mean().item()\n")}),
+    Variant("evaluate_returns_tensor", fails=("eval_accuracy_value",), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    with torch.no_grad():\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean()\n")}),
+    Variant("no_shuffle", fails=("fit_loss_history", "fit_trained_parameters", *TRAINED), answers={
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    history = []\n"
+            "    for epoch in range(epochs):\n"
+            "        model.train()\n"
+            "        losses = []\n"
+            "        for start in range(0, len(x), batch_size):\n"
+            "            xb, yb = x[start:start + batch_size], y[start:start + batch_size]\n"
+            "            losses.append(train_step(model, xb, yb, optimizer, loss_fn))\n"
+            "        history.append(sum(losses) / len(losses))\n"
+            "    return history\n")}),
+    Variant("fit_forgets_train_mode", fails=("fit_trains_in_train_mode",), answers={
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    generator = torch.Generator().manual_seed(seed)\n"
+            "    history = []\n"
+            "    for epoch in range(epochs):\n"
+            "        order = torch.randperm(len(x), generator=generator).to(x.device)\n"
+            "        losses = []\n"
+            "        for start in range(0, len(x), batch_size):\n"
+            "            idx = order[start:start + batch_size]\n"
+            "            losses.append(train_step(model, x[idx], y[idx], optimizer, loss_fn))\n"
+            "        history.append(sum(losses) / len(losses))\n"
+            "    return history\n")}),
+    Variant("lr_too_high", fails=TRAINED, answers={"train_model": _train_model(lr=2.0)}),
+    Variant("stops_training_too_early", fails=("trained_model_accuracy",),
+            answers={"train_model": _train_model(epochs=2)}),
+]
