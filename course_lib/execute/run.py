@@ -102,6 +102,8 @@ def kernel_session(job: Job, scratch: Path):
         if pid:  # the kernel is started in its own process group: end anything it left behind
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+        if job.sandbox:  # and anything that left the group (setsid) but still runs as the sandbox's uid
+            sandbox.end_all(sandbox.uid_for(slot))
         with contextlib.suppress(Exception):
             run_sync(km.cleanup_resources)()
         log.close()
@@ -122,6 +124,19 @@ def kernel_env(job: Job) -> dict:
     return env
 
 
+def _name_the_limit(error, policy):
+    """Say which sandbox limit an error comes from, where it plainly does."""
+    if error.ename == "MemoryError":
+        return dataclasses.replace(error, evalue=f"it hit the memory limit ({policy.memory_mb} MB)")
+    if "can't start new thread" in error.evalue or (error.ename == "BlockingIOError" and "fork" in error.evalue) \
+            or "Resource temporarily unavailable" in error.evalue:
+        return dataclasses.replace(error, evalue=f"it hit the process limit ({policy.max_processes} processes and "
+                                                 f"threads): {error.evalue}")
+    if error.ename == "OSError" and "File too large" in error.evalue:
+        return dataclasses.replace(error, evalue=f"it hit the file size limit ({policy.max_file_mb} MB)")
+    return error
+
+
 def _role(cell) -> str:
     return cell.get("metadata", {}).get(ROLE, {}).get("role", "")
 
@@ -129,7 +144,7 @@ def _role(cell) -> str:
 def run_job(job: Job) -> ExecutionResult:
     """Execute one prepared submission and return what happened (never raises for the student's faults)."""
     import papermill
-    from nbclient.exceptions import DeadKernelError
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     started = time.monotonic()
     # The notebook's clock starts at its first own cell: the grading set-up (which imports torch) is not
@@ -183,6 +198,9 @@ def run_job(job: Job) -> ExecutionResult:
         except NotebookTimeout:
             status, problem = "timeout", (f"the notebook ran out of time ({job.notebook_timeout:g} s); "
                                           "later cells did not run")
+        except CellTimeoutError:  # the kernel stopped answering, even to interrupts
+            status, problem = "timeout", ("the notebook stopped responding (it ignored the interrupt at its time "
+                                          "limit); later cells did not run")
         except DeadKernelError:
             status, problem = "kernel-died", ("the Python kernel died (os._exit, a signal, a crash, or a resource "
                                               "limit); later cells did not run")
@@ -202,8 +220,7 @@ def run_job(job: Job) -> ExecutionResult:
         errors = [dataclasses.replace(e, ename=CELL_TIMEOUT_ERROR, evalue=limit)
                   if e.ename in ("KeyboardInterrupt", CELL_TIMEOUT_ERROR) else e for e in errors]
         if job.sandbox:
-            errors = [dataclasses.replace(e, evalue=f"it hit the memory limit ({job.policy.memory_mb} MB)")
-                      if e.ename == "MemoryError" else e for e in errors]
+            errors = [_name_the_limit(e, job.policy) for e in errors]
         return ExecutionResult(
             job.student, job.assignment, job.notebook, status=status, probes=probes,
             cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),

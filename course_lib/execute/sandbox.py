@@ -22,12 +22,15 @@ untrusted code unless the instructor opts out explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +104,8 @@ def kernel_argv(policy: Policy, *, conn_dir: Path, home: Path, device: str, slot
             "--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc", "/etc",
             "--ro-bind-try", "/bin", "/bin", "--ro-bind-try", "/sbin", "/sbin",
             "--ro-bind-try", "/lib", "/lib", "--ro-bind-try", "/lib64", "/lib64",
-            "--proc", "/proc", "--dev", "/dev", "--size", str(policy.max_file_mb * 1024 * 1024), "--tmpfs", "/tmp",
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(policy.max_file_mb * 1024 * 1024), "--tmpfs", "/tmp",
             "--tmpfs", "/home",
             "--bind", str(home), HOME, *_parents(str(conn_dir)), "--bind", str(conn_dir), str(conn_dir),
             "--chdir", HOME, "--setenv", "HOME", HOME,
@@ -135,6 +139,39 @@ def write_kernelspec(directory: Path, argv: list[str], name: str) -> None:
     (spec_dir / "kernel.json").write_text(json.dumps({
         "argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
         "interrupt_mode": "message", "metadata": {"debugger": False}}))
+
+
+def uid_for(slot: int) -> int | None:
+    """The uid a sandboxed kernel runs as (``None`` when not grading as root: it keeps ours)."""
+    return UID_BASE + slot if os.geteuid() == 0 else None
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live processes (not zombies) whose real uid is ``uid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path("/proc", entry, "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)] and not fields.get("State", "").strip().startswith("Z"):
+            found.append(int(entry))
+    return found
+
+
+def end_all(uid: int | None, timeout: float = 10.0) -> None:
+    """Kill whatever still runs as the sandbox's uid and wait until it is gone."""
+    if uid is None:
+        return
+    deadline = time.monotonic() + timeout
+    while (pids := processes_of(uid)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
 
 
 def hand_over(paths: list[Path], slot: int) -> None:

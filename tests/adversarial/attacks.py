@@ -31,6 +31,7 @@ class Attack:
     edit: Callable | None = None
     status: str = "completed"
     notes: tuple = ()
+    at_least: float | None = None  # when the attack may also break the student's own later cells
 
 
 def test_cells(nb):
@@ -203,12 +204,14 @@ ATTACKS = [
     # kill(-1) reaches every process the sender may signal but itself: in the sandbox there are none
     Attack("signals_every_process", "solution", 20, after="invert_tests",
            code="import os, signal\nos.kill(-1, signal.SIGKILL)", notes=("No such process",)),
-    Attack("forks_without_end", "solution", 20, after="make_grid_tests", code=FORK_BOMB),
+    # the bomb's children keep the process cap full, so the student's own later cells may fail too
+    Attack("forks_without_end", "solution", 20, after="make_grid_tests", code=FORK_BOMB, at_least=2,
+           notes=("process limit",)),
     Attack("prints_without_end", "solution", 20, after="make_grid_tests", code=PRINT_FLOOD,
            notes=("output limit",)),
     Attack("writes_a_huge_file", "solution", 20, after="crop_center_tests", code=HUGE_FILE),
     Attack("ignores_interrupts", "solution", 14, after="channel_means_tests", code=IGNORE_INTERRUPTS,
-           status="timeout", notes=("ran out of time",)),
+           status="timeout", notes=("stopped responding",)),
 ]
 
 
