@@ -124,7 +124,8 @@ for path in ["{course}/graders/01-tensors/tensors.py", "{course}/gradebook.db", 
         open(path, "ab").write(b"tampered")
     except OSError as e:
         print("cannot write", path, type(e).__name__)
-print("found", glob.glob("{course}/**", recursive=True)[:3], glob.glob("/work/**/graders", recursive=True)[:3])
+print("found", [p for p in ["{course}/graders", "{course}/submitted", "{course}/autograded", "{course}/gradebook.db"]
+                + glob.glob("{course}/*") if os.path.exists(p)])
 try:
     os.listdir("/proc/1/root")
 except OSError as e:
