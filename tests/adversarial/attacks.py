@@ -193,6 +193,8 @@ ATTACKS = [
     Attack("retyped_test_cells", "blank", 0, edit=retype_tests),
     Attack("changed_kernelspec", "solution", 20, edit=change_kernelspec),
     Attack("snoops_and_tampers", "solution", 20, after="imports", code=SNOOP),
+    Attack("warns_on_stderr", "solution", 20, after="make_grid",
+           code="import sys, warnings\nwarnings.warn('this API is deprecated')\nprint('noise', file=sys.stderr)"),
     Attack("sys_exit", "solution", 20, after="crop_center_tests", code="import sys\nsys.exit(3)"),
     Attack("os_exit", "solution", 7, after="crop_center_tests", code="import os\nos._exit(0)",
            status="kernel-died", notes=("kernel died",)),
