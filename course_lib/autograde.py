@@ -95,7 +95,7 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
     contexts = {}
     for spec in assignment.autograded():
         ensure_notebook(config, spec)
-        contexts[spec.name] = Context.prepare(config, spec, device)
+        contexts[spec.name] = Context.prepare(config, spec, device, runner=runner)
     todo, jobs, pending = submissions(config, assignment_id, students), [], {}
     for sub in todo:
         context = contexts[sub.notebook]

@@ -68,8 +68,16 @@ def cmd_autograde(args) -> int:
     from .autograde import autograde
 
     config = _config(args)
+    runner, device = None, args.device
+    if args.scheduler:
+        from .execute.runners import DaskRunner
+
+        gpu = config.limits_for(args.assignment).gpu
+        runner = DaskRunner(args.scheduler, gpu=gpu)
+        # "auto" cannot be decided on this machine: the cluster's GPU workers decide it
+        device = device if device and device != "auto" else ("cuda" if gpu else "cpu")
     report = autograde(config=config, assignment_id=args.assignment, students=args.student or None,
-                       device=args.device, force=args.force, progress=not args.quiet)
+                       device=device, force=args.force, progress=not args.quiet, runner=runner)
     if report.graded:
         print(table(summary_rows(report.graded), ["student", "notebook", "score", "status", "time", "first problem"]))
     mean = sum(g.score for g in report.graded) / len(report.graded) if report.graded else 0.0
@@ -162,6 +170,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, metavar="N", help="submissions at a time (default: one per core)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
+    sp.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                    help="run on this Dask cluster instead of this machine (GPU assignments need GPU workers)")
 
     sp = add("grade", cmd_grade, "grade one notebook file (the gradebook is not touched)")
     sp.add_argument("notebook", metavar="NOTEBOOK")

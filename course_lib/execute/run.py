@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import logging
 import os
 import shutil
@@ -32,7 +31,6 @@ from .engine import ENGINE_NAME
 from .instrument import ROLE, read_run, strip
 from .sandbox import Policy
 
-_SLOTS = itertools.count()
 
 CELL_TIMEOUT_ERROR = "CellTimeoutError"
 SETUP_TIMEOUT = 300  # the grading set-up cell: seeding and importing torch, on however loaded a machine
@@ -67,9 +65,19 @@ class Job:
 def kernel_session(job: Job, scratch: Path):
     """A started kernel (sandboxed unless the job says otherwise), gone with everything it started on exit.
 
-    nbclient drives kernels asynchronously; it needs the async manager (a
-    blocking one never delivers the interrupt that ends a timed-out cell).
+    The sandbox slot (its uid) is held for the kernel's whole life and released after
+    every process of that uid is gone.
     """
+    with contextlib.ExitStack() as stack:
+        slot = stack.enter_context(sandbox.claim_slot()) if job.sandbox else 0
+        with _kernel(job, scratch, slot) as km:
+            yield km
+
+
+@contextlib.contextmanager
+def _kernel(job: Job, scratch: Path, slot: int):
+    # nbclient drives kernels asynchronously; it needs the async manager (a blocking one
+    # never delivers the interrupt that ends a timed-out cell).
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
@@ -79,7 +87,6 @@ def kernel_session(job: Job, scratch: Path):
     # IPC sockets in the run's own directory: no TCP port, nothing reachable from elsewhere.
     options = {"transport": "ipc", "ip": str(conn / "kernel")}
     if job.sandbox:
-        slot = next(_SLOTS) % 1000
         argv = sandbox.kernel_argv(job.policy, conn_dir=conn, home=home,
                                    device=str(job.parameters.get("DEVICE", "cpu")), slot=slot)
         sandbox.write_kernelspec(scratch / "kernels", argv, "course-sandbox")
@@ -92,8 +99,8 @@ def kernel_session(job: Job, scratch: Path):
     if job.sandbox:
         sandbox.hand_over([home, conn], slot)
     log = open(scratch / "kernel.log", "wb")  # the kernel's own stdout/stderr, for diagnosing deaths
-    run_sync(km.start_kernel)(cwd=str(home), env=kernel_env(job), stdout=log, stderr=subprocess.STDOUT)
     try:
+        run_sync(km.start_kernel)(cwd=str(home), env=kernel_env(job), stdout=log, stderr=subprocess.STDOUT)
         yield km
     finally:
         pid = getattr(getattr(km, "provisioner", None), "pid", None)

@@ -23,6 +23,7 @@ untrusted code unless the instructor opts out explicitly.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -30,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +141,35 @@ def write_kernelspec(directory: Path, argv: list[str], name: str) -> None:
     (spec_dir / "kernel.json").write_text(json.dumps({
         "argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
         "interrupt_mode": "message", "metadata": {"debugger": False}}))
+
+
+SLOTS = 1000
+SLOT_DIR = Path(tempfile.gettempdir()) / "course-sandbox-slots"
+
+
+@contextlib.contextmanager
+def claim_slot():
+    """A slot (and so a uid) no other kernel on this machine holds, whichever process runs it.
+
+    Slots are file locks: two grading processes (say two Dask workers) never share a
+    uid, and a crashed process's slot frees itself.
+    """
+    SLOT_DIR.mkdir(mode=0o700, exist_ok=True)
+    start = os.getpid() % SLOTS
+    for i in range(SLOTS):
+        slot = (start + i) % SLOTS
+        handle = open(SLOT_DIR / f"{slot}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        try:
+            yield slot
+        finally:
+            handle.close()  # closing releases the lock
+        return
+    raise RuntimeError(f"all {SLOTS} sandbox slots are in use on this machine")
 
 
 def uid_for(slot: int) -> int | None:

@@ -1,0 +1,91 @@
+"""The Dask runner against a real scheduler and two workers on loopback, one advertising a GPU."""
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from course_lib.execute.runners import DaskRunner, LocalRunner
+
+pytestmark = pytest.mark.slow
+DASK = str(Path(sys.executable).parent / "dask")
+NAMES = ["solution", "invert_negates", "blank", "mean_over_wrong_axis"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("dask")
+    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT)]
+    time.sleep(3)
+    for name, extra in (("cpu-worker", []), ("gpu-worker", ["--resources", "GPU=1"])):
+        procs.append(subprocess.Popen([DASK, "worker", address, "--name", name, "--nthreads", "1",
+                                       "--no-dashboard", "--host", "127.0.0.1", *extra],
+                                      stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT))
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def jobs(config, tensors_spec, variants):
+    from course_lib.grade import Context
+    from course_lib.synth import build
+
+    context = Context.prepare(config, tensors_spec, "cpu")
+    return context, [context.job(n, Path(f"{n}.ipynb"), student_nb=build(tensors_spec, variants[n])) for n in NAMES]
+
+
+def scores(context, results):
+    return {job.student: [(c.name, c.points) for c in context.judge(result).checks] for job, result in results}
+
+
+def test_same_results_as_the_local_runner(cluster, jobs):
+    context, batch = jobs
+    remote = list(DaskRunner(cluster).run(batch))
+    assert scores(context, remote) == scores(context, LocalRunner(2).run(batch))
+    assert {result.worker for _, result in remote} <= {"cpu-worker", "gpu-worker"}
+
+
+def test_gpu_jobs_run_only_on_gpu_workers(cluster, jobs):
+    context, batch = jobs
+    remote = list(DaskRunner(cluster, gpu=True).run(batch))
+    assert {result.worker for _, result in remote} == {"gpu-worker"}
+    assert dict((job.student, context.judge(r).score) for job, r in remote)["solution"] == 20
+
+
+def test_autograde_through_the_cluster(cluster, tmp_path, capsys):
+    from conftest import copy_course
+    from course_lib.assignment import Assignment
+    from course_lib.cli import main
+    from course_lib.config import CourseConfig
+    from course_lib.synth import build, load_variants, write
+    from nbgrader.api import Gradebook
+
+    course = copy_course(tmp_path / "course")
+    spec = Assignment.load(CourseConfig.load(course), "01-tensors").notebook("tensors")
+    variants = {v.name: v for v in load_variants(spec)}
+    for name in ("solution", "invert_negates"):
+        write(build(spec, variants[name]), course / "submitted" / name / "01-tensors" / "tensors.ipynb")
+    assert main(["--course", str(course), "autograde", "01-tensors", "--scheduler", cluster, "--device", "cpu",
+                 "--quiet"]) == 0
+    assert "graded 2" in capsys.readouterr().out
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "dl-pytorch") as gb:
+        assert gb.find_submission("01-tensors", "solution").score == 20
+        assert gb.find_submission("01-tensors", "invert_negates").score == 18
