@@ -70,7 +70,7 @@ def cmd_autograde(args) -> int:
     config = _config(args)
     runner, device = None, args.device
     if args.scheduler:
-        from .execute.runners import DaskRunner
+        from .execute.cluster import DaskRunner
 
         gpu = config.limits_for(args.assignment).gpu
         runner = DaskRunner(args.scheduler, gpu=gpu)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.execute.runners import DaskRunner, LocalRunner
+from course_lib.execute.cluster import DaskRunner
+from course_lib.execute.runners import LocalRunner
 
 pytestmark = pytest.mark.slow
 DASK = str(Path(sys.executable).parent / "dask")
