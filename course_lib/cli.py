@@ -47,11 +47,68 @@ def cmd_collect(args) -> int:
     from .collect import collect
 
     config = _config(args)
+    if bool(args.source) == bool(args.moodle_zip):
+        raise CourseError("give exactly one source: --from DIR, or --moodle-zip ZIP with --worksheet CSV")
+    if args.moodle_zip:
+        return _collect_moodle(args, config)
     report = collect(config=config, assignment_id=args.assignment, source=Path(args.source))
     print(f"collected {len(report.collected)} notebook(s) of {args.assignment} into {config.path('submitted')}")
     if report.problems:
         print(f"\n{len(report.problems)} problem(s), skipped:")
         print(table([list(p) for p in report.problems], ["student", "file", "problem"]))
+    return 0
+
+
+def _collect_moodle(args, config) -> int:
+    from .moodle.importer import collect_moodle
+
+    if not args.worksheet:
+        raise CourseError("--moodle-zip needs --worksheet CSV",
+                          hint="download the grading worksheet of the same assignment from Moodle")
+    report = collect_moodle(config=config, assignment_id=args.assignment, zip_path=Path(args.moodle_zip),
+                            worksheet=Path(args.worksheet))
+    print(f"collected {len(report.collected)} notebook(s) of {args.assignment} into {config.path('submitted')} "
+          f"({report.roster} participant(s) in the roster)")
+    for title, rows in (("notebook choices", report.choices), ("not submitted for grading, skipped", report.skipped),
+                        ("problem(s)", report.problems)):
+        if rows:
+            print(f"\n{len(rows)} {title}:")
+            print(table([list(r) for r in rows], ["student", "file", "note"]))
+    return 0
+
+
+def cmd_export(args) -> int:
+    config = _config(args)
+    if args.target == "moodle":
+        from .moodle.export import export_worksheet
+
+        if not args.assignment or not args.worksheet:
+            raise CourseError("course export moodle needs AID and --worksheet CSV",
+                              hint="course export moodle AID --worksheet Grades-....csv -o filled.csv")
+        report = export_worksheet(config=config, assignment_id=args.assignment, worksheet=Path(args.worksheet),
+                                  out=Path(args.out), feedback_zip=Path(args.feedback_zip) if args.feedback_zip
+                                  else None)
+        print(f"wrote {report.out}: {len(report.filled)} grade(s) filled, {report.untouched} row(s) without a "
+              "graded submission left as they were")
+        if report.feedback_files:
+            print(f"wrote {args.feedback_zip}: {report.feedback_files} feedback file(s) "
+                  "(upload it with 'Upload multiple feedback files in a zip')")
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+        if report.unmatched:
+            print(f"\n{len(report.unmatched)} row(s) not matched to a student:")
+            print(table([list(r) for r in report.unmatched], ["identifier", "full name", "note"]))
+        if report.missing:
+            print(f"\ngraded but not in this worksheet: {', '.join(report.missing)}")
+        return 0
+    from .moodle.export import export_gradebook
+
+    result = export_gradebook(config=config, out=Path(args.out),
+                              assignments=[args.assignment] if args.assignment else None)
+    print(f"wrote {result['out']}: {result['students']} student(s) x {len(result['assignments'])} assignment(s), "
+          "percent (0-100)")
+    if result["left_out"]:
+        print(f"left out (no email, Moodle could not match them): {', '.join(result['left_out'])}")
     return 0
 
 
@@ -158,8 +215,10 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("collect", cmd_collect, "copy submitted notebooks from a folder into submitted/")
     sp.add_argument("assignment", metavar="AID")
-    sp.add_argument("--from", dest="source", required=True, metavar="DIR",
+    sp.add_argument("--from", dest="source", metavar="DIR",
                     help="folder of <student_id>.ipynb or <student_id>/<any>.ipynb")
+    sp.add_argument("--moodle-zip", metavar="ZIP", help="Moodle's 'Download all submissions' zip (needs --worksheet)")
+    sp.add_argument("--worksheet", metavar="CSV", help="Moodle's grading worksheet of the same assignment")
 
     sp = add("autograde", cmd_autograde, "run, judge and record every submission of an assignment")
     sp.add_argument("assignment", metavar="AID")
@@ -183,6 +242,15 @@ def parser() -> argparse.ArgumentParser:
     sp = add("feedback", cmd_feedback, "write feedback/<student>/AID/<notebook>.html for graded submissions")
     sp.add_argument("assignment", metavar="AID")
     sp.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+
+    sp = add("export", cmd_export, "grades and feedback for Moodle: a filled grading worksheet, or a course-wide CSV")
+    sp.add_argument("target", choices=["moodle", "gradebook"],
+                    help="moodle: fill AID's grading worksheet; gradebook: every assignment, percent, by email")
+    sp.add_argument("assignment", metavar="AID", nargs="?", help="the assignment (gradebook: default all)")
+    sp.add_argument("--worksheet", metavar="CSV", help="the grading worksheet downloaded from Moodle (moodle)")
+    sp.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the CSV")
+    sp.add_argument("--feedback-zip", metavar="ZIP", help="also write per-student feedback files for Moodle (moodle)")
+    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
 
     sp = add("check", cmd_check, "self-check: run a notebook and its visible tests, warn about structure problems")
     sp.add_argument("notebook", metavar="NOTEBOOK")

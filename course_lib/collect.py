@@ -92,12 +92,17 @@ def _match(assignment: Assignment, student: str, files: list[Path], report: Coll
     return pairs
 
 
-def _place(config: CourseConfig, assignment_id: str, notebook: str, student: str, path: Path) -> Submission:
+def _place(config: CourseConfig, assignment_id: str, notebook: str, student: str, path: Path,
+           when: datetime | None = None) -> Submission:
+    """Copy one notebook to ``submitted/<student>/<aid>/`` with nbgrader's ``timestamp.txt``.
+
+    ``when`` is the submission time (aware); without it the file's modification time counts.
+    """
     target_dir = config.path("submitted", student, assignment_id)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{notebook}.ipynb"
     shutil.copyfile(path, target)
-    stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    stamp = (when or datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)).astimezone(timezone.utc)
     text = stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     (target_dir / TIMESTAMP_FILE).write_text(text)
     return Submission(student=student, assignment=assignment_id, notebook=notebook, path=str(target), timestamp=text)

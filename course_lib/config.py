@@ -9,6 +9,7 @@ through :meth:`CourseConfig.with_overrides`, so no setting is declared twice.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,39 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """How late work loses points (applied through nbgrader's late-penalty plugin).
+
+    Attributes:
+        due: Due date and time in the course's time zone (``2026-10-05 23:59``); ``None``: never late.
+        late_penalty_per_day: Fraction of the earned score deducted per started day late.
+        late_cutoff_days: Work later than this many days scores zero; ``None``: no cut-off.
+    """
+
+    due: str | None = None
+    late_penalty_per_day: float = 0.0
+    late_cutoff_days: float | None = None
+
+    def penalty(self, score: float, seconds_late: float) -> float:
+        """Points deducted from ``score`` for work handed in ``seconds_late`` after the due date."""
+        if seconds_late <= 0 or score <= 0:
+            return 0.0
+        days = seconds_late / 86400.0
+        if self.late_cutoff_days is not None and days > self.late_cutoff_days:
+            return score
+        return min(score, score * self.late_penalty_per_day * math.ceil(days))
+
+    def describe(self) -> str:
+        """The policy in words, for feedback pages."""
+        parts = []
+        if self.late_penalty_per_day:
+            parts.append(f"{self.late_penalty_per_day:.0%} of the score per started day late")
+        if self.late_cutoff_days is not None:
+            parts.append(f"no points after {self.late_cutoff_days:g} day(s)")
+        return "; ".join(parts) or "no penalty"
+
+
+@dataclass(frozen=True)
 class CourseConfig:
     """Settings for one course directory.
 
@@ -52,6 +86,8 @@ class CourseConfig:
         sandbox: Run student kernels in the sandbox (off only by ``--unsafe-no-sandbox``).
         kernel_name: Jupyter kernel every submission runs in, whatever its metadata says.
         limits: Default limits; ``assignment_limits`` overrides them per assignment.
+        timezone: The Moodle site's time zone: due dates and the worksheet's times are read in it.
+        late: Default late policy; ``assignment_limits`` holds each assignment's ``due`` and overrides.
     """
 
     root: Path
@@ -64,6 +100,8 @@ class CourseConfig:
     sandbox: bool = True
     limits: Limits = field(default_factory=Limits)
     assignment_limits: dict = field(default_factory=dict)
+    timezone: str = "UTC"
+    late: LatePolicy = field(default_factory=LatePolicy)
 
     # -- construction ---------------------------------------------------
     @classmethod
@@ -82,7 +120,9 @@ class CourseConfig:
             raise ConfigError(f"{path} could not be read: {exc}", hint="fix the Python error in it") from exc
         course = cfg.get("Course", {})
         # `sandbox` is not a file setting: running without it takes an explicit flag on each command.
-        known = ({f.name for f in dataclasses.fields(cls)} - {"sandbox"}) | {f.name for f in dataclasses.fields(Limits)}
+        late_keys = {f.name for f in dataclasses.fields(LatePolicy)} - {"due"}
+        known = (({f.name for f in dataclasses.fields(cls)} - {"sandbox", "late"})
+                 | {f.name for f in dataclasses.fields(Limits)} | late_keys)
         unknown = sorted(set(course) - known - {"assignments"})
         if unknown:
             raise ConfigError(f"unknown setting(s) c.Course.{', c.Course.'.join(unknown)} in {path}",
@@ -91,9 +131,10 @@ class CourseConfig:
         limits = Limits(**{k: course[k] for k in limit_keys if k in course})
         coursedir = cfg.get("CourseDirectory", {})
         db_url = coursedir.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
-        simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name") if k in course}
+        late = LatePolicy(**{k: course[k] for k in late_keys if k in course})
+        simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name", "timezone") if k in course}
         conf = cls(root=root, course_id=coursedir.get("course_id", "course"), db_url=db_url,
-                   limits=limits, assignment_limits=dict(course.get("assignments", {})), **simple)
+                   limits=limits, late=late, assignment_limits=dict(course.get("assignments", {})), **simple)
         conf._validate()
         return conf
 
@@ -108,14 +149,41 @@ class CourseConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
         for aid, extra in self.assignment_limits.items():
-            bad = set(extra) - {f.name for f in dataclasses.fields(Limits)}
+            bad = set(extra) - _LIMIT_KEYS - _LATE_KEYS
             if bad:
                 raise ConfigError(f"c.Course.assignments[{aid!r}] has unknown keys {sorted(bad)}")
+            self.due_utc(aid)
 
     # -- derived values -------------------------------------------------
     def limits_for(self, assignment: str) -> Limits:
         """Limits of one assignment: the defaults with its own overrides."""
-        return dataclasses.replace(self.limits, **self.assignment_limits.get(assignment, {}))
+        own = self.assignment_limits.get(assignment, {})
+        return dataclasses.replace(self.limits, **{k: v for k, v in own.items() if k in _LIMIT_KEYS})
+
+    def late_for(self, assignment: str) -> LatePolicy:
+        """Late policy of one assignment: its ``due`` with the course's penalty unless it sets its own."""
+        own = self.assignment_limits.get(assignment, {})
+        return dataclasses.replace(self.late, **{k: v for k, v in own.items() if k in _LATE_KEYS})
+
+    def due_utc(self, assignment: str):
+        """The assignment's due date as an aware UTC datetime (``None`` if it has none)."""
+        due = self.late_for(assignment).due
+        if not due:
+            return None
+        from datetime import datetime, timezone
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"c.Course.timezone {self.timezone!r} is not a known time zone",
+                              hint="use a name such as Europe/Berlin or UTC") from exc
+        try:
+            when = datetime.fromisoformat(str(due))
+        except ValueError as exc:
+            raise ConfigError(f"c.Course.assignments[{assignment!r}]['due'] = {due!r} is not a date and time",
+                              hint="write it as 2026-10-05 23:59 (in c.Course.timezone)") from exc
+        return (when if when.tzinfo else when.replace(tzinfo=zone)).astimezone(timezone.utc)
 
     def worker_count(self) -> int:
         """Workers for the local runner (``workers`` or the number of cores)."""
@@ -124,6 +192,10 @@ class CourseConfig:
     def path(self, *parts: str) -> Path:
         """A path inside the course directory."""
         return self.root.joinpath(*parts)
+
+
+_LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
+_LATE_KEYS = {f.name for f in dataclasses.fields(LatePolicy)}
 
 
 def find_course_root(start: Path) -> Path:

@@ -40,6 +40,15 @@ def question_titles(release_nb) -> dict[str, str]:
     return titles
 
 
+def duration(seconds: float) -> str:
+    """``3 days 4 hours``-style text for a lateness."""
+    minutes = int(seconds // 60)
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    parts = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute"))
+             if n]
+    return " ".join(parts[:2]) or "less than a minute"
+
+
 def _environment() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(Path(__file__).parent / "templates"))
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
@@ -65,6 +74,8 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
         assignment=assignment_id, notebook=notebook, student=student,
         timestamp=stamp.read_text().strip() if stamp.is_file() else "",
         score=scores["score"], max_score=scores["max_score"], needs_manual=scores["needs_manual_grade"],
+        late_penalty=scores["late_penalty"], seconds_late=scores["seconds_late"],
+        late_text=duration(scores["seconds_late"]), late_policy=config.late_for(assignment_id).describe(),
         problems=list(graded.problems), questions=questions)
 
 

@@ -46,8 +46,9 @@ def ensure_notebook(config: CourseConfig, spec: NotebookSpec) -> None:
     from nbgrader.api import MissingEntry
     from nbgrader.preprocessors import SaveCells
 
+    due = config.due_utc(spec.assignment)
     with open_gradebook(config) as gb:
-        gb.update_or_create_assignment(spec.assignment)
+        gb.update_or_create_assignment(spec.assignment, duedate=due.replace(tzinfo=None) if due else None)
         try:
             known = {c.name for c in gb.find_notebook(spec.name, spec.assignment).grade_cells}
         except MissingEntry:
@@ -101,6 +102,9 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
             else:
                 comment.auto_comment = messages.get(name) or None
         gb.db.commit()
+    from .late import apply_late_penalty
+
+    apply_late_penalty(config, graded.assignment, graded.notebook, graded.student)
 
 
 def _parse_time(value: str | None):
@@ -146,4 +150,6 @@ def notebook_scores(config: CourseConfig, assignment: str, notebook: str, studen
         nb = gb.find_submission_notebook(notebook, assignment, student)
         cells = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
         return {"cells": cells, "score": nb.score, "max_score": nb.max_score,
-                "needs_manual_grade": nb.needs_manual_grade}
+                "needs_manual_grade": nb.needs_manual_grade,
+                "late_penalty": nb.late_submission_penalty or 0.0,
+                "seconds_late": nb.assignment.total_seconds_late}

@@ -1,0 +1,226 @@
+"""Grades and feedback back to Moodle: the filled worksheet, a feedback zip and a course-wide CSV.
+
+The worksheet written is the instructor's own download with two kinds of cells
+filled for every graded student, ``Grade`` (the gradebook total after the late
+penalty, hand-graded points included, scaled to the row's ``Maximum Grade`` and
+clamped to it) and ``Feedback comments`` (short HTML). Every other cell, the column
+set and the rows of students without a graded submission stay byte for byte as
+downloaded, so a re-upload never clears a comment someone wrote in Moodle.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..assignment import Assignment
+from ..config import CourseConfig
+from ..errors import CourseError
+from ..gradebook import open_gradebook
+from ..late import apply_late_penalty
+from . import worksheet as ws
+from .names import feedback_entry
+from .roster import participant_map
+
+
+@dataclass(frozen=True)
+class Total:
+    """One student's assignment total as nbgrader's gradebook has it."""
+
+    student: str
+    score: float  # before the late penalty
+    max_score: float
+    late_penalty: float
+    seconds_late: float
+    notebooks: dict  # notebook -> {grade_id: (score, max_score)}
+    needs_manual_grade: bool
+
+    @property
+    def final(self) -> float:
+        return max(0.0, self.score - self.late_penalty)
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote and what it left alone."""
+
+    assignment: str
+    out: Path
+    filled: list = field(default_factory=list)  # (student, participant, grade text, maximum grade text)
+    untouched: int = 0  # rows of students without a graded submission
+    unmatched: list = field(default_factory=list)  # (identifier, full name, why)
+    missing: list = field(default_factory=list)  # graded students with no row in the worksheet
+    feedback_files: int = 0
+    warnings: list = field(default_factory=list)
+
+
+def assignment_totals(config: CourseConfig, assignment_id: str) -> dict[str, Total]:
+    """Every submitted student's total, with late penalties recomputed from the current scores."""
+    with open_gradebook(config) as gb:
+        try:
+            assignment = gb.find_assignment(assignment_id)
+        except Exception as exc:
+            raise CourseError(f"the gradebook has no assignment {assignment_id!r}",
+                              hint=f"run `course autograde {assignment_id}` first") from exc
+        pairs = [(nb.name, sub.student.id) for sub in assignment.submissions for nb in sub.notebooks]
+    for notebook, student in pairs:  # hand grades entered since autograding change the penalty
+        apply_late_penalty(config, assignment_id, notebook, student)
+    out = {}
+    with open_gradebook(config) as gb:
+        assignment = gb.find_assignment(assignment_id)
+        for sub in assignment.submissions:
+            out[sub.student.id] = Total(
+                student=sub.student.id, score=sub.score, max_score=assignment.max_score,
+                late_penalty=sub.late_submission_penalty or 0.0, seconds_late=sub.total_seconds_late,
+                notebooks={nb.name: {g.cell.name: (g.score, g.max_score) for g in nb.grades} for nb in sub.notebooks},
+                needs_manual_grade=sub.needs_manual_grade)
+    return out
+
+
+def scaled(total: Total, maximum: float) -> float:
+    """The total on the worksheet's scale, rounded to two decimals and clamped to ``[0, maximum]``."""
+    if total.max_score <= 0:
+        return 0.0
+    return min(maximum, max(0.0, round(total.final / total.max_score * maximum, 2)))
+
+
+def comment_html(config: CourseConfig, assignment: Assignment, total: Total) -> str:
+    """Short HTML for Moodle's ``Feedback comments``: the total, each question, the late penalty."""
+    from ..feedback import duration, question_titles
+
+    parts = [f"<p><strong>{assignment.id}: {total.final:g} / {total.max_score:g} points</strong></p>"]
+    for spec in assignment.notebooks:
+        cells = total.notebooks.get(spec.name)
+        if not cells:
+            continue
+        titles = question_titles(spec.release_nb())
+        lines = []
+        for gid, title in titles.items():
+            score, most = cells.get(gid, (None, 0.0))
+            shown = "not graded yet" if score is None else f"{score:g} / {most:g}"
+            lines.append(f"{html.escape(title)}: {shown}")
+        parts.append("<p>" + "<br>".join(lines) + "</p>")
+    if total.late_penalty:
+        parts.append(f"<p>Submitted {duration(total.seconds_late)} late: &minus;{total.late_penalty:g} points "
+                     f"({html.escape(config.late_for(assignment.id).describe())}).</p>")
+    if total.needs_manual_grade:
+        parts.append("<p>Some answers are still to be graded by hand.</p>")
+    return "".join(parts)
+
+
+def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Path, out: Path,
+                     feedback_zip: Path | None = None) -> ExportReport:
+    """Fill the instructor's worksheet for ``assignment_id`` into ``out`` (and a feedback zip)."""
+    assignment = Assignment.load(config, assignment_id)
+    worksheet, out = Path(worksheet), Path(out)
+    if out.resolve() == worksheet.resolve():
+        raise CourseError(f"{out} is the worksheet itself", hint="write the filled worksheet to a new file (-o)")
+    sheet = ws.Worksheet.read(worksheet)
+    for column in (ws.GRADE, ws.MAX_GRADE):
+        sheet.index(column)  # a clear error if the site's worksheet lacks it
+    report = ExportReport(assignment_id, out)
+    if not sheet.has(ws.FEEDBACK):
+        report.warnings.append(f"the worksheet has no {ws.FEEDBACK!r} column (feedback comments are off for this "
+                               "assignment in Moodle): grades only")
+    totals = assignment_totals(config, assignment_id)
+    by_pid = participant_map(config, assignment_id)
+    with open_gradebook(config) as gb:
+        by_email = {s.email.lower(): s.id for s in gb.students if s.email}
+    seen, feedback_rows = set(), []
+    for row in sheet.rows:
+        identifier = sheet.get(row, ws.IDENTIFIER)
+        pid = ws.participant_id(identifier)
+        email = sheet.get(row, ws.EMAIL).strip().lower()
+        student = by_pid.get(pid) or by_email.get(email)
+        if student is None:
+            report.unmatched.append((identifier, sheet.get(row, ws.FULL_NAME),
+                                     "not in the roster (collect this assignment with --moodle-zip and this "
+                                     "worksheet first); row left as it was"))
+            continue
+        total = totals.get(student)
+        if total is None:
+            report.untouched += 1
+            continue
+        maximum = ws.number(sheet.get(row, ws.MAX_GRADE))
+        if maximum is None or maximum <= 0:
+            report.warnings.append(f"{identifier}: Maximum Grade {sheet.get(row, ws.MAX_GRADE)!r} is not a positive "
+                                   "number (scale or no grade in Moodle?); row left as it was")
+            continue
+        seen.add(student)
+        grade = ws.grade_text(scaled(total, maximum))
+        sheet.set(row, ws.GRADE, grade)
+        if sheet.has(ws.FEEDBACK):
+            sheet.set(row, ws.FEEDBACK, comment_html(config, assignment, total))
+        report.filled.append((student, pid, grade, ws.grade_text(maximum)))
+        feedback_rows.append((student, pid, sheet.get(row, ws.FULL_NAME)))
+    report.missing = sorted(set(totals) - seen)
+    if totals and not report.filled:
+        raise CourseError(f"no row of {worksheet} belongs to a student graded in {assignment_id}",
+                          hint="use the worksheet of this assignment, and collect it with --moodle-zip and "
+                               "--worksheet so participant ids are known")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.write(out)
+    if feedback_zip is not None:
+        report.feedback_files = write_feedback_zip(config, assignment, feedback_rows, Path(feedback_zip))
+    return report
+
+
+def write_feedback_zip(config: CourseConfig, assignment: Assignment, rows: list, target: Path) -> int:
+    """Each student's feedback pages, named so Moodle matches them to participants; returns the file count."""
+    from ..feedback import render
+
+    count = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for student, pid, full_name in rows:
+            if not pid.isdigit():
+                continue
+            for spec in assignment.notebooks:
+                page = render(config, assignment.id, spec.name, student)
+                if page is None:
+                    continue
+                zf.writestr(feedback_entry(full_name, pid, f"feedback-{spec.name}.html"), page)
+                count += 1
+    return count
+
+
+def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] | None = None) -> dict:
+    """A course-wide CSV for Moodle's grade import: ``Email address`` and each assignment in percent.
+
+    Values are the totals after late penalties on a 0-100 scale with ``.`` as decimal
+    point; ``-`` means no grade (Moodle leaves it alone). Students without an email
+    cannot be matched by Moodle and are left out (listed in the result).
+    """
+    with open_gradebook(config) as gb:
+        names = [a.name for a in gb.assignments]
+    if assignments:
+        unknown = sorted(set(assignments) - set(names))
+        if unknown:
+            raise CourseError(f"the gradebook has no assignment {', '.join(unknown)}",
+                              hint=f"known: {', '.join(names) or 'none'}")
+        names = [n for n in names if n in assignments]
+    totals = {aid: assignment_totals(config, aid) for aid in names}
+    with open_gradebook(config) as gb:
+        students = [(s.id, s.email or "") for s in gb.students]
+    rows, left_out = [], []
+    for sid, email in sorted(students, key=lambda s: s[1].lower() or s[0]):
+        if not email:
+            left_out.append(sid)
+            continue
+        cells = []
+        for aid in names:
+            total = totals[aid].get(sid)
+            cells.append("-" if total is None or total.max_score <= 0 else
+                         f"{min(100.0, max(0.0, round(total.final / total.max_score * 100, 2))):.2f}")
+        rows.append([email, *cells])
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["Email address", *names])
+    writer.writerows(rows)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(buf.getvalue(), encoding="utf-8")
+    return {"out": Path(out), "students": len(rows), "assignments": names, "left_out": left_out}

@@ -1,0 +1,214 @@
+"""Collect an assignment from Moodle's "Download all submissions" zip and grading worksheet.
+
+The worksheet says who each participant id is (by email, so the student id is the
+same in every assignment), whether the work was submitted for grading (drafts are
+skipped), and when (the time nbgrader's late-penalty mechanism compares with the due
+date). Each student's files are read straight from the zip, never extracted as they
+are: paths that climb out, operating-system debris and oversized files are refused.
+One student's broken upload is reported and the rest of the class goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from ..assignment import Assignment, NotebookSpec
+from ..collect import _place
+from ..config import CourseConfig
+from ..errors import CourseError, SubmissionError
+from ..models import Submission
+from ..notebooks import MAX_NOTEBOOK_BYTES, grade_id, read_notebook
+from . import worksheet as ws
+from .names import is_junk, is_safe, parse_entry
+from .roster import Person, register
+
+MAX_ZIP_MEMBERS = 100_000
+
+
+@dataclass
+class MoodleImport:
+    """What a Moodle import did, per student."""
+
+    assignment: str
+    collected: list = field(default_factory=list)  # Submission
+    choices: list = field(default_factory=list)  # (student, file, what was chosen and why)
+    skipped: list = field(default_factory=list)  # (student, file, why: draft, no submission)
+    problems: list = field(default_factory=list)  # (student, file, message)
+    roster: int = 0  # worksheet rows registered
+
+
+def people_from(sheet: ws.Worksheet, tz: str) -> list[Person]:
+    """The worksheet's rows as roster entries."""
+    out = []
+    for row in sheet.rows:
+        pid = ws.participant_id(sheet.get(row, ws.IDENTIFIER)).strip()
+        if not pid.isdigit():
+            continue
+        out.append(Person(participant=pid, full_name=sheet.get(row, ws.FULL_NAME).strip(),
+                          email=sheet.get(row, ws.EMAIL).strip(), id_number=sheet.get(row, "ID number").strip(),
+                          status=sheet.get(row, ws.STATUS).strip(),
+                          submitted_at=ws.parse_time(sheet.get(row, ws.SUBMITTED_AT), tz)))
+    return out
+
+
+def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, worksheet: Path) -> MoodleImport:
+    """Place every submitted notebook of the zip into ``submitted/<student>/<aid>/``."""
+    assignment = Assignment.load(config, assignment_id)
+    sheet = ws.Worksheet.read(worksheet)
+    people = people_from(sheet, config.timezone)
+    if not people:
+        raise CourseError(f"{worksheet} lists no participants", hint="download the worksheet with all participants "
+                          "shown (Grading table filter: All)")
+    report = MoodleImport(assignment_id, roster=len(people))
+    students = register(config, assignment_id, people)
+    by_pid = {p.participant: p for p in people}
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise CourseError(f"{zip_path} is not a readable zip file ({exc})",
+                          hint="use the file Moodle's 'Download all submissions' gives, unchanged") from exc
+    with archive:
+        files = _files_by_participant(archive, report)
+        unknown = sorted(set(files) - set(by_pid))
+        for pid in unknown:
+            report.problems.append((f"participant {pid}", ", ".join(i.filename for i in files[pid])[:120],
+                                    "not in the worksheet; skipped (are the zip and the worksheet from the same "
+                                    "assignment?)"))
+        if files and len(unknown) == len(files):
+            raise CourseError(f"no participant of {zip_path} is in {worksheet}",
+                              hint="download the zip and the worksheet from the same Moodle assignment")
+        for pid in sorted(set(files) & set(by_pid), key=lambda p: students[p]):
+            person, student = by_pid[pid], students[pid]
+            state = ws.submission_status(person.status)
+            if state != "submitted":
+                report.skipped.append((student, ", ".join(PurePosixPath(i.filename).name for i in files[pid]),
+                                       f"{person.status or state}: not submitted for grading; skipped"))
+                continue
+            _collect_one(config, assignment, student, person, archive, files[pid], report)
+    return report
+
+
+def _files_by_participant(archive: zipfile.ZipFile, report: MoodleImport) -> dict[str, list]:
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise CourseError(f"the zip holds {len(infos)} files, more than {MAX_ZIP_MEMBERS}",
+                          hint="download the submissions of one assignment only")
+    out: dict[str, list] = {}
+    for info in infos:
+        if info.is_dir() or is_junk(info.filename):
+            continue
+        entry = parse_entry(info.filename)
+        if entry is None:
+            report.problems.append(("?", info.filename, "not named like a Moodle submission file; ignored"))
+            continue
+        if not is_safe(entry.path):
+            report.problems.append((f"participant {entry.participant}", info.filename,
+                                    "unsafe path (absolute or climbing out of its folder); ignored"))
+            continue
+        out.setdefault(entry.participant, []).append(info)
+    return out
+
+
+def _collect_one(config: CourseConfig, assignment: Assignment, student: str, person: Person,
+                 archive: zipfile.ZipFile, infos: list, report: MoodleImport) -> None:
+    notebooks, others = [], []
+    for info in infos:
+        path = parse_entry(info.filename).path
+        (notebooks if path.lower().endswith(".ipynb") else others).append((path, info))
+    for path, _ in others:
+        report.problems.append((student, path, "not a notebook; ignored"))
+    if not notebooks:
+        report.problems.append((student, ", ".join(p for p, _ in others) or "-",
+                                "no notebook (.ipynb) in the submission; nothing to grade"))
+        return
+    with tempfile.TemporaryDirectory(prefix="moodle-") as tmp:
+        local = []
+        for i, (path, info) in enumerate(notebooks):
+            if info.file_size > MAX_NOTEBOOK_BYTES:
+                report.problems.append((student, path, f"{info.file_size / 2**20:.0f} MiB, over the "
+                                        f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB limit; skipped"))
+                continue
+            target = Path(tmp) / str(i) / PurePosixPath(path).name
+            target.parent.mkdir()
+            with archive.open(info) as src:
+                data = src.read(MAX_NOTEBOOK_BYTES + 1)  # the header's size may lie
+            if len(data) > MAX_NOTEBOOK_BYTES:
+                report.problems.append((student, path, "larger than the notebook size limit; skipped"))
+                continue
+            target.write_bytes(data)
+            local.append((path, target))
+        for spec, (path, target), note in choose(assignment, local, report, student):
+            if note:
+                report.choices.append((student, path, note))
+            try:
+                read_notebook(target, student=student)
+            except SubmissionError as exc:
+                report.problems.append((student, path, exc.message + (f" ({exc.hint})" if exc.hint else "")))
+                continue
+            when = person.submitted_at or _zip_time(archive.getinfo(_member(infos, path)), config)
+            report.collected.append(_place(config, assignment.id, spec.name, student, target, when))
+
+
+def _member(infos: list, path: str) -> str:
+    return next(i.filename for i in infos if parse_entry(i.filename).path == path)
+
+
+def _zip_time(info: zipfile.ZipInfo, config: CourseConfig) -> datetime | None:
+    from zoneinfo import ZoneInfo
+
+    return datetime(*info.date_time, tzinfo=ZoneInfo(config.timezone))
+
+
+def _cell_ids(path: Path) -> set[str]:
+    try:
+        nb = json.loads(path.read_bytes().decode("utf-8-sig"))
+        return {grade_id(c) for c in nb.get("cells", []) if isinstance(c, dict)} - {""}
+    except (ValueError, AttributeError, TypeError):
+        return set()
+
+
+def choose(assignment: Assignment, local: list, report: MoodleImport, student: str):
+    """Pair each of the assignment's notebooks with one uploaded file: ``(spec, (path, file), note)``.
+
+    The released name wins; else the only notebook; else the one sharing most of the
+    release's nbgrader cell ids. Every choice other than the plain name is reported.
+    """
+    out, used = [], set()
+    for spec in assignment.notebooks:
+        wanted = f"{spec.name}.ipynb"
+        named = sorted((p for p in local if PurePosixPath(p[0]).name == wanted), key=lambda p: p[0].count("/"))
+        if named:
+            pick = named[0]
+            note = "" if len(local) == 1 else (f"used {pick[0]} (the released name); also uploaded: "
+                                               + ", ".join(p for p, _ in local if p != pick[0]))
+        elif len(local) == 1 and len(assignment.notebooks) == 1:
+            pick, note = local[0], f"renamed notebook: graded {local[0][0]} as {wanted}"
+        else:
+            pick, note = _most_alike(spec, [p for p in local if p[0] not in used])
+            if pick is None:
+                report.problems.append((student, ", ".join(p for p, _ in local),
+                                        f"none of these looks like {wanted}; skipped (ask the student which to "
+                                        "grade and collect it with --from)"))
+                continue
+        used.add(pick[0])
+        out.append((spec, pick, note))
+    return out
+
+
+def _most_alike(spec: NotebookSpec, candidates: list):
+    try:
+        release = {grade_id(c) for c in spec.release_nb().cells} - {""}
+    except CourseError:
+        release = set()
+    scored = sorted(((len(_cell_ids(f) & release), p, f) for p, f in candidates), key=lambda t: (-t[0], t[1]))
+    if not scored or scored[0][0] == 0:
+        return None, ""
+    best, path, file = scored[0]
+    others = ", ".join(p for _, p, _ in scored[1:])
+    return (path, file), (f"graded {path} as {spec.name}.ipynb: it has {best} of the release's {len(release)} "
+                          f"graded cells" + (f"; also uploaded: {others}" if others else ""))

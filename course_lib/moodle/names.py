@@ -1,0 +1,64 @@
+"""File names inside Moodle's submission and feedback zips.
+
+Moodle names every submission file ``<full name>_<participant id>_assignsubmission_file``
+followed by ``/path`` (4.1+ folders), ``_/path`` (4.0 and older) or ``_file name``
+(folders off). Blind marking writes ``Participant`` instead of the name. The participant
+id is allocated per assignment, so it identifies a row of that assignment's worksheet,
+never a student across assignments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+# One pattern for all three namings (the name part never holds "_": Moodle replaces it).
+ENTRY = re.compile(r"^(?P<name>[^_/]*)_(?P<pid>\d+)_assignsubmission_file(?:_?/(?P<path>.+)|_(?P<flat>.+))$")
+
+# Entries a zip made on macOS or Windows carries that nobody submitted on purpose.
+JUNK_PARTS = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of a Moodle submissions zip."""
+
+    name: str  # the student's full name as Moodle wrote it ("Participant" under blind marking)
+    participant: str  # the participant id (digits)
+    path: str  # the file's path inside the student's submission
+
+
+def parse_entry(zip_name: str) -> Entry | None:
+    """The participant and file behind a zip entry name, or ``None`` if Moodle did not name it."""
+    match = ENTRY.match(zip_name)
+    if not match:
+        return None
+    path = match.group("path") or match.group("flat")
+    return Entry(name=match.group("name"), participant=match.group("pid"), path=path)
+
+
+def is_junk(path: str) -> bool:
+    """Operating-system debris (``__MACOSX/``, ``.DS_Store``, checkpoints) and hidden files."""
+    parts = PurePosixPath(path).parts
+    return any(p in JUNK_PARTS or p.startswith("._") for p in parts) or PurePosixPath(path).name.startswith(".")
+
+
+def is_safe(path: str) -> bool:
+    """A relative path that stays inside the folder it is extracted to."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    return bool(path) and not p.is_absolute() and ".." not in p.parts and ":" not in path
+
+
+def feedback_entry(full_name: str, participant: str, file_name: str) -> str:
+    """The zip path Moodle's "upload multiple feedback files in a zip" matches to ``participant``.
+
+    Moodle splits the path on ``/`` and ``_`` and takes the id before
+    ``assignsubmission_file``; the name part is ignored but must not contain ``_``.
+    """
+    clean = re.sub(r"[_/\\\x00-\x1f]+", " ", full_name).strip() or "Participant"
+    if not participant.isdigit():
+        raise ValueError(f"participant id must be digits, not {participant!r}")
+    if file_name.startswith((".", "~")) or "/" in file_name:
+        raise ValueError(f"Moodle ignores or misreads the feedback file name {file_name!r}")
+    return f"{clean}_{participant}_assignsubmission_file/{file_name}"

@@ -1,0 +1,56 @@
+"""The Moodle exports as nbgrader export plugins, for ``nbgrader export`` in the course directory.
+
+::
+
+    nbgrader export --exporter=course_lib.moodle.plugin.MoodleWorksheetExporter \\
+        --assignment=01-tensors --MoodleWorksheetExporter.worksheet=Grades-....csv --to=filled.csv
+    nbgrader export --exporter=course_lib.moodle.plugin.MoodleGradebookExporter --to=course.csv
+
+Both write exactly what ``course export moodle`` / ``course export gradebook`` write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbgrader.plugins import ExportPlugin
+from traitlets import Unicode
+
+
+def _config(plugin: ExportPlugin, gradebook):
+    from ..config import CourseConfig
+
+    coursedir = getattr(plugin.parent, "coursedir", None)
+    root = Path(coursedir.root) if coursedir is not None else Path.cwd()
+    return CourseConfig.load(root).with_overrides(db_url=str(gradebook.engine.url.render_as_string(
+        hide_password=False)))
+
+
+class MoodleWorksheetExporter(ExportPlugin):
+    """Fill Moodle's grading worksheet of one assignment (``--assignment``) into ``--to``."""
+
+    worksheet = Unicode("", help="the grading worksheet downloaded from Moodle").tag(config=True)
+    feedback_zip = Unicode("", help="also write per-student feedback files in a zip for Moodle").tag(config=True)
+
+    def export(self, gradebook) -> None:
+        from .export import export_worksheet
+
+        if len(self.assignment) != 1 or not self.worksheet:
+            raise ValueError("give one --assignment and --MoodleWorksheetExporter.worksheet=CSV")
+        report = export_worksheet(config=_config(self, gradebook), assignment_id=str(self.assignment[0]),
+                                  worksheet=Path(self.worksheet), out=Path(self.to or "moodle-grades.csv"),
+                                  feedback_zip=Path(self.feedback_zip) if self.feedback_zip else None)
+        self.log.info("wrote %s: %d grade(s) filled", report.out, len(report.filled))
+        for identifier, name, why in report.unmatched:
+            self.log.warning("%s (%s): %s", identifier, name, why)
+
+
+class MoodleGradebookExporter(ExportPlugin):
+    """Every assignment in percent by email, for Moodle's grade import (``--to``)."""
+
+    def export(self, gradebook) -> None:
+        from .export import export_gradebook
+
+        result = export_gradebook(config=_config(self, gradebook), out=Path(self.to or "moodle-gradebook.csv"),
+                                  assignments=[str(a) for a in self.assignment] or None)
+        self.log.info("wrote %s: %d student(s)", result["out"], result["students"])

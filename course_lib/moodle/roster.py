@@ -1,0 +1,126 @@
+"""The class roster: Moodle participants mapped to stable student ids, kept with the gradebook.
+
+Students are nbgrader ``Student`` rows (id, first and last name, email). Their id is
+derived from the email once and then found again by email, so it is the same in every
+assignment although Moodle's participant ids are not. Each assignment's table
+``participant id -> student id`` lives in the gradebook's own database (table
+``course_moodle_participant``, created on first use through SQLAlchemy, so it works
+with any ``db_url`` nbgrader accepts).
+
+Student id rule: the email's local part, lower-cased, with characters other than
+``a-z 0-9 . _ -`` replaced by ``-`` (``Jane.Doe@uni.edu`` -> ``jane.doe``). If another
+email already owns that id, six hex digits of the email's SHA-1 are appended
+(``jane.doe-3f2a1c``). Without an email the worksheet's ``ID number`` is used; with
+neither (blind marking) the id is ``participant-<pid>``, which holds for one
+assignment only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Column, MetaData, String, Table, create_engine, delete, select
+
+from ..config import CourseConfig
+from ..gradebook import open_gradebook
+
+metadata = MetaData()
+participants = Table(
+    "course_moodle_participant", metadata,
+    Column("assignment", String(128), primary_key=True),
+    Column("participant", String(32), primary_key=True),
+    Column("student_id", String(128), nullable=False),
+    Column("full_name", String(256)),
+    Column("email", String(256)),
+    Column("status", String(128)),
+    Column("submitted_at", String(64)),
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    """One worksheet row as the roster needs it."""
+
+    participant: str
+    full_name: str
+    email: str = ""
+    id_number: str = ""
+    status: str = ""  # Moodle's Status cell as written
+    submitted_at: datetime | None = None  # UTC
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    return slug[:60] or "student"
+
+
+def _split_name(full_name: str) -> tuple[str, str]:
+    parts = full_name.split()
+    if len(parts) < 2:
+        return full_name, ""
+    return " ".join(parts[:-1]), parts[-1]
+
+
+def student_id_for(person: Person, owner_of) -> str:
+    """The stable id of ``person``; ``owner_of(id)`` is the email that already owns an id (or ``None``)."""
+    if person.email:
+        email = person.email.strip()
+        base = _slug(email.split("@", 1)[0])
+        owner = owner_of(base)
+        if owner is None or owner.lower() == email.lower():
+            return base
+        return f"{base}-{hashlib.sha1(email.lower().encode()).hexdigest()[:6]}"
+    if person.id_number:
+        return "id-" + _slug(person.id_number)
+    return f"participant-{person.participant}"
+
+
+def register(config: CourseConfig, assignment: str, people: list[Person]) -> dict[str, str]:
+    """Add or update every person in the roster; returns ``participant id -> student id`` for the assignment."""
+    mapping: dict[str, str] = {}
+    with open_gradebook(config) as gb:
+        by_email = {s.email.lower(): s.id for s in gb.students if s.email}
+        emails = {s.id: (s.email or "") for s in gb.students}
+        for person in people:
+            email = person.email.strip()
+            sid = by_email.get(email.lower()) if email else None
+            if sid is None:
+                sid = student_id_for(person, lambda i: emails.get(i))
+            first, last = _split_name(person.full_name)
+            if person.full_name.startswith("Participant ") and not email:
+                first, last = None, None  # blind marking: the worksheet hides the name
+            gb.update_or_create_student(sid, first_name=first, last_name=last, email=email or None)
+            if email:
+                by_email[email.lower()] = sid
+            emails[sid] = email
+            mapping[person.participant] = sid
+    engine = create_engine(config.db_url)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(delete(participants).where(participants.c.assignment == assignment))
+            if people:
+                conn.execute(participants.insert(), [
+                    {"assignment": assignment, "participant": p.participant, "student_id": mapping[p.participant],
+                     "full_name": p.full_name, "email": p.email, "status": p.status,
+                     "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None}
+                    for p in people])
+    finally:
+        engine.dispose()
+    return mapping
+
+
+def participant_map(config: CourseConfig, assignment: str) -> dict[str, str]:
+    """``participant id -> student id`` recorded for an assignment (empty if never imported from Moodle)."""
+    engine = create_engine(config.db_url)
+    try:
+        metadata.create_all(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(participants.c.participant, participants.c.student_id)
+                                .where(participants.c.assignment == assignment))
+            return {pid: sid for pid, sid in rows}
+    finally:
+        engine.dispose()

@@ -1,0 +1,442 @@
+"""Moodle round trip without kernels: zip namings, worksheet variants, roster, late work, exports.
+
+Grades come from synthetic verdicts written through the same gradebook code autograde
+uses, so every export is checked against numbers the test chose.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.moodle import worksheet as ws
+from course_lib.moodle.names import feedback_entry, is_safe, parse_entry
+
+HEADER = ['Identifier', 'Full name', 'Email address', 'Status', 'Grade', 'Maximum Grade', 'Grade can be changed',
+          'Last modified (submission)', 'Last modified (grade)', 'Feedback comments']
+
+# name, participant id, email, status, submitted
+CLASS = [
+    ("Ada Lovelace", "1234567", "ada.lovelace@uni.example", "Submitted for grading", "Monday, 5 October 2026, 9:15 PM"),
+    ("Émile Zoë O'Brien", "2345678", "emile@uni.example", "Submitted for grading", "Wednesday, 7 October 2026, 10:00 AM"),
+    ('Grace "Amazing" Hopper, Jr', "3456789", "grace@uni.example", "Submitted for grading", "Sunday, 4 October 2026, 8:00 AM"),
+    ("Draft Dora", "4567890", "dora@uni.example", "Draft (not submitted)", "Saturday, 3 October 2026, 8:00 AM"),
+    ("Nobody Ned", "5678901", "ned@uni.example", "No submission", "-"),
+]
+
+
+def fputcsv(cells):
+    return ws.format_row(cells)
+
+
+def make_worksheet(path: Path, *, people=CLASS, extra=(), bom=False, newline="\n", maximum="100.00",
+                   comments=None) -> Path:
+    """A worksheet as Moodle writes it, with optional extra identity columns inserted after Email."""
+    header = HEADER[:3] + [name for name, _ in extra] + HEADER[3:]
+    lines = [fputcsv(header)]
+    for i, (name, pid, email, status, when) in enumerate(people):
+        row = [f"Participant {pid}", name, email, *[values[i % len(values)] for _, values in extra], status, "",
+               maximum, "Yes", when, "-", (comments or {}).get(pid, "")]
+        lines.append(fputcsv(row))
+    text = ("\ufeff" if bom else "") + newline.join(lines) + newline
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def notebook_bytes(spec, marker: str) -> bytes:
+    nb = spec.release_nb()
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"student note {marker}"))
+    return nbformat.writes(nb).encode()
+
+
+def make_zip(path: Path, spec, naming: str, people=CLASS, blind=False, extras=True) -> Path:
+    """Moodle's "Download all submissions" zip in one of its namings."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, pid, *_ in people:
+            if name == "Nobody Ned":
+                continue
+            shown = "Participant" if blind else name.replace("_", " ")
+            folder = f"{shown}_{pid}_assignsubmission_file"
+            nb_name = f"{spec.name}.ipynb" if name != "Grace \"Amazing\" Hopper, Jr" else "my homework (final).ipynb"
+            files = {nb_name: notebook_bytes(spec, pid)}
+            if extras and name == "Ada Lovelace":
+                files["data/notes.txt"] = b"scratch"
+            for rel, data in files.items():
+                if naming == "folders":
+                    zf.writestr(f"{folder}/{rel}", data)
+                elif naming == "underscore":
+                    zf.writestr(f"{folder}_/{rel}", data)
+                else:
+                    zf.writestr(f"{folder}_{rel.replace('/', '_')}", data)
+        if extras:
+            zf.writestr("__MACOSX/._junk", b"x")
+            zf.writestr("Ada Lovelace_1234567_assignsubmission_file/../../evil.ipynb", b"{}")
+    return path
+
+
+@pytest.fixture
+def course(own_course):
+    """A course copy with a due date and a late policy for 01-tensors."""
+    cfg = own_course / "nbgrader_config.py"
+    cfg.write_text(cfg.read_text() + '\nc.Course.timezone = "Europe/Berlin"\nc.Course.late_penalty_per_day = 0.1\n'
+                   'c.Course.late_cutoff_days = 5\nc.Course.assignments["01-tensors"]["due"] = "2026-10-05 23:59"\n')
+    from course_lib.config import CourseConfig
+
+    return CourseConfig.load(own_course).with_overrides(device="cpu")
+
+
+@pytest.fixture
+def spec(course):
+    from course_lib.assignment import Assignment
+
+    return Assignment.load(course, "01-tensors").notebook("tensors")
+
+
+def grade(config, spec, student: str, fraction: float):
+    """Record a verdict scoring ``fraction`` of every check, as autograde would."""
+    from course_lib.autograde import save_results
+    from course_lib.collect import submissions
+    from course_lib.gradebook import ensure_notebook, record
+    from course_lib.models import CheckResult, GradedSubmission
+
+    ensure_notebook(config, spec)
+    checks = tuple(CheckResult(name=c.name, grade_id=q.grade_id, points=c.points * fraction, max_points=c.points,
+                               passed=fraction == 1, message="" if fraction == 1 else "off by a bit",
+                               describe=c.name)
+                   for q in spec.grader.questions for c in q.checks)
+    graded = GradedSubmission(student=student, assignment=spec.assignment, notebook=spec.name, checks=checks)
+    sub = next(s for s in submissions(config, spec.assignment, [student]))
+    record(config, spec, graded, timestamp=sub.timestamp, release_nb=spec.release_nb())
+    save_results(config, graded, "test")
+    return graded
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry, name, pid, path", [
+    ("Jane Doe_1234567_assignsubmission_file/hw1.ipynb", "Jane Doe", "1234567", "hw1.ipynb"),
+    ("Jane Doe_1234567_assignsubmission_file/data/extra.csv", "Jane Doe", "1234567", "data/extra.csv"),
+    ("Participant_7654321_assignsubmission_file/hw1.ipynb", "Participant", "7654321", "hw1.ipynb"),
+    ("Jane Doe_1234567_assignsubmission_file_/hw1.ipynb", "Jane Doe", "1234567", "hw1.ipynb"),
+    ("Jane Doe_1234567_assignsubmission_file_hw1.ipynb", "Jane Doe", "1234567", "hw1.ipynb"),
+    ("Jane Doe_1234567_assignsubmission_file_my_file.ipynb", "Jane Doe", "1234567", "my_file.ipynb"),
+])
+def test_every_moodle_naming_gives_participant_and_path(entry, name, pid, path):
+    got = parse_entry(entry)
+    assert (got.name, got.participant, got.path) == (name, pid, path)
+
+
+def test_names_moodle_did_not_write_are_refused():
+    assert parse_entry("hw1.ipynb") is None
+    assert parse_entry("Jane Doe_abc_assignsubmission_file/hw1.ipynb") is None
+    assert parse_entry("Jane Doe_1234567_onlinetext_/onlinetext.html") is None
+    assert not is_safe("../../etc/passwd") and not is_safe("/abs.ipynb") and is_safe("a/b.ipynb")
+
+
+def moodle_feedback_pid(path: str) -> str | None:
+    """assignfeedback_file's matching: split on / and _, the id comes right before 'assignsubmission'."""
+    for part in path.split("/"):
+        bits = part.split("_")
+        for i in range(1, len(bits)):
+            if bits[i] == "assignsubmission" and bits[i - 1].isdigit():
+                return bits[i - 1]
+    return None
+
+
+def test_feedback_entries_match_their_participant_even_with_underscores_in_names():
+    for name in ("Jane Doe", "o_neil_x", "Ünïcödé Näme", "Participant"):
+        entry = feedback_entry(name, "1234567", "feedback-tensors.html")
+        assert moodle_feedback_pid(entry) == "1234567"
+        assert parse_entry(entry).participant == "1234567"
+        assert not Path(entry).name.startswith((".", "~"))
+
+
+# -- worksheet -----------------------------------------------------------------------------------
+
+VARIANTS = {
+    "plain": {},
+    "identity-columns": {"extra": [("ID number", ["S001", "S002", ""]), ("Username", ["ada", "emile", "g"])]},
+    "group-marker-workflow": {"extra": [("Group", ["Lab A", "Lab B, evening"]), ("Marker", ["-"]),
+                                        ("Marking workflow state", ["Not marked"])]},
+    "bom": {"bom": True},
+    "crlf": {"newline": "\r\n"},
+    "bom-crlf-groups": {"bom": True, "newline": "\r\n", "extra": [("Group", ["G1"])]},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_worksheet_round_trip_changes_only_the_filled_cells(tmp_path, variant):
+    src = make_worksheet(tmp_path / "in.csv", comments={"5678901": "Talk to me, please."}, **VARIANTS[variant])
+    sheet = ws.Worksheet.read(src)
+    assert sheet.bom == VARIANTS[variant].get("bom", False)
+    row = sheet.rows[2]  # the name with quotes and a comma
+    assert sheet.get(row, ws.FULL_NAME) == 'Grace "Amazing" Hopper, Jr'
+    sheet.set(row, ws.GRADE, "87.50")
+    sheet.set(row, ws.FEEDBACK, "<p>Well done, Grace.</p><p>Q1: 2 / 2<br>Q2: 1 / 2</p>")
+    out = tmp_path / "out.csv"
+    sheet.write(out)
+    original, written = src.read_bytes(), out.read_bytes()
+    newline = VARIANTS[variant].get("newline", "\n").encode()
+    assert written.startswith(b"\xef\xbb\xbf") == original.startswith(b"\xef\xbb\xbf")
+    # header and every untouched row byte-identical, same line ends
+    assert written.split(newline)[0] == original.split(newline)[0]
+    assert [l for i, l in enumerate(written.split(newline)) if i != 3] == \
+           [l for i, l in enumerate(original.split(newline)) if i != 3]
+    # parses back with Python's csv: same header, equal widths, only two cells changed
+    before = list(csv.reader(io.StringIO(original.decode("utf-8-sig"), newline="")))
+    after = list(csv.reader(io.StringIO(written.decode("utf-8-sig"), newline="")))
+    assert after[0] == before[0] and len({len(r) for r in after}) == 1
+    changed = {(i, j) for i, (a, b) in enumerate(zip(before, after)) for j, (x, y) in enumerate(zip(a, b)) if x != y}
+    assert changed == {(3, before[0].index("Grade")), (3, before[0].index("Feedback comments"))}
+    assert after[3][before[0].index("Grade")] == "87.50"
+
+
+def test_worksheet_with_a_ragged_row_is_refused_with_its_line(tmp_path):
+    src = make_worksheet(tmp_path / "in.csv")
+    text = src.read_text().splitlines()
+    text[2] += ",extra"
+    src.write_text("\n".join(text) + "\n")
+    with pytest.raises(ws.WorksheetError, match="line 3 has 11 cells but the header has 10"):
+        ws.Worksheet.read(src)
+
+
+def test_a_csv_that_is_not_a_worksheet_is_refused(tmp_path):
+    (tmp_path / "x.csv").write_text("student,score\nada,3\n")
+    with pytest.raises(ws.WorksheetError, match="no 'Identifier' column"):
+        ws.Worksheet.read(tmp_path / "x.csv")
+
+
+def test_moodle_times_and_numbers():
+    when = ws.parse_time("Monday, 5 October 2026, 9:15 PM", "Europe/Berlin")
+    assert when.isoformat() == "2026-10-05T19:15:00+00:00"
+    assert ws.parse_time("-") is None and ws.parse_time("") is None
+    assert ws.number("85,5") == 85.5 and ws.number("100.00") == 100.0 and ws.number("-") is None
+    assert ws.grade_text(8.5) == "8.50"
+    assert [ws.submission_status(s) for s in ("Submitted for grading - Graded", "Draft (not submitted)",
+                                              "No submission", "")] == ["submitted", "draft", "none", "submitted"]
+
+
+# -- import --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("naming", ["folders", "underscore", "flat"])
+def test_import_every_naming_maps_students_by_email_and_skips_drafts(course, spec, tmp_path, naming):
+    from course_lib.gradebook import open_gradebook
+    from course_lib.moodle.importer import collect_moodle
+
+    sheet = make_worksheet(tmp_path / "Grades.csv")
+    report = collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec,
+                            naming), worksheet=sheet)
+    assert sorted(s.student for s in report.collected) == ["ada.lovelace", "emile", "grace"]
+    for sub in report.collected:
+        assert Path(sub.path).name == "tensors.ipynb"
+        assert f"student note" in Path(sub.path).read_text()
+    # the renamed notebook was chosen and said so
+    assert [(s, n) for s, _, n in report.choices if "renamed" in n] == \
+           [("grace", "renamed notebook: graded my homework (final).ipynb as tensors.ipynb")]
+    assert [s for s, _, _ in report.skipped] == ["dora"]
+    problems = " ".join(f"{s} {f} {m}" for s, f, m in report.problems)
+    assert "notes.txt not a notebook; ignored" in problems
+    if naming != "flat":  # flat mode has no folders to climb out of
+        assert "unsafe path" in problems
+    assert "__MACOSX" not in problems
+    # worksheet times (Europe/Berlin) become nbgrader's UTC timestamp
+    ada = course.path("submitted", "ada.lovelace", "01-tensors", "timestamp.txt").read_text()
+    assert ada.startswith("2026-10-05 19:15:00")
+    with open_gradebook(course) as gb:
+        students = {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
+    assert students["emile"] == ("Émile Zoë", "O'Brien", "emile@uni.example")
+    assert students["ned"][2] == "ned@uni.example"  # the whole class is in the roster
+
+
+def test_participant_ids_change_between_assignments_but_students_do_not(course, spec, tmp_path):
+    from course_lib.assignment import Assignment
+    from course_lib.moodle.importer import collect_moodle
+    from course_lib.moodle.roster import participant_map
+
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "a.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "a.csv"))
+    shuffled = [(n, str(int(pid) + 1111), e, s, w) for n, pid, e, s, w in reversed(CLASS)]
+    spec2 = Assignment.load(course, "03-softmax-nll").notebooks[0]
+    report = collect_moodle(config=course, assignment_id="03-softmax-nll",
+                            zip_path=make_zip(tmp_path / "b.zip", spec2, "folders", people=shuffled, extras=False),
+                            worksheet=make_worksheet(tmp_path / "b.csv", people=shuffled))
+    first, second = participant_map(course, "01-tensors"), participant_map(course, "03-softmax-nll")
+    assert first["1234567"] == second[str(1234567 + 1111)] == "ada.lovelace"
+    assert set(first) & set(second) == set()
+    assert "grace" in {s.student for s in report.collected}  # renamed, picked by its nbgrader cells
+
+
+def test_same_local_part_different_email_gets_a_distinct_id(course, spec, tmp_path):
+    from course_lib.moodle.importer import collect_moodle
+
+    people = [("Jo Smith", "111", "jo@uni.example", "Submitted for grading", "-"),
+              ("Jo Smith", "222", "jo@other.example", "Submitted for grading", "-")]
+    report = collect_moodle(config=course, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "z.zip", spec, "folders", people=people, extras=False),
+                            worksheet=make_worksheet(tmp_path / "w.csv", people=people))
+    ids = sorted(s.student for s in report.collected)
+    assert ids[0] == "jo" and re.fullmatch(r"jo-[0-9a-f]{6}", ids[1])
+
+
+def test_broken_and_junk_uploads_are_reported_and_the_class_goes_on(course, spec, tmp_path):
+    from course_lib.moodle.importer import collect_moodle
+
+    path = make_zip(tmp_path / "s.zip", spec, "folders", extras=False)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("Ada Lovelace_1234567_assignsubmission_file/tensors.ipynb.bak", b"junk")
+        zf.writestr("Outsider_9999999_assignsubmission_file/tensors.ipynb", notebook_bytes(spec, "x"))
+        zf.writestr("random.txt", b"?")
+    # Émile's notebook is truncated
+    data = {i.filename: zipfile.ZipFile(path).read(i.filename) for i in zipfile.ZipFile(path).infolist()}
+    key = next(k for k in data if "2345678" in k)
+    data[key] = data[key][:200]
+    with zipfile.ZipFile(path, "w") as zf:
+        for k, v in data.items():
+            zf.writestr(k, v)
+    report = collect_moodle(config=course, assignment_id="01-tensors", zip_path=path,
+                            worksheet=make_worksheet(tmp_path / "w.csv"))
+    assert sorted(s.student for s in report.collected) == ["ada.lovelace", "grace"]
+    text = "\n".join(" | ".join(p) for p in report.problems)
+    assert re.search(r"emile \| tensors.ipynb \| the notebook is truncated", text)
+    assert "participant 9999999" in text and "not in the worksheet" in text
+    assert "random.txt" in text
+
+
+def test_a_zip_from_another_assignment_is_refused(course, spec, tmp_path):
+    from course_lib.errors import CourseError
+    from course_lib.moodle.importer import collect_moodle
+
+    others = [(n, "9" + pid, e, s, w) for n, pid, e, s, w in CLASS]
+    with pytest.raises(CourseError, match="no participant of .* is in"):
+        collect_moodle(config=course, assignment_id="01-tensors",
+                       zip_path=make_zip(tmp_path / "s.zip", spec, "folders", people=others, extras=False),
+                       worksheet=make_worksheet(tmp_path / "w.csv"))
+
+
+# -- export --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def graded_class(course, spec, tmp_path):
+    """Ada on time with full marks, Émile two days late with half, Grace on time with a quarter."""
+    from course_lib.moodle.importer import collect_moodle
+
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "collect.csv"))
+    for student, fraction in (("ada.lovelace", 1.0), ("emile", 0.5), ("grace", 0.25)):
+        grade(course, spec, student, fraction)
+    return course
+
+
+def test_late_penalty_goes_through_nbgrader_and_nbgrader_export_agrees(graded_class, spec, tmp_path):
+    from course_lib.feedback import render
+    from course_lib.gradebook import notebook_scores
+
+    scores = notebook_scores(graded_class, "01-tensors", "tensors", "emile")
+    # due 5 Oct 23:59 Berlin, handed in 7 Oct 10:00 Berlin: 2 started days, 10 % of the score each
+    assert scores["score"] == pytest.approx(spec.grader.questions and sum(q.points for q in spec.grader.questions) / 2)
+    assert scores["late_penalty"] == pytest.approx(0.2 * scores["score"])
+    assert notebook_scores(graded_class, "01-tensors", "tensors", "ada.lovelace")["late_penalty"] == 0
+    page = render(graded_class, "01-tensors", "tensors", "emile")
+    assert "late penalty" in page and "1 day 10 hours" in page
+    out = tmp_path / "nbgrader.csv"
+    subprocess.run([sys.executable, "-m", "nbgrader", "export", f"--to={out}"], cwd=graded_class.root, check=True,
+                   capture_output=True)
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["emile"]["late_submission_penalty"]) == pytest.approx(scores["late_penalty"])
+    assert rows["emile"]["email"] == "emile@uni.example"
+
+
+def test_export_fills_grades_scaled_clamped_and_leaves_other_rows_alone(graded_class, spec, tmp_path):
+    from course_lib.moodle.export import export_worksheet
+
+    src = make_worksheet(tmp_path / "Grades-dl-01.csv", maximum="20.00", bom=True, newline="\r\n",
+                         extra=[("Group", ["Lab A", "Lab B"])], comments={"5678901": "Spoke to Ned, extension."})
+    out, fb = tmp_path / "filled.csv", tmp_path / "feedback.zip"
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=out,
+                              feedback_zip=fb)
+    total = sum(q.points for q in spec.grader.questions)
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
+    header, body = rows[0], {r[0]: r for r in rows[1:]}
+    assert header == list(csv.reader(io.StringIO(src.read_bytes().decode("utf-8-sig"))))[0]
+    assert len({len(r) for r in rows}) == 1
+    g, m, fbc = header.index("Grade"), header.index("Maximum Grade"), header.index("Feedback comments")
+    assert body["Participant 1234567"][g] == "20.00"
+    late_final = total * 0.5 * 0.8
+    assert body["Participant 2345678"][g] == f"{late_final / total * 20:.2f}"
+    assert body["Participant 3456789"][g] == f"{0.25 * 20:.2f}"
+    for r in body.values():  # Moodle skips grades above the maximum or with a decimal comma
+        assert r[g] == "" or (re.fullmatch(r"\d+\.\d\d", r[g]) and float(r[g]) <= float(r[m]))
+    # no graded submission: the rows are byte-identical, the existing comment survives
+    assert body["Participant 5678901"][fbc] == "Spoke to Ned, extension."
+    assert body["Participant 4567890"][g] == ""
+    lines_in = src.read_bytes().split(b"\r\n")
+    lines_out = out.read_bytes().split(b"\r\n")
+    assert lines_out[4:] == lines_in[4:]
+    assert "<br>" in body["Participant 1234567"][fbc] and "late" in body["Participant 2345678"][fbc]
+    assert report.untouched == 2 and not report.unmatched
+    with zipfile.ZipFile(fb) as zf:
+        names = zf.namelist()
+    assert sorted(moodle_feedback_pid(n) for n in names) == ["1234567", "2345678", "3456789"]
+    assert all(n.endswith("/feedback-tensors.html") for n in names)
+
+
+def test_export_reports_rows_it_cannot_match_and_refuses_a_foreign_worksheet(graded_class, tmp_path):
+    from course_lib.errors import CourseError
+    from course_lib.moodle.export import export_worksheet
+
+    people = CLASS + [("Late Joiner", "7777777", "new@uni.example", "No submission", "-")]
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors",
+                              worksheet=make_worksheet(tmp_path / "w.csv", people=people), out=tmp_path / "o.csv")
+    assert [u[0] for u in report.unmatched] == ["Participant 7777777"]
+    strangers = [(n, "8" + pid, "x" + e, s, w) for n, pid, e, s, w in CLASS]
+    with pytest.raises(CourseError, match="no row of .* belongs to a student graded"):
+        export_worksheet(config=graded_class, assignment_id="01-tensors",
+                         worksheet=make_worksheet(tmp_path / "s.csv", people=strangers), out=tmp_path / "o2.csv")
+
+
+def test_course_gradebook_csv_for_moodle_grade_import(graded_class, spec, tmp_path):
+    from course_lib.moodle.export import export_gradebook
+
+    result = export_gradebook(config=graded_class, out=tmp_path / "course.csv")
+    rows = list(csv.DictReader((tmp_path / "course.csv").open()))
+    by_email = {r["Email address"]: r for r in rows}
+    assert result["assignments"] == ["01-tensors"]
+    assert by_email["ada.lovelace@uni.example"]["01-tensors"] == "100.00"
+    assert by_email["emile@uni.example"]["01-tensors"] == "40.00"
+    assert by_email["ned@uni.example"]["01-tensors"] == "-"
+    assert all(r["01-tensors"] == "-" or 0 <= float(r["01-tensors"]) <= 100 for r in rows)
+
+
+def test_nbgrader_export_plugin_writes_the_same_worksheet(graded_class, tmp_path):
+    from course_lib.moodle.export import export_worksheet
+
+    src = make_worksheet(tmp_path / "w.csv")
+    export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=tmp_path / "ours.csv")
+    out = tmp_path / "plugin.csv"
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "export",
+                          "--exporter=course_lib.moodle.plugin.MoodleWorksheetExporter", f"--to={out}",
+                          "--assignment=01-tensors", f"--MoodleWorksheetExporter.worksheet={src}"],
+                         cwd=graded_class.root, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes() == (tmp_path / "ours.csv").read_bytes()
+
+
+def test_cli_collect_and_export(graded_class, tmp_path, capsys):
+    from course_lib.cli import main
+
+    root = str(graded_class.root)
+    assert main(["--course", root, "collect", "01-tensors", "--from", str(tmp_path), "--moodle-zip", "x"]) == 1
+    assert "exactly one source" in capsys.readouterr().err
+    out = tmp_path / "filled.csv"
+    assert main(["--course", root, "export", "moodle", "01-tensors", "--worksheet",
+                 str(make_worksheet(tmp_path / "w.csv")), "-o", str(out)]) == 0
+    assert "3 grade(s) filled" in capsys.readouterr().out
+    assert main(["--course", root, "export", "gradebook", "-o", str(tmp_path / "all.csv")]) == 0
