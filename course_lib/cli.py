@@ -112,6 +112,14 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    page = write_report(config=_config(args), assignment_id=args.assignment, out=Path(args.out))
+    print(f"wrote {page} (open it in a browser)")
+    return 0
+
+
 def summary_rows(graded) -> list[list[str]]:
     rows = []
     for g in graded:
@@ -250,6 +258,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--worksheet", metavar="CSV", help="the grading worksheet downloaded from Moodle (moodle)")
     sp.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the CSV")
     sp.add_argument("--feedback-zip", metavar="ZIP", help="also write per-student feedback files for Moodle (moodle)")
+    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
+
+    sp = add("report", cmd_report, "the class report of an assignment: HTML with plots, common mistakes, failed runs")
+    sp.add_argument("assignment", metavar="AID")
+    sp.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for index.html and its PNG plots")
     sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
 
     sp = add("check", cmd_check, "self-check: run a notebook and its visible tests, warn about structure problems")

@@ -1,0 +1,88 @@
+"""The class report from saved verdicts (no kernels): statistics, plots, escaping, failed runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from course_lib.models import CheckResult, GradedSubmission
+
+
+@pytest.fixture
+def graded_course(own_course):
+    """Five students of 01-tensors with chosen verdicts, recorded as autograde records them."""
+    from course_lib.assignment import Assignment
+    from course_lib.autograde import save_results
+    from course_lib.config import CourseConfig
+    from course_lib.gradebook import ensure_notebook, record
+
+    config = CourseConfig.load(own_course).with_overrides(device="cpu")
+    spec = Assignment.load(config, "01-tensors").notebook("tensors")
+    ensure_notebook(config, spec)
+    questions = spec.grader.questions
+    first = questions[0].checks[0]
+    plan = {  # student: (first check's message or None if it passes, status, problems, worker)
+        "s1": (None, "completed", (), "w-gpu"),
+        "s2": ("shape (3,) expected (2, 3)", "completed", (), "w-gpu"),
+        "s3": ("shape (3,) expected (2, 3)", "completed", (), "w-cpu"),
+        "s4": ("<script>alert(1)</script>", "completed", (), "w-cpu"),
+        "s5": ("the notebook did not run", "timeout", ("the notebook ran out of time (120 s); cells after 3 did "
+                                                      "not run",), "w-cpu"),
+    }
+    for i, (student, (message, status, problems, worker)) in enumerate(plan.items()):
+        checks = tuple(CheckResult(name=c.name, grade_id=q.grade_id, max_points=c.points,
+                                   points=0.0 if (c is first and message) else c.points,
+                                   passed=not (c is first and message), message=message if c is first and message
+                                   else "", describe=c.name.replace("_", " "))
+                       for q in questions for c in q.checks)
+        graded = GradedSubmission(student=student, assignment="01-tensors", notebook="tensors", checks=checks,
+                                  status=status, problems=problems, runtime=1.0 + i, device="cuda" if "gpu" in worker
+                                  else "cpu", worker=worker)
+        record(config, spec, graded, release_nb=spec.release_nb())
+        save_results(config, graded, "x")
+    return config, spec, first
+
+
+def test_statistics_of_checks_questions_and_runs(graded_course):
+    from course_lib.report import compute
+
+    config, spec, first = graded_course
+    report = compute(config, "01-tensors")
+    top = report.checks[0]
+    assert (top.name, top.runs, top.failures) == (first.name, 5, 4)
+    assert top.failure_rate == pytest.approx(0.8)
+    assert top.messages[0] == ("shape (3,) expected (2, 3)", 2)
+    assert all(c.failures == 0 for c in report.checks[1:])
+    total = sum(q.points for q in spec.grader.questions)
+    assert sorted(report.scores) == pytest.approx(sorted([total] + [total - first.points] * 4))
+    q = next(q for q in report.questions if q[1] == spec.grader.questions[0].grade_id)
+    assert q[2] == pytest.approx(1 - 0.8 * first.points / spec.grader.questions[0].points)
+    assert [r.student for r in report.trouble] == ["s5"]
+    assert {r.worker for r in report.runs} == {"w-gpu", "w-cpu"}
+
+
+def test_html_report_has_valid_plots_escapes_text_and_lists_failed_runs(graded_course, tmp_path):
+    from course_lib.cli import main
+
+    config, _, _ = graded_course
+    assert main(["--course", str(config.root), "report", "01-tensors", "-o", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r" / "index.html").read_text()
+    import re
+
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert len(images) == 3
+    for name in images:
+        assert (tmp_path / "r" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "ran out of time" in page and "timeout" in page
+    assert "w-gpu (cuda)" in page
+
+
+def test_report_without_graded_submissions_says_what_to_do(own_course, tmp_path):
+    from course_lib.config import CourseConfig
+    from course_lib.errors import CourseError
+    from course_lib.report import write_report
+
+    with pytest.raises(CourseError, match="course autograde 01-tensors"):
+        write_report(config=CourseConfig.load(own_course), assignment_id="01-tensors", out=tmp_path / "r")
