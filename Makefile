@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml requirements.lock
 	@# the sandbox for student code (bubblewrap); util-linux brings setpriv and prlimit
 	@command -v bwrap >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
 	  else echo "please install bubblewrap (sudo apt-get install bubblewrap) and run make again" >&2; exit 1; fi; }
+	@# Debian's chromium drives the formgrader's browser test (through Playwright, no browser download)
+	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "note: chromium is missing (sudo apt-get install chromium); the formgrader browser test will be skipped" >&2; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -120,6 +120,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_formgrade(args) -> int:
+    from .formgrade import formgrade
+
+    return formgrade(config=_config(args), ip=args.ip, port=args.port, token=args.token,
+                     open_browser=not args.no_browser)
+
+
 def summary_rows(graded) -> list[list[str]]:
     rows = []
     for g in graded:
@@ -263,6 +270,14 @@ def parser() -> argparse.ArgumentParser:
     sp = add("report", cmd_report, "the class report of an assignment: HTML with plots, common mistakes, failed runs")
     sp.add_argument("assignment", metavar="AID")
     sp.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for index.html and its PNG plots")
+    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
+
+    sp = add("formgrade", cmd_formgrade, "grade written answers by hand in nbgrader's formgrader (a local Jupyter "
+             "server on this course's gradebook)")
+    sp.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sp.add_argument("--port", type=int, default=8890, help="port (default: 8890)")
+    sp.add_argument("--token", help="login token (default: a new random one, printed in the URL)")
+    sp.add_argument("--no-browser", action="store_true", help="do not open a browser")
     sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
 
     sp = add("check", cmd_check, "self-check: run a notebook and its visible tests, warn about structure problems")

@@ -1,0 +1,58 @@
+"""Hand grading in nbgrader's own formgrader, against this course's gradebook.
+
+``course formgrade`` starts a real Jupyter server rooted at the course directory with
+nbgrader's formgrader extension. It reads the same ``nbgrader_config.py`` and the same
+gradebook (``db_url``) that ``course autograde`` writes, and the executed notebooks in
+``autograded/``, so a TA grades the written answers (``needs_manual_grade`` cells)
+in the browser and nbgrader adds those points to each total. Feedback and the Moodle
+exports read the totals from the gradebook, so they include the hand-graded points.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+from .config import CourseConfig
+from .errors import CourseError
+
+
+def server_command(config: CourseConfig, *, ip: str, port: int, token: str, open_browser: bool) -> list[str]:
+    """The ``jupyter server`` command line that serves the formgrader for this course."""
+    return [sys.executable, "-m", "jupyter_server",
+            f"--ServerApp.root_dir={config.root}", f"--ServerApp.ip={ip}", f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0", f"--ServerApp.open_browser={open_browser}",
+            "--ServerApp.default_url=/formgrader", f"--IdentityProvider.token={token}",
+            f"--CourseDirectory.root={config.root}", f"--CourseDirectory.db_url={config.db_url}",
+            f"--CourseDirectory.course_id={config.course_id}"] + (
+        # Jupyter refuses root unless told; the server is the instructor's own, on loopback by default
+        ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])
+
+
+def formgrade(*, config: CourseConfig, ip: str = "127.0.0.1", port: int = 8890, token: str | None = None,
+              open_browser: bool = False) -> int:
+    """Run the formgrader until interrupted; returns the server's exit status."""
+    from .gradebook import open_gradebook, tools_on_path
+
+    tools_on_path()
+    with open_gradebook(config) as gb:
+        if not gb.assignments:
+            raise CourseError("the gradebook has no assignment yet",
+                              hint="autograde an assignment first (course autograde AID)")
+    token = token or secrets.token_hex(24)
+    host = "localhost" if ip in ("127.0.0.1", "::1", "localhost") else ip
+    print(f"formgrader: http://{host}:{port}/formgrader?token={token}", flush=True)
+    print(f"gradebook: {config.db_url}\nstop with Ctrl-C", flush=True)
+    cmd = server_command(config, ip=ip, port=port, token=token, open_browser=open_browser)
+    proc = subprocess.Popen(cmd, cwd=config.root)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 0
