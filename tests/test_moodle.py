@@ -256,6 +256,21 @@ def test_import_every_naming_maps_students_by_email_and_skips_drafts(course, spe
     assert students["ned"][2] == "ned@uni.example"  # the whole class is in the roster
 
 
+def test_blind_marking_zip_and_a_worksheet_without_identities(course, spec, tmp_path):
+    from course_lib.moodle.importer import collect_moodle
+
+    report = collect_moodle(config=course, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "b.zip", spec, "folders", blind=True, extras=False),
+                            worksheet=make_worksheet(tmp_path / "w.csv"))
+    assert sorted(s.student for s in report.collected) == ["ada.lovelace", "emile", "grace"]
+    hidden = [(f"Participant {pid}", pid, "", status, when) for _, pid, _, status, when in CLASS]
+    report = collect_moodle(config=course, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "b.zip", spec, "folders", blind=True, extras=False),
+                            worksheet=make_worksheet(tmp_path / "h.csv", people=hidden))
+    assert sorted(s.student for s in report.collected) == ["participant-1234567", "participant-2345678",
+                                                           "participant-3456789"]
+
+
 def test_participant_ids_change_between_assignments_but_students_do_not(course, spec, tmp_path):
     from course_lib.assignment import Assignment
     from course_lib.moodle.importer import collect_moodle
