@@ -113,7 +113,12 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
             continue
         jobs.append(job)
         pending[(sub.student, sub.notebook)] = (sub, digest, student_nb)
-    runner = runner or LocalRunner(config.worker_count())
+    if runner is None:
+        from .config import gpu_count
+
+        # on CUDA every kernel gets a GPU of its own: as many at a time as there are GPUs, unless told otherwise
+        gpus = gpu_count() if device == "cuda" else 0
+        runner = LocalRunner(config.worker_count(device), gpus=gpus)
     bar = tqdm(total=len(jobs), desc=f"grading {assignment_id}", unit="nb", disable=not progress or not jobs,
                file=sys.stderr)
     with bar:

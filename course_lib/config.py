@@ -185,13 +185,29 @@ class CourseConfig:
                               hint="write it as 2026-10-05 23:59 (in c.Course.timezone)") from exc
         return (when if when.tzinfo else when.replace(tzinfo=zone)).astimezone(timezone.utc)
 
-    def worker_count(self) -> int:
-        """Workers for the local runner (``workers`` or the number of cores)."""
-        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+    def worker_count(self, device: str = "cpu") -> int:
+        """Workers for the local runner: ``workers``, else one per GPU on CUDA, else one per core."""
+        if self.workers > 0:
+            return self.workers
+        if device.startswith("cuda"):
+            return max(1, gpu_count())
+        return os.cpu_count() or 1
 
     def path(self, *parts: str) -> Path:
         """A path inside the course directory."""
         return self.root.joinpath(*parts)
+
+
+def gpu_count() -> int:
+    """CUDA devices this process may use (0 without a driver; no torch import needed then)."""
+    if not (os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")):
+        return 0
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except ImportError:
+        return 0
 
 
 _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}

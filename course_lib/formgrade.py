@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 import sys
 
 from .config import CourseConfig
@@ -33,7 +32,7 @@ def server_command(config: CourseConfig, *, ip: str, port: int, token: str, open
 
 def formgrade(*, config: CourseConfig, ip: str = "127.0.0.1", port: int = 8890, token: str | None = None,
               open_browser: bool = False) -> int:
-    """Run the formgrader until interrupted; returns the server's exit status."""
+    """Run the formgrader in place of this process (until Ctrl-C); only returns by raising."""
     from .gradebook import open_gradebook, tools_on_path
 
     tools_on_path()
@@ -46,13 +45,9 @@ def formgrade(*, config: CourseConfig, ip: str = "127.0.0.1", port: int = 8890, 
     print(f"formgrader: http://{host}:{port}/formgrader?token={token}", flush=True)
     print(f"gradebook: {config.db_url}\nstop with Ctrl-C", flush=True)
     cmd = server_command(config, ip=ip, port=port, token=token, open_browser=open_browser)
-    proc = subprocess.Popen(cmd, cwd=config.root)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The server replaces this process: Ctrl-C and SIGTERM reach Jupyter itself and nothing is left behind.
+    os.chdir(config.root)
+    os.execv(cmd[0], cmd)
+    return 0  # not reached

@@ -90,3 +90,86 @@ def test_autograde_through_the_cluster(cluster, tmp_path, capsys):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "dl-pytorch") as gb:
         assert gb.find_submission("01-tensors", "solution").score == 20
         assert gb.find_submission("01-tensors", "invert_negates").score == 18
+
+
+def start_cluster(logs: Path, workers: dict) -> tuple[str, list]:
+    """A scheduler and named workers (``name -> extra args``) as separate processes on loopback."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT)]
+    time.sleep(3)
+    for name, extra in workers.items():
+        procs.append(subprocess.Popen([DASK, "worker", address, "--name", name, "--nthreads", "1",
+                                       "--no-dashboard", "--host", "127.0.0.1", *extra],
+                                      stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT))
+    return address, procs
+
+
+def test_a_worker_killed_mid_batch_has_its_submissions_run_elsewhere(jobs, tmp_path):
+    import threading
+
+    import psutil
+    from distributed import Client
+
+    context, batch = jobs
+    address, procs = start_cluster(tmp_path, {"victim": [], "survivor": ["--resources", "GPU=1"]})
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+            victim = next(addr for addr, info in client.scheduler_info()["workers"].items()
+                          if info["name"] == "victim")
+            results = []
+            runner = threading.Thread(target=lambda: results.extend(DaskRunner(address).run(batch)), daemon=True)
+            runner.start()
+            victim_proc = psutil.Process(procs[1].pid)
+            deadline = time.monotonic() + 120
+            # wait until the victim is running a submission's kernel, then kill the whole worker (nanny too)
+            while not any("ipykernel" in " ".join(p.cmdline()) for p in _alive(victim_proc.children(recursive=True))):
+                assert time.monotonic() < deadline, "the victim never started a submission"
+                time.sleep(0.1)
+            on_victim = {key.rsplit("-", 1)[-1] for key in client.processing(workers=[victim])[victim]}
+            for proc in [*victim_proc.children(recursive=True), victim_proc]:
+                with _suppress():
+                    proc.kill()
+            runner.join(timeout=300)
+        assert not runner.is_alive(), "the batch did not finish after the worker died"
+        assert sorted(job.student for job, _ in results) == sorted(NAMES)
+        assert all(r.status == "completed" for _, r in results)
+        assert on_victim, "nothing was running on the killed worker"
+        moved = {job.student: r.worker for job, r in results if job.student in on_victim}
+        assert set(moved.values()) == {"survivor"}, moved
+        assert scores(context, results) == scores(context, LocalRunner(2).run(batch))
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(jobs):
+    from course_lib.errors import CourseError
+
+    _, batch = jobs
+    with pytest.raises(CourseError, match="cannot reach the Dask scheduler"):
+        list(DaskRunner(f"tcp://127.0.0.1:{free_port()}", connect_timeout=3).run(batch[:1]))
+
+
+def _alive(procs):
+    import psutil
+
+    out = []
+    for p in procs:
+        try:
+            p.cmdline()
+            out.append(p)
+        except psutil.Error:
+            pass
+    return out
+
+
+def _suppress():
+    import contextlib
+
+    import psutil
+
+    return contextlib.suppress(psutil.Error)

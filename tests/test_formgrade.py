@@ -100,20 +100,22 @@ def test_ta_scores_a_written_answer_in_formgrader_and_moodle_sees_it(own_course,
             link = page.locator(f'a[href$="/formgrader/submissions/{submission_id}"]:visible').first
             link.wait_for(timeout=60_000)
             link.click()
-            box = page.locator("input.score#recourse")
+            # formgrader's scripts mark the box once they have loaded its grade and listen for changes
+            box = page.locator("input.score.needs_manual_grade#recourse")
             box.wait_for(timeout=60_000)
             with page.expect_response(lambda r: "/api/grade/" in r.url and r.request.method == "PUT"
-                                      and r.status == 200, timeout=30_000):
+                                      and r.status == 200, timeout=60_000):
                 box.fill("2.5")
                 box.press("Tab")  # formgrader saves on change, as when a TA moves to the next box
             page.screenshot(path=str(tmp_path / "formgrader.png"))
             browser.close()
     finally:
-        server.terminate()
+        server.terminate()  # the command became the Jupyter server (exec): nothing else is left running
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+            raise AssertionError("the formgrader server did not stop on SIGTERM") from None
 
     with open_gradebook(config) as gb:
         grade = gb.find_grade("recourse", "ethics", "04-ethics", "ada.lovelace")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 from typing import Iterable, Iterator
 
+from ..errors import CourseError
 from ..models import ExecutionResult
 from .run import Job, run_job
 from .runners import _failed
@@ -43,10 +44,11 @@ class DaskRunner:
     the gradebook. A job whose worker dies is run again elsewhere by Dask.
     """
 
-    def __init__(self, scheduler: str, *, gpu: bool = False, retries: int = 2):
+    def __init__(self, scheduler: str, *, gpu: bool = False, retries: int = 2, connect_timeout: float = 30):
         self.scheduler = scheduler
         self.gpu = gpu
         self.retries = retries
+        self.connect_timeout = connect_timeout
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
         import tempfile
@@ -57,7 +59,12 @@ class DaskRunner:
         jobs = list(jobs)
         if not jobs:
             return
-        with Client(self.scheduler, timeout=30) as client, tempfile.TemporaryDirectory() as tmp:
+        try:
+            client = Client(self.scheduler, timeout=self.connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise CourseError(f"cannot reach the Dask scheduler at {self.scheduler} ({exc})",
+                              hint="start it (`dask scheduler`) or check the address and port") from None
+        with client, tempfile.TemporaryDirectory() as tmp:
             client.upload_file(_package_zip(tmp))
             batch = uuid.uuid4().hex[:8]
             futures = {client.submit(_run_on_worker, job, pure=False, retries=self.retries,
@@ -68,5 +75,9 @@ class DaskRunner:
                 try:
                     yield job, future.result()
                 except Exception as exc:  # the cluster could not run it: this submission fails, the batch goes on
-                    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                    if type(exc).__name__ == "KilledWorker":
+                        detail = ("every worker that ran it died (the scheduler's allowed-failures was reached); "
+                                  "the submission may crash its machine: grade it alone with `course grade`")
+                    else:
+                        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                     yield job, _failed(job, f"the cluster could not run it: {detail}")

@@ -8,6 +8,9 @@ so every runner returns the same plain :class:`~course_lib.models.ExecutionResul
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import queue
 import socket
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -42,17 +45,35 @@ class LocalRunner:
     The student's code runs in each job's own kernel process; the worker only
     drives that kernel over its sockets, so threads suffice, and a submission
     that crashes its kernel cannot take a worker (or the batch) down with it.
+    With ``gpus``, each running submission holds one GPU of its own: its kernel
+    sees only that device (``CUDA_VISIBLE_DEVICES``), so ``cuda`` means that GPU.
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, *, gpus: int = 0):
         self.workers = max(1, workers)
+        self.gpus = max(0, gpus)
+
+    def _on_own_gpu(self, slots: "queue.Queue[int]", job: Job) -> ExecutionResult:
+        gpu = slots.get()
+        try:
+            own = dataclasses.replace(job, env={**job.env, "CUDA_VISIBLE_DEVICES": str(gpu)})
+            result = run_job(own)
+            return dataclasses.replace(result, worker=f"{result.worker or socket.gethostname()}/gpu{gpu}")
+        finally:
+            slots.put(gpu)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
         jobs = list(jobs)
         if not jobs:
             return
+        work = run_job
+        if self.gpus:
+            slots: queue.Queue[int] = queue.Queue()
+            for gpu in range(self.gpus):
+                slots.put(gpu)
+            work = functools.partial(self._on_own_gpu, slots)
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)), thread_name_prefix="grader") as pool:
-            futures = {pool.submit(run_job, job): job for job in jobs}
+            futures = {pool.submit(work, job): job for job in jobs}
             for future in as_completed(futures):
                 job = futures[future]
                 try:
