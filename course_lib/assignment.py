@@ -10,8 +10,8 @@ import nbformat
 
 from .config import CourseConfig
 from .errors import AssignmentError
-from .judge.spec import Grader, load_grader
-from .notebooks import grade_cells
+from .judge.spec import Grader, NotebookTests, load_grader, notebook_tests
+from .notebooks import grade_cells, grade_id
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,30 @@ class NotebookSpec:
     grader_path: Path
 
     @cached_property
-    def grader(self) -> Grader:
+    def grader(self) -> Grader | NotebookTests:
+        """The grader module if there is one, else the notebook's own (nbgrader-format) test cells."""
+        if not self.grader_path.is_file():
+            tests = self.tests
+            if tests is not None:
+                return tests
         return load_grader(self.grader_path)
+
+    @cached_property
+    def tests(self) -> NotebookTests | None:
+        """The source notebook's autograder-tests cells, hidden tests included."""
+        return notebook_tests(self.source)
+
+    @property
+    def in_notebook(self) -> bool:
+        """Graded by the notebook's own test cells (nbgrader's format) rather than a grader module."""
+        return getattr(self.grader, "in_notebook", False)
+
+    def test_cells(self) -> dict:
+        """``grade_id -> cell`` of the source notebook's test cells (what the student's copy lacks)."""
+        from .notebooks import is_grade, is_solution
+
+        return {grade_id(c): c for c in self.source_nb().cells
+                if c.cell_type == "code" and is_grade(c) and not is_solution(c) and grade_id(c)}
 
     def source_nb(self):
         return nbformat.read(self.source, as_version=4)
@@ -91,5 +113,5 @@ class Assignment:
                               hint=f"its notebooks: {', '.join(n.name for n in self.notebooks)}")
 
     def autograded(self) -> list[NotebookSpec]:
-        """Notebooks that have hidden checks (a purely hand-graded notebook has none)."""
-        return [nb for nb in self.notebooks if nb.grader_path.is_file()]
+        """Notebooks with hidden checks: a grader module, or nbgrader test cells (a purely hand-graded notebook has neither)."""
+        return [nb for nb in self.notebooks if nb.grader_path.is_file() or nb.tests is not None]

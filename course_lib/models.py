@@ -41,6 +41,7 @@ class ExecutionResult:
     notebook: str
     status: str
     probes: dict = field(default_factory=dict)
+    tests: dict = field(default_factory=dict)  # grade id -> score of an nbgrader test cell (see instrument.test_result)
     cell_errors: tuple = ()
     problem: str = ""
     executed: str = ""  # the executed notebook (JSON text), grading cells removed

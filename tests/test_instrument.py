@@ -60,7 +60,7 @@ def test_read_run_trusts_only_probe_cells_and_strip_removes_them(tensors_spec):
     probe = nb.cells[cell_index(nb, "make_grid_tests") + 1]
     real = {"question": "make_grid_tests", "values": {}, "error": None}
     probe.outputs = [new_output("display_data", data={MIME: real})]
-    probes, errors = read_run(nb)
+    probes, errors, _ = read_run(nb)
     assert set(probes) == {"make_grid_tests"}
     assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "boom")]
     assert errors[0].cell_index == cell_index(release, "invert")  # numbered as in the student's notebook

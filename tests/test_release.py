@@ -36,6 +36,13 @@ def test_release_has_no_solutions_and_nothing_from_graders(course_dir, aid):
                         if ln.strip() and not ln.strip().startswith(("def ", '"""', "#"))]
                 for line in body:
                     assert line not in released, f"solution line leaked into release: {line}"
+        if spec.in_notebook:  # nbgrader's format: the hidden tests stay in source/
+            for cell in spec.test_cells().values():
+                hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
+                for line in (hidden.group(1).splitlines() if hidden else []):
+                    if line.strip() and not line.strip().startswith("#"):
+                        assert line.strip() not in released, f"hidden test leaked into release: {line}"
+            continue
         grader = spec.grader_path.read_text()
         for q in spec.grader.questions:
             assert q.probe.__name__ not in released

@@ -19,7 +19,7 @@ import nbformat
 
 from ..judge.kernel_side import MIME
 from ..models import CellError
-from ..notebooks import grade_id, is_locked, is_solution
+from ..notebooks import grade_id, is_grade, is_locked, is_solution
 
 ROLE = "course"  # cell metadata key of the cells grading adds
 TRUNCATED = "\n[output truncated:"  # how the engine marks a cell whose output hit the limit
@@ -46,16 +46,20 @@ def probe_source(question: str, source: str, name: str) -> str:
     return f"__course_probe__.run({question!r}, {source!r}, {name!r})\n"
 
 
-def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, seed: int, device: str):
+def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, seed: int, device: str,
+               tests: dict | None = None):
     """A copy of ``student_nb`` ready to run: clean, restored, with grading cells added.
 
     Args:
         student_nb: The submission (nbformat v4).
         release_nb: The released notebook it derives from (its locked cells win).
         probes: ``(grade_id, probe source, probe function name)`` per question.
+        tests: ``grade_id -> cell``: the source notebook's test cells, hidden tests
+            included; they replace the student's copies (as nbgrader's ``OverwriteCells`` does).
     """
     nb = copy.deepcopy(student_nb)
     locked = {grade_id(c): c for c in release_nb.cells if is_locked(c) and grade_id(c)}
+    locked.update(tests or {})
     cells = []
     for cell in nb.cells:
         if ROLE in cell.get("metadata", {}) or "injected-parameters" in cell.get("metadata", {}).get("tags", []):
@@ -97,9 +101,30 @@ def _anchor(cells, question: str, order: list[str], release_nb) -> int:
     return len(cells)
 
 
-def read_run(nb) -> tuple[dict, list[CellError]]:
-    """Probe records by question, and the errors of the student's own cells."""
+def test_result(cell) -> dict:
+    """An executed test cell scored by nbgrader's own rule (``determine_grade``), and why it lost points."""
+    from nbgrader.utils import determine_grade
+
+    score, most = determine_grade(cell)
+    reason = ""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            evalue = str(output.get("evalue", "")).strip()
+            ename = str(output.get("ename", "")) or "an error"
+            reason = f"raised {ename}: {evalue}"[:500] if evalue else f"raised {ename}"
+            break
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            first = str(output.get("text", "")).strip().splitlines()[:1]
+            reason = ("wrote to stderr, which nbgrader's rule counts as failing"
+                      + (f" ({first[0][:200]})" if first else ""))
+            break
+    return {"score": float(score or 0.0), "max_score": float(most), "reason": reason}
+
+
+def read_run(nb) -> tuple[dict, list[CellError], dict]:
+    """Probe records by question, the errors of the student's own cells, and test cells' scores."""
     probes: dict = {}
+    tests: dict = {}
     errors: list[CellError] = []
     question = ""
     own_index = 0
@@ -119,6 +144,8 @@ def read_run(nb) -> tuple[dict, list[CellError]]:
             continue
         if grade_id(cell):
             question = grade_id(cell)
+            if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
+                tests[question] = test_result(cell)
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.get("output_type") == "stream" and TRUNCATED in str(output.get("text", "")):
                 errors.append(CellError(own_index, OUTPUT_LIMIT, "printed more than the output limit; "
@@ -127,7 +154,7 @@ def read_run(nb) -> tuple[dict, list[CellError]]:
                 errors.append(CellError(own_index, str(output.get("ename", "")), str(output.get("evalue", ""))[:500],
                                         question))
         own_index += 1
-    return probes, errors
+    return probes, errors, tests
 
 
 def strip(nb):

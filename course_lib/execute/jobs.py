@@ -51,7 +51,8 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
     limits = config.limits_for(spec.assignment)
     # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
     threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
-    prepared = instrument(nb, spec.release_nb(), spec.grader.probes(), seed=config.seed, device=device)
+    prepared = instrument(nb, spec.release_nb(), spec.grader.probes(), seed=config.seed, device=device,
+                          tests=spec.test_cells())
     return Job(student=student, assignment=spec.assignment, notebook=spec.name,
                source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
                kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,

@@ -221,7 +221,7 @@ def run_job(job: Job) -> ExecutionResult:
                                    problem=problem or "the notebook produced no output",
                                    runtime=time.monotonic() - started,
                                    device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname())
-        probes, errors = read_run(executed)
+        probes, errors, tests = read_run(executed)
         limit = (f"it ran longer than the time limit ({job.cell_timeout:g} s per cell, "
                  f"{job.notebook_timeout:g} s per notebook) and was stopped")
         errors = [dataclasses.replace(e, ename=CELL_TIMEOUT_ERROR, evalue=limit)
@@ -229,7 +229,7 @@ def run_job(job: Job) -> ExecutionResult:
         if job.sandbox:
             errors = [_name_the_limit(e, job.policy) for e in errors]
         return ExecutionResult(
-            job.student, job.assignment, job.notebook, status=status, probes=probes,
+            job.student, job.assignment, job.notebook, status=status, probes=probes, tests=tests,
             cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),
             runtime=time.monotonic() - started, device=str(job.parameters.get("DEVICE", "cpu")),
             worker=socket.gethostname())

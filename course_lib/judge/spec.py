@@ -92,6 +92,50 @@ class Grader:
         return [(q.grade_id, *q.probe_source()) for q in self.questions]
 
 
+@dataclass(frozen=True)
+class NotebookTests:
+    """nbgrader's own format: the notebook's test cells are its checks (no grader module).
+
+    Each autograder-tests cell of the source notebook, hidden tests included, runs in
+    the student's kernel in place of the released one (as nbgrader's ``OverwriteCells``
+    restores it) and is scored by nbgrader's rule: no points if it raises or writes to
+    stderr, the number it outputs as partial credit, else all its points. Each cell is
+    one question with one check named after it.
+    """
+
+    path: Path  # the source notebook
+    questions: tuple
+    digest: str
+    in_notebook = True
+
+    def question(self, grade_id: str) -> Question:
+        return Grader.question(self, grade_id)  # type: ignore[arg-type]
+
+    def probes(self) -> list:
+        return []
+
+
+TESTS_DESCRIBE = "the notebook's tests for this question"
+
+
+def notebook_tests(source: Path) -> NotebookTests | None:
+    """The test cells of an nbgrader-format source notebook (``None`` when it has none)."""
+    import nbformat
+
+    from ..notebooks import grade_id, is_grade, is_solution, nbgrader_meta
+
+    nb = nbformat.read(source, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and is_grade(c) and not is_solution(c)]
+    if not cells:
+        return None
+    questions = tuple(Question(grade_id=grade_id(c), probe=None,
+                               checks=(Check(name=grade_id(c), points=float(nbgrader_meta(c).get("points", 0)),
+                                             compare=None, describe=TESTS_DESCRIBE),))
+                      for c in cells)
+    digest = hashlib.sha256("\0".join(c.source for c in cells).encode()).hexdigest()
+    return NotebookTests(path=source, questions=questions, digest=digest)
+
+
 def load_grader(path: Path) -> Grader:
     """Import ``graders/<aid>/<notebook>.py`` and check its declarations."""
     if not path.is_file():

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSubmission:
     """Every check of ``grader`` judged on ``result`` against ``references``."""
+    if getattr(grader, "in_notebook", False):
+        return judge_tests(grader, result)
     checks = []
     for question in grader.questions:
         reference = _reference(question, references)
@@ -39,6 +41,32 @@ def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSu
             checks.append(CheckResult(name=check.name, grade_id=question.grade_id,
                                       points=check.points if passed else 0.0, max_points=check.points,
                                       passed=passed, message=message, describe=check.describe))
+    return GradedSubmission(student=result.student, assignment=result.assignment, notebook=result.notebook,
+                            checks=tuple(checks), status=result.status, problems=tuple(problems(result)),
+                            runtime=result.runtime, device=result.device, worker=result.worker)
+
+
+def judge_tests(grader, result: ExecutionResult) -> GradedSubmission:
+    """An nbgrader-format notebook: each test cell's score as nbgrader's rule gave it in the run."""
+    checks = []
+    for question in grader.questions:
+        check, = question.checks
+        record = result.tests.get(question.grade_id)
+        if record is None:
+            if result.status == "completed" and not result.problem:
+                message = "not graded: the notebook has no test cell for this question (was it deleted?)"
+            else:
+                message = _not_reached(result, question.grade_id)
+            points = 0.0
+        else:
+            points = max(0.0, min(float(record["score"]), check.points))
+            message = ""
+            if points < check.points:
+                message = (f"the test cell {record['reason']}" if record.get("reason")
+                           else f"partial credit: the tests gave {points:g} of {check.points:g} points")
+        checks.append(CheckResult(name=check.name, grade_id=question.grade_id, points=points,
+                                  max_points=check.points, passed=points >= check.points, message=message,
+                                  describe=check.describe))
     return GradedSubmission(student=result.student, assignment=result.assignment, notebook=result.notebook,
                             checks=tuple(checks), status=result.status, problems=tuple(problems(result)),
                             runtime=result.runtime, device=result.device, worker=result.worker)

@@ -1,0 +1,121 @@
+"""Known submissions of 06-autograd, an nbgrader-format notebook (its test cells are its checks).
+
+There is no grader module for this assignment: each autograder-tests cell of the
+source notebook, hidden tests included, is one check named after the cell. The
+variants prove those tests the same way as the other assignments' hidden checks,
+and the benchmark grades a class built from them with nbgrader and with the
+course's engine, which must agree cell by cell.
+"""
+
+from course_lib.synth import Variant
+
+LEAKY = "leaky_relu_tests"
+LOG_SOFTMAX = "log_softmax_tests"
+GRAD = "mse_and_grad_tests"
+FIT = "fit_line_tests"
+
+VARIANTS = [
+    Variant("solution", kind="solution"),
+    # -- alternative correct solutions ----------------------------------------------------------
+    Variant("alternative_clamp_logsumexp_analytic", kind="alternative", answers={
+        "leaky_relu": (
+            "def leaky_relu(x, slope=0.01):\n"
+            "    return torch.clamp(x, min=0) + slope * torch.clamp(x, max=0)\n"),
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    return logits - torch.logsumexp(logits, dim=-1, keepdim=True)\n"),
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    residual = x @ w - y\n"
+            "    return (residual ** 2).mean(), 2 / len(y) * x.T @ residual\n"),
+    }),
+    Variant("alternative_autograd_grad_closed_form", kind="alternative", answers={
+        "leaky_relu": (
+            "import torch.nn.functional as F\n\n"
+            "def leaky_relu(x, slope=0.01):\n"
+            "    return F.leaky_relu(x, negative_slope=slope)\n"),
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    w = w.detach().requires_grad_()\n"
+            "    loss = torch.mean((x @ w - y) ** 2)\n"
+            "    (grad,) = torch.autograd.grad(loss, w)\n"
+            "    return loss.detach(), grad\n"),
+        "fit_line": (
+            "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    # the least-squares line in closed form: what gradient descent converges to\n"
+            "    xm, ym = x.mean(), y.mean()\n"
+            "    w = ((x - xm) * (y - ym)).sum() / ((x - xm) ** 2).sum()\n"
+            "    return float(w), float(ym - w * xm)\n"),
+    }),
+    # -- misconceptions -------------------------------------------------------------------------
+    Variant("leaky_relu_in_place", fails=(LEAKY,), answers={
+        "leaky_relu": (
+            "def leaky_relu(x, slope=0.01):\n"
+            "    x[x < 0] *= slope\n"
+            "    return x\n")}),
+    Variant("leaky_relu_ignores_slope", fails=(LEAKY,), answers={
+        "leaky_relu": (
+            "def leaky_relu(x, slope=0.01):\n"
+            "    return torch.where(x > 0, x, 0.01 * x)\n")}),
+    Variant("log_softmax_without_max_shift", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    e = torch.exp(logits)\n"
+            "    return torch.log(e / e.sum(dim=-1, keepdim=True))\n")}),
+    Variant("log_softmax_over_first_dim", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    shifted = logits - logits.max(dim=0, keepdim=True).values\n"
+            "    return shifted - shifted.exp().sum(dim=0, keepdim=True).log()\n")}),
+    Variant("grad_of_sum_not_mean", fails=(GRAD,), answers={
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    w = w.detach().clone().requires_grad_(True)\n"
+            "    loss = ((x @ w - y) ** 2).sum()\n"
+            "    loss.backward()\n"
+            "    return loss.detach() / len(y), w.grad\n")}),
+    Variant("grad_accumulates_on_the_input", fails=(GRAD,), answers={
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    w.requires_grad_(True)\n"
+            "    loss = ((x @ w - y) ** 2).mean()\n"
+            "    loss.backward()\n"
+            "    return loss.detach(), w.grad.clone()\n")}),
+    # partial credit: b converges within 20 steps, w does not (1 of 2 points)
+    Variant("fit_line_ignores_steps", fails=(FIT,), answers={
+        "fit_line": (
+            "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    w = torch.zeros((), requires_grad=True)\n"
+            "    b = torch.zeros((), requires_grad=True)\n"
+            "    for _ in range(20):\n"
+            "        loss = ((w * x + b - y) ** 2).mean()\n"
+            "        loss.backward()\n"
+            "        with torch.no_grad():\n"
+            "            w -= lr * w.grad\n"
+            "            b -= lr * b.grad\n"
+            "            w.grad.zero_()\n"
+            "            b.grad.zero_()\n"
+            "    return w.item(), b.item()\n")}),
+    # correct, but it prints its progress to stderr: nbgrader's rule gives the test cell no points
+    Variant("fit_line_logs_to_stderr", fails=(FIT,), answers={
+        "fit_line": (
+            "import sys\n\n"
+            "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    w = torch.zeros((), requires_grad=True)\n"
+            "    b = torch.zeros((), requires_grad=True)\n"
+            "    for step in range(steps):\n"
+            "        loss = ((w * x + b - y) ** 2).mean()\n"
+            "        loss.backward()\n"
+            "        with torch.no_grad():\n"
+            "            w -= lr * w.grad\n"
+            "            b -= lr * b.grad\n"
+            "            w.grad.zero_()\n"
+            "            b.grad.zero_()\n"
+            "    print(f'final loss {loss.item():.4f}', file=sys.stderr)\n"
+            "    return w.item(), b.item()\n")}),
+    # an error in one answer costs that question only
+    Variant("log_softmax_syntax_error", kind="error", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits)\n"
+            "    return logits\n")}),
+]
