@@ -24,7 +24,7 @@ from .config import CourseConfig
 from .errors import SubmissionError
 from .execute.jobs import resolve_device
 from .execute.runners import LocalRunner, Runner
-from .gradebook import ensure_notebook, record
+from .gradebook import ensure_notebook, open_gradebook, record
 from .grade import Context
 from .judge.references import reference_key
 from .models import CheckResult, GradedSubmission, Submission
@@ -121,12 +121,12 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
         runner = LocalRunner(config.worker_count(device), gpus=gpus)
     bar = tqdm(total=len(jobs), desc=f"grading {assignment_id}", unit="nb", disable=not progress or not jobs,
                file=sys.stderr)
-    with bar:
+    with bar, open_gradebook(config) as gradebook:
         for job, result in runner.run(jobs):
-            sub, digest, student_nb = pending[(job.student, job.notebook)]
+            sub, digest, student_nb = pending.pop((job.student, job.notebook))
             context = contexts[job.notebook]
             graded = context.judge(result)
-            _finish(config, context, sub, graded, result.executed, student_nb, digest)
+            _finish(config, context, sub, graded, result.executed, student_nb, digest, gradebook=gradebook)
             report.graded.append(graded)
             bar.set_postfix_str(f"{graded.student} {graded.score:g}/{graded.max_score:g}")
             bar.update()
@@ -135,10 +135,10 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
 
 
 def _finish(config: CourseConfig, context: Context, sub: Submission, graded: GradedSubmission,
-            executed: str | None, student_nb, digest: str) -> None:
+            executed: str | None, student_nb, digest: str, gradebook=None) -> None:
     """Everything that follows a verdict: gradebook first, then files, then the done-marker."""
     record(config, context.spec, graded, timestamp=sub.timestamp, student_nb=student_nb,
-           release_nb=context.spec.release_nb())
+           release_nb=context.release_nb, gradebook=gradebook)
     out_dir = config.path("autograded", sub.student, sub.assignment)
     out_dir.mkdir(parents=True, exist_ok=True)
     if executed:

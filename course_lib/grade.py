@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .assignment import Assignment, NotebookSpec
@@ -36,9 +37,18 @@ class Context:
         return cls(config, spec, device, load_references(config, spec, device=device, run=run),
                    assignment_files(config, spec))
 
+    @cached_property
+    def release_nb(self):
+        return self.spec.release_nb()
+
+    @cached_property
+    def test_cells(self) -> dict:
+        return self.spec.test_cells()
+
     def job(self, student: str, path: Path, student_nb=None):
         return make_job(self.config, self.spec, student=student, notebook_path=path, device=self.device,
-                        student_nb=student_nb, files=self.files)
+                        student_nb=student_nb, files=self.files, release_nb=self.release_nb,
+                        tests=self.test_cells)
 
     def judge(self, result: ExecutionResult) -> GradedSubmission:
         return judge(self.spec.grader, result, self.references)

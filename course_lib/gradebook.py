@@ -61,13 +61,15 @@ def ensure_notebook(config: CourseConfig, spec: NotebookSpec) -> None:
 
 
 def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *,
-           timestamp: str | None = None, student_nb=None, release_nb=None) -> None:
+           timestamp: str | None = None, student_nb=None, release_nb=None, gradebook=None) -> None:
     """Write one judged submission into the gradebook and commit it.
 
     Autograded cells get ``auto_score``; manually graded cells are left for
     formgrader (``needs_manual_grade``). A solution cell the student never changed
     gets nbgrader's "No response." comment; failed check messages go into the
     solution cell's automatic comment so formgrader shows them to the grader.
+    A batch passes its open ``gradebook`` (nbgrader's ``Gradebook``); each
+    submission is still committed on its own.
     """
     from nbgrader.api import MissingEntry
 
@@ -75,7 +77,8 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     scores = graded.question_scores()
     messages = _messages_by_solution(graded, release_nb) if release_nb is not None else {}
     unchanged = _unchanged_solutions(student_nb) if student_nb is not None else set()
-    with open_gradebook(config) as gb, warnings.catch_warnings():
+    opened = contextlib.nullcontext(gradebook) if gradebook is not None else open_gradebook(config)
+    with opened as gb, warnings.catch_warnings():
         # nbgrader's add_submission builds rows before adding them to the session; SQLAlchemy 2
         # warns about the autoflush in between, and the rows are added right after.
         warnings.filterwarnings("ignore", message=".*not in session, add operation along.*")
@@ -102,9 +105,13 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
             else:
                 comment.auto_comment = messages.get(name) or None
         gb.db.commit()
-    from .late import apply_late_penalty
+        # nbgrader's late-penalty preprocessor opens the gradebook again: only when there is a penalty to
+        # set or one to clear
+        late = (notebook.assignment.total_seconds_late or 0) > 0 or bool(notebook.late_submission_penalty)
+    if late:
+        from .late import apply_late_penalty
 
-    apply_late_penalty(config, graded.assignment, graded.notebook, graded.student)
+        apply_late_penalty(config, graded.assignment, graded.notebook, graded.student)
 
 
 def _parse_time(value: str | None):

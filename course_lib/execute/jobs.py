@@ -45,14 +45,14 @@ def assignment_files(config: CourseConfig, spec: NotebookSpec) -> dict:
 
 
 def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook_path: Path, device: str,
-             student_nb=None, files: dict | None = None) -> Job:
+             student_nb=None, files: dict | None = None, release_nb=None, tests: dict | None = None) -> Job:
     """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
     nb = student_nb if student_nb is not None else read_notebook(notebook_path, student=student)
     limits = config.limits_for(spec.assignment)
     # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
     threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
-    prepared = instrument(nb, spec.release_nb(), spec.grader.probes(), seed=config.seed, device=device,
-                          tests=spec.test_cells())
+    prepared = instrument(nb, release_nb if release_nb is not None else spec.release_nb(), spec.grader.probes(),
+                          seed=config.seed, device=device, tests=tests if tests is not None else spec.test_cells())
     return Job(student=student, assignment=spec.assignment, notebook=spec.name,
                source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
                kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,

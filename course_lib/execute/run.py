@@ -26,8 +26,9 @@ from pathlib import Path
 import nbformat
 
 from ..models import ExecutionResult
+from . import pool as pools
 from . import sandbox
-from .engine import ENGINE_NAME
+from .engine import ENGINE_NAME, QUICK_START_CLIENT
 from .instrument import ROLE, read_run, strip
 from .sandbox import Policy
 
@@ -37,6 +38,7 @@ SETUP_TIMEOUT = 300  # the grading set-up cell: seeding and importing torch, on 
 IOPUB_TIMEOUT = 60
 # papermill logs every cell error and timeout; they are reported per student instead.
 logging.getLogger("papermill").setLevel(logging.CRITICAL)
+log = logging.getLogger(__name__)
 
 
 class NotebookTimeout(Exception):
@@ -68,8 +70,27 @@ def kernel_session(job: Job, scratch: Path):
     The sandbox slot (its uid) is held for the kernel's whole life and released after
     every process of that uid is gone.
     """
+    pool = pools.current()
+    if pool is not None and job.sandbox:
+        env, zygote, km = kernel_env(job), None, None
+        try:
+            zygote = pool.acquire(job, env)
+            km = zygote.start_kernel(job, env)
+        except pools.ZygoteError as exc:  # the pool failed, not the submission: start this kernel plainly
+            log.warning("kernel pool: %s; starting a kernel the plain way", exc)
+            if zygote is not None:
+                pool.release(zygote, healthy=False)
+        if km is not None:
+            healthy = False
+            try:
+                yield km
+            finally:
+                healthy = zygote.stop_kernel(km)
+                pool.release(zygote, healthy)
+            return
     with contextlib.ExitStack() as stack:
         slot = stack.enter_context(sandbox.claim_slot()) if job.sandbox else 0
+        place_files(job, scratch / "home")
         with _kernel(job, scratch, slot) as km:
             yield km
 
@@ -94,16 +115,18 @@ def _kernel(job: Job, scratch: Path, slot: int):
         km = AsyncKernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, **options)
     else:
         km = AsyncKernelManager(kernel_name=job.kernel_name, **options)
+    km.client_class = QUICK_START_CLIENT
     km.connection_file = str(conn / "kernel.json")
     km.write_connection_file()
     if job.sandbox:
         sandbox.hand_over([home, conn], slot)
     log = open(scratch / "kernel.log", "wb")  # the kernel's own stdout/stderr, for diagnosing deaths
+    pid = None
     try:
         run_sync(km.start_kernel)(cwd=str(home), env=kernel_env(job), stdout=log, stderr=subprocess.STDOUT)
+        pid = getattr(km.provisioner, "pid", None)
         yield km
     finally:
-        pid = getattr(getattr(km, "provisioner", None), "pid", None)
         with contextlib.suppress(Exception):
             run_sync(km.shutdown_kernel)(now=True)
         if pid:  # the kernel is started in its own process group: end anything it left behind
@@ -114,6 +137,14 @@ def _kernel(job: Job, scratch: Path, slot: int):
         with contextlib.suppress(Exception):
             run_sync(km.cleanup_resources)()
         log.close()
+
+
+def place_files(job: Job, home: Path) -> None:
+    """The assignment's data files, next to the notebook in the kernel's home."""
+    for rel, data in job.files.items():
+        target = home / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 def kernel_env(job: Job) -> dict:
@@ -159,15 +190,10 @@ def run_job(job: Job) -> ExecutionResult:
     clock = {"deadline": None}
     scratch = Path(tempfile.mkdtemp(prefix="course-run-"))
     os.chmod(scratch, 0o711)  # the sandbox's uid must reach its own directories inside
-    home = scratch / "home"
-    home.mkdir()
+    (scratch / "home").mkdir()
     status, problem = "completed", ""
     try:
-        for rel, data in job.files.items():
-            target = home / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        src, out = scratch / ".course-in.ipynb", scratch / ".course-out.ipynb"
+        src, out, run = scratch / ".course-in.ipynb", scratch / ".course-out.ipynb", {}
         src.write_text(job.source)
 
         def cell_timeout(cell) -> int:
@@ -199,6 +225,8 @@ def run_job(job: Job) -> ExecutionResult:
                     on_cell_start=on_cell_start,
                     # a loaded machine can be slow to deliver the last output of a cell; that is not the student's fault
                     iopub_timeout=IOPUB_TIMEOUT,
+                    # the notebook stays in memory while it runs (no rewrite after every cell)
+                    request_save_on_cell_execute=False, course_run=run,
                 )
         except papermill.PapermillExecutionError:
             pass  # a student's cell raised; every cell still ran (allow_errors)
@@ -215,7 +243,7 @@ def run_job(job: Job) -> ExecutionResult:
             # first line only: nbclient's messages quote the cell, and grading cells must not reach feedback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             status, problem = "failed", f"could not run the notebook: {type(exc).__name__}: {first}"
-        executed = nbformat.read(out, as_version=4) if out.exists() else None
+        executed = run.get("notebook")
         if executed is None:
             return ExecutionResult(job.student, job.assignment, job.notebook, status="failed",
                                    problem=problem or "the notebook produced no output",

@@ -8,6 +8,7 @@ so every runner returns the same plain :class:`~course_lib.models.ExecutionResul
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import queue
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterable, Iterator, Protocol
 
 from ..models import ExecutionResult
+from . import pool as pools
 from .run import Job, run_job
 
 
@@ -47,11 +49,15 @@ class LocalRunner:
     that crashes its kernel cannot take a worker (or the batch) down with it.
     With ``gpus``, each running submission holds one GPU of its own: its kernel
     sees only that device (``CUDA_VISIBLE_DEVICES``), so ``cuda`` means that GPU.
+    With ``pool`` (the default) and more jobs than workers, each worker keeps a
+    warm sandbox that forks every kernel with PyTorch already imported
+    (:mod:`course_lib.execute.pool`); each kernel still serves one submission.
     """
 
-    def __init__(self, workers: int, *, gpus: int = 0):
+    def __init__(self, workers: int, *, gpus: int = 0, pool: bool = True):
         self.workers = max(1, workers)
         self.gpus = max(0, gpus)
+        self.pool = pool
 
     def _on_own_gpu(self, slots: "queue.Queue[int]", job: Job) -> ExecutionResult:
         gpu = slots.get()
@@ -72,7 +78,11 @@ class LocalRunner:
             for gpu in range(self.gpus):
                 slots.put(gpu)
             work = functools.partial(self._on_own_gpu, slots)
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)), thread_name_prefix="grader") as pool:
+        workers = min(self.workers, len(jobs))
+        # more than one job per worker: kernels are forked from warm sandboxes (see execute.pool)
+        kernels = pools.active(pools.KernelPool(workers)) if self.pool and len(jobs) > workers \
+            else contextlib.nullcontext()
+        with kernels, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader") as pool:
             futures = {pool.submit(work, job): job for job in jobs}
             for future in as_completed(futures):
                 job = futures[future]

@@ -98,8 +98,15 @@ def _parents(path: str) -> list[str]:
     return out
 
 
-def kernel_argv(policy: Policy, *, conn_dir: Path, home: Path, device: str, slot: int) -> list[str]:
-    """The command that starts one sandboxed kernel (``{connection_file}`` left for jupyter_client)."""
+def kernel_argv(policy: Policy, *, conn_dir: Path, home: Path, device: str, slot: int,
+                zygote: tuple[Path, list[str]] | None = None) -> list[str]:
+    """The command that starts one sandboxed kernel (``{connection_file}`` left for jupyter_client).
+
+    With ``zygote`` (its private control directory and its command), the same sandbox
+    runs the forking process of :mod:`course_lib.execute.pool` instead: it keeps the
+    privileges it needs to drop them in each child, and each child applies the
+    limits itself, so neither ``setpriv`` nor ``prlimit`` is in front of it.
+    """
     argv = [shutil.which("bwrap"),
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--hostname", "grader",
@@ -120,6 +127,12 @@ def kernel_argv(policy: Policy, *, conn_dir: Path, home: Path, device: str, slot
                      *(f"/dev/nvidia{i}" for i in range(16))):
             argv += ["--dev-bind-try", node, node]
         argv += ["--ro-bind-try", "/sys", "/sys", "--ro-bind-try", "/proc/driver/nvidia", "/proc/driver/nvidia"]
+    if zygote is not None:
+        control, command = zygote
+        argv += [*_parents(str(control)), "--bind", str(control), str(control)]
+        if os.geteuid() != 0:
+            argv += ["--cap-drop", "ALL"]
+        return [*argv, "--", *command]
     if os.geteuid() == 0:
         # setpriv needs CAP_SETUID to switch; switching to a plain uid then drops every capability.
         uid = UID_BASE + slot
@@ -127,11 +140,17 @@ def kernel_argv(policy: Policy, *, conn_dir: Path, home: Path, device: str, slot
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     else:
         argv += ["--cap-drop", "ALL", "--"]
-    mib = 1024 * 1024
-    argv += [shutil.which("prlimit"), f"--data={policy.memory_mb * mib}", f"--nproc={policy.max_processes}",
-             f"--fsize={policy.max_file_mb * mib}", f"--nofile={policy.max_open_files}", "--core=0", "--",
+    limits = rlimits(policy)
+    argv += [shutil.which("prlimit"), *(f"--{name}={value}" for name, value in limits.items()), "--",
              sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     return argv
+
+
+def rlimits(policy: Policy) -> dict[str, int]:
+    """The kernel's resource limits, by ``prlimit`` option name."""
+    mib = 1024 * 1024
+    return {"data": policy.memory_mb * mib, "nproc": policy.max_processes, "fsize": policy.max_file_mb * mib,
+            "nofile": policy.max_open_files, "core": 0}
 
 
 def write_kernelspec(directory: Path, argv: list[str], name: str) -> None:

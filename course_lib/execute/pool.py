@@ -1,0 +1,320 @@
+"""A pool of warm sandboxes whose kernels start by ``fork``, with PyTorch already imported.
+
+Starting a kernel costs a Python start, ipykernel's imports and, for every
+submission of this course, ``import torch``: seconds of CPU per submission
+that no student code needs. A :class:`Zygote` is a grading sandbox (the same
+``bwrap`` set-up as a plain kernel's, see :mod:`course_lib.execute.sandbox`)
+running :mod:`course_lib.execute.zygote_main`, which imports all that once and
+forks one child per submission. The child takes the job's resource limits and
+drops to the sandbox's own unprivileged uid before it becomes an ordinary
+ipykernel; every kernel serves exactly one submission. Between two kernels
+every process of the sandbox is killed, and ``/tmp`` and the home directory are
+emptied, so one submission cannot leave anything for the next.
+
+The grader drives a forked kernel through jupyter_client as any other: an
+``AsyncKernelManager`` whose provisioner (:class:`ForkedKernel`) asks the zygote,
+not the operating system, whether the kernel lives and to end it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from jupyter_client.provisioning import KernelProvisionerBase
+
+from . import sandbox
+from .engine import QUICK_START_CLIENT
+
+ZYGOTE_SOURCE = Path(__file__).with_name("zygote_main.py")
+PRELOAD = ("torch", "numpy")  # what (nearly) every submission imports; absent packages are skipped
+START_TIMEOUT = 300  # seconds for a zygote's imports on however loaded a machine
+REQUEST_TIMEOUT = 30
+
+
+class ZygoteError(RuntimeError):
+    """The zygote did not start or stopped answering; the job runs in a plainly started kernel instead."""
+
+
+def pool_key(job, env: dict) -> tuple:
+    """Jobs whose kernels a zygote can fork: same sandbox, device, limits and start-up environment."""
+    start_env = {k: v for k, v in env.items() if k not in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")}
+    return (job.policy, str(job.parameters.get("DEVICE", "cpu")), tuple(sorted(start_env.items())))
+
+
+def _empty(directory: Path) -> None:
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+
+
+class Zygote:
+    """One warm sandbox that forks kernels, one at a time."""
+
+    def __init__(self, job, env: dict):
+        self.key = pool_key(job, env)
+        self.device = str(job.parameters.get("DEVICE", "cpu"))
+        self._stack = contextlib.ExitStack()
+        self._counter = itertools.count(1)
+        self.proc = None
+        self.sock = None
+        try:
+            self._start(job, env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, job, env: dict) -> None:
+        self.scratch = Path(tempfile.mkdtemp(prefix="course-zygote-"))
+        os.chmod(self.scratch, 0o711)
+        self.home, self.conn, self.control = self.scratch / "home", self.scratch / "conn", self.scratch / "ctl"
+        for d in (self.home, self.conn, self.control):
+            d.mkdir()
+        os.chmod(self.control, 0o700)
+        self.slot = self._stack.enter_context(sandbox.claim_slot())
+        self.uid = sandbox.uid_for(self.slot)
+        sandbox.hand_over([self.home, self.conn], self.slot)
+        control = self.control / "zygote.sock"
+        command = [sys.executable, "-c", ZYGOTE_SOURCE.read_text(), str(control), ",".join(PRELOAD)]
+        argv = sandbox.kernel_argv(job.policy, conn_dir=self.conn, home=self.home, device=self.device,
+                                   slot=self.slot, zygote=(self.control, command))
+        sandbox.write_kernelspec(self.scratch / "kernels", argv, "course-sandbox")  # for interrupt_mode only
+        self.log = open(self.scratch / "zygote.log", "wb")
+        start_env = {k: v for k, v in env.items() if k not in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")}
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=start_env, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise ZygoteError(f"the kernel pool's sandbox exited ({self.proc.returncode}): {self._log_tail()}")
+            if control.exists():
+                try:
+                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    self.sock.connect(str(control))
+                    break
+                except OSError:
+                    self.sock.close()
+                    self.sock = None
+            if time.monotonic() > deadline:
+                raise ZygoteError("the kernel pool's sandbox did not start in time")
+            time.sleep(0.02)
+        self.sock.settimeout(REQUEST_TIMEOUT)
+        self.reader = self.sock.makefile("r")
+        self.lock = threading.Lock()
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.scratch / "zygote.log").read_text(errors="replace")[-500:].strip()
+        return ""
+
+    def request(self, **message) -> dict:
+        with self.lock:
+            try:
+                self.sock.sendall((json.dumps(message) + "\n").encode())
+                line = self.reader.readline()
+            except OSError as exc:
+                raise ZygoteError(f"the kernel pool's sandbox stopped answering ({exc})") from None
+        if not line:
+            raise ZygoteError(f"the kernel pool's sandbox exited: {self._log_tail()}")
+        return json.loads(line)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None and self.sock is not None
+
+    def start_kernel(self, job, env: dict):
+        """A kernel manager for a kernel forked for ``job``, with the job's files in an otherwise empty home."""
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import AsyncKernelManager
+
+        _empty(self.home)
+        for rel, data in job.files.items():
+            target = self.home / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        sandbox.hand_over([self.home], self.slot)
+        n = next(self._counter)
+        specs = KernelSpecManager(kernel_dirs=[str(self.scratch / "kernels")], ensure_native_kernel=False)
+        km = AsyncKernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, transport="ipc",
+                                ip=str(self.conn / f"k{n}"))
+        km.client_class = QUICK_START_CLIENT
+        km.connection_file = str(self.conn / f"k{n}.json")
+        km.write_connection_file()
+        sandbox.hand_over([self.conn], self.slot)
+        reply = self.request(op="spawn", connection_file=km.connection_file, env=env,
+                             limits=sandbox.rlimits(job.policy), uid=self.uid)
+        if "pid" not in reply:
+            raise ZygoteError(f"the kernel pool's sandbox could not fork: {reply}")
+        km.provisioner = ForkedKernel(zygote=self, pid=reply["pid"], kernel_id=km.kernel_id or "",
+                                      kernel_spec=km.kernel_spec, parent=km)
+        return km
+
+    def stop_kernel(self, km) -> bool:
+        """End the kernel and everything it started; ``False`` if this zygote must not serve again."""
+        from jupyter_core.utils import run_sync
+
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)
+        with contextlib.suppress(Exception):
+            run_sync(km.cleanup_resources)()
+        try:
+            reply = self.request(op="kill")
+        except ZygoteError:
+            return False
+        sandbox.end_all(self.uid)  # belt and braces: the uid is this sandbox's alone
+        if not reply.get("clean") or (self.uid is not None and sandbox.processes_of(self.uid)):
+            return False
+        _empty(self.conn)
+        return True
+
+    def close(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.sock = None
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, 9)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+        if getattr(self, "uid", None) is not None:
+            sandbox.end_all(self.uid)
+        if getattr(self, "log", None):
+            self.log.close()
+        self._stack.close()  # the slot
+        if getattr(self, "scratch", None):
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class ForkedKernel(KernelProvisionerBase):
+    """jupyter_client's view of a kernel the zygote forked: liveness and killing go through the zygote."""
+
+    def __init__(self, *, zygote: Zygote, pid: int, **kwargs):
+        super().__init__(**kwargs)
+        self.zygote, self.pid, self.exit_code = zygote, pid, None
+
+    @property
+    def has_process(self) -> bool:
+        return self.exit_code is None
+
+    async def poll(self):
+        if self.exit_code is None:
+            try:
+                self.exit_code = self.zygote.request(op="poll")["exit"]
+            except ZygoteError:
+                self.exit_code = -9
+        return self.exit_code
+
+    async def wait(self):
+        import asyncio
+
+        while await self.poll() is None:
+            await asyncio.sleep(0.05)
+        return self.exit_code
+
+    async def send_signal(self, signum: int) -> None:
+        if signum == 9:
+            await self.kill()
+
+    async def kill(self, restart: bool = False) -> None:
+        if self.exit_code is None:
+            try:
+                self.exit_code = self.zygote.request(op="kill")["exit"] or -9
+            except ZygoteError:
+                self.exit_code = -9
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.kill(restart)
+
+    async def launch_kernel(self, cmd, **kwargs):
+        raise RuntimeError("a forked kernel is started by its zygote")
+
+    async def cleanup(self, restart: bool = False) -> None:
+        pass
+
+
+class KernelPool:
+    """Up to ``size`` zygotes, each serving one running job at a time."""
+
+    def __init__(self, size: int):
+        self.size = max(1, size)
+        self._idle: list[Zygote] = []
+        self._busy = 0
+        self._lock = threading.Lock()
+        self.closed = False
+        self.failures = 0
+
+    def acquire(self, job, env: dict) -> Zygote:
+        key = pool_key(job, env)
+        with self._lock:
+            if self.closed:
+                raise ZygoteError("the kernel pool is closed")
+            for zygote in self._idle:
+                if zygote.key == key and zygote.alive():
+                    self._idle.remove(zygote)
+                    self._busy += 1
+                    return zygote
+            # make room: a zygote of another kind (or a dead one) goes
+            while self._idle and len(self._idle) + self._busy >= self.size:
+                self._idle.pop(0).close()
+            self._busy += 1
+        try:
+            return Zygote(job, env)
+        except BaseException:
+            with self._lock:
+                self._busy -= 1
+                self.failures += 1
+            raise
+
+    def release(self, zygote: Zygote, healthy: bool) -> None:
+        with self._lock:
+            self._busy -= 1
+            if healthy and zygote.alive() and not self.closed:
+                self._idle.append(zygote)
+                return
+        zygote.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            idle, self._idle = self._idle, []
+        for zygote in idle:
+            zygote.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_current: KernelPool | None = None
+
+
+def current() -> KernelPool | None:
+    """The pool this process's runner set up (``None``: every kernel starts plainly)."""
+    return _current
+
+
+@contextlib.contextmanager
+def active(pool: KernelPool):
+    """Make ``pool`` the one :func:`course_lib.execute.run.run_job` uses, until the block ends."""
+    global _current
+    previous, _current = _current, pool
+    try:
+        with pool:
+            yield pool
+    finally:
+        _current = previous
