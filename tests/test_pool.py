@@ -1,0 +1,137 @@
+"""The kernel pool: kernels forked from warm sandboxes grade like plainly started ones and share nothing."""
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.execute import pool as pools
+from course_lib.execute import sandbox
+from course_lib.execute.run import Job, run_job
+from course_lib.execute.runners import LocalRunner
+from course_lib.execute.sandbox import Policy
+
+MIB = 1024 * 1024
+
+LEAVE_TRACES = """\
+import os, subprocess, torch
+open(os.path.expanduser("~/left-by-a.txt"), "w").write("a")
+open("/tmp/left-by-a", "w").write("a")
+torch.left_by_a = True
+os.environ["LEFT_BY_A"] = "1"
+subprocess.Popen(["/bin/sh", "-c", "exec sleep 300"], start_new_session=True)
+print("traces left")
+"""
+
+OBSERVE = """\
+import json, os, resource, sys
+preloaded = "torch" in sys.modules
+import torch
+procs = []
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            procs.append(open(f"/proc/{p}/cmdline", "rb").read().replace(b"\\0", b" ").decode())
+        except OSError:
+            pass
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+print(json.dumps({
+    "preloaded": preloaded, "home": sorted(os.listdir(os.path.expanduser("~"))), "tmp": sorted(os.listdir("/tmp")),
+    "torch_marker": hasattr(torch, "left_by_a"), "env": "LEFT_BY_A" in os.environ,
+    "sleepers": [c for c in procs if c.startswith("sleep ")], "uid": os.getuid(), "cap_eff": status["CapEff"].strip(),
+    "cap_prm": status["CapPrm"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
+    "data": resource.getrlimit(resource.RLIMIT_DATA)[0], "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+    "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0], "hash_seed": os.environ.get("PYTHONHASHSEED")}))
+"""
+
+KILL_PARENT = """\
+import os
+try:
+    os.kill(os.getppid(), 9)
+    print("killed", os.getppid())
+except PermissionError:
+    print("not allowed")
+"""
+
+
+def job(name: str, *cells: str, policy: Policy = Policy(), files: dict | None = None) -> Job:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return Job(student=name, assignment="pool", notebook="pool", source=nbformat.writes(nb),
+               parameters={"DEVICE": "cpu", "SEED": 7}, cell_timeout=60, notebook_timeout=120,
+               files=files or {"data.txt": b"x"}, policy=policy)
+
+
+def printed(result) -> str:
+    nb = nbformat.reads(result.executed, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream")
+
+
+@pytest.fixture
+def pool():
+    if sandbox.missing_features():
+        pytest.skip("no sandbox on this machine")
+    with pools.active(pools.KernelPool(1)) as kp:
+        yield kp
+
+
+def test_nothing_of_one_submission_reaches_the_next(pool):
+    first = run_job(job("a", LEAVE_TRACES))
+    assert first.status == "completed" and "traces left" in printed(first), printed(first)
+    second = run_job(job("b", OBSERVE))
+    assert second.status == "completed", second.problem
+    seen = json.loads(printed(second))
+    assert seen["preloaded"], "the kernel was not forked from a warm sandbox"
+    assert seen["home"] == ["data.txt"] and seen["tmp"] == []
+    assert not seen["torch_marker"] and not seen["env"] and seen["sleepers"] == []
+    assert seen["hash_seed"] == "7"
+    # the job's limits and no privileges, in the forked kernel as in a plainly started one
+    policy = Policy()
+    assert (seen["data"], seen["nproc"], seen["fsize"]) == (policy.memory_mb * MIB, policy.max_processes,
+                                                            policy.max_file_mb * MIB)
+    assert int(seen["cap_eff"], 16) == 0 and int(seen["cap_prm"], 16) == 0 and seen["no_new_privs"] == "1"
+    if os.geteuid() == 0:
+        assert sandbox.UID_BASE <= seen["uid"] < sandbox.UID_BASE + sandbox.SLOTS
+    assert len(pool._idle) == 1 and next(pool._idle[0]._counter) == 3  # one zygote served both
+    assert pool.failures == 0
+
+
+def test_other_limits_get_a_zygote_of_their_own(pool):
+    run_job(job("a", OBSERVE))
+    small = Policy(memory_mb=1500, max_processes=64)
+    seen = json.loads(printed(run_job(job("b", OBSERVE, policy=small))))
+    assert seen["preloaded"] and (seen["data"], seen["nproc"]) == (1500 * MIB, 64)
+    assert [z.key[0] for z in pool._idle] == [small]
+
+
+def test_a_kernel_that_attacks_its_zygote_costs_only_itself(pool):
+    attacker = run_job(job("a", KILL_PARENT))
+    if os.geteuid() == 0:  # another uid: the zygote cannot even be signalled
+        assert "not allowed" in printed(attacker)
+    after = run_job(job("b", OBSERVE))
+    assert after.status == "completed", after.problem
+    seen = json.loads(printed(after))
+    assert seen["home"] == ["data.txt"] and seen["sleepers"] == []
+
+
+def test_pooled_and_plain_kernels_grade_alike(config):
+    from course_lib.assignment import Assignment
+    from course_lib.grade import Context
+    from course_lib.synth import build, load_variants
+
+    spec = Assignment.load(config, "06-autograd").notebook("autograd")
+    context = Context.prepare(config, spec, "cpu")
+    chosen = {v.name: v for v in load_variants(spec)
+              if v.name in ("solution", "blank", "fit_line_ignores_steps", "fit_line_logs_to_stderr",
+                            "leaky_relu_in_place")}
+    jobs = [context.job(name, Path(f"{name}.ipynb"), student_nb=build(spec, v)) for name, v in chosen.items()]
+
+    def grade(runner):
+        return {j.student: [(c.name, c.points, c.message) for c in context.judge(r).checks]
+                for j, r in runner.run(jobs)}
+
+    pooled, plain = grade(LocalRunner(2)), grade(LocalRunner(2, pool=False))
+    assert pooled == plain
+    assert sum(p for _, p, _ in pooled["fit_line_ignores_steps"]) == 9  # partial credit survives the pool
