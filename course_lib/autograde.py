@@ -23,6 +23,7 @@ from .collect import TIMESTAMP_FILE, submissions
 from .config import CourseConfig
 from .errors import SubmissionError
 from .execute.jobs import resolve_device
+from .execute import pool as pools
 from .execute.runners import LocalRunner, Runner
 from .gradebook import ensure_notebook, open_gradebook, record
 from .grade import Context
@@ -91,11 +92,30 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
 
     assignment = Assignment.load(config, assignment_id)
     device = resolve_device(device or config.device)
+    if runner is None:
+        from .config import gpu_count
+
+        # on CUDA every kernel gets a GPU of its own: as many at a time as there are GPUs, unless told otherwise
+        gpus = gpu_count() if device == "cuda" else 0
+        runner = LocalRunner(config.worker_count(device), gpus=gpus)
+        # one kernel pool for the solution's check run and the class: its first warm sandbox serves both
+        with pools.active(pools.KernelPool(runner.workers)):
+            return _autograde(config, assignment, device, students, force, runner, progress)
+    return _autograde(config, assignment, device, students, force, runner, progress)
+
+
+def _autograde(config: CourseConfig, assignment: Assignment, device: str, students, force: bool, runner: Runner,
+               progress: bool) -> BatchReport:
+    from tqdm import tqdm
+
+    assignment_id = assignment.id
     report = BatchReport(assignment_id, device)
     contexts = {}
     for spec in assignment.autograded():
         ensure_notebook(config, spec)
-        contexts[spec.name] = Context.prepare(config, spec, device, runner=runner)
+        # a local runner's references run here (through the pool, after the sandbox check); a cluster's there
+        contexts[spec.name] = Context.prepare(config, spec, device,
+                                              runner=None if isinstance(runner, LocalRunner) else runner)
     todo, jobs, pending = submissions(config, assignment_id, students), [], {}
     for sub in todo:
         context = contexts[sub.notebook]
@@ -113,12 +133,6 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
             continue
         jobs.append(job)
         pending[(sub.student, sub.notebook)] = (sub, digest, student_nb)
-    if runner is None:
-        from .config import gpu_count
-
-        # on CUDA every kernel gets a GPU of its own: as many at a time as there are GPUs, unless told otherwise
-        gpus = gpu_count() if device == "cuda" else 0
-        runner = LocalRunner(config.worker_count(device), gpus=gpus)
     bar = tqdm(total=len(jobs), desc=f"grading {assignment_id}", unit="nb", disable=not progress or not jobs,
                file=sys.stderr)
     with bar, open_gradebook(config) as gradebook:

@@ -80,8 +80,8 @@ class LocalRunner:
             work = functools.partial(self._on_own_gpu, slots)
         workers = min(self.workers, len(jobs))
         # more than one job per worker: kernels are forked from warm sandboxes (see execute.pool)
-        kernels = pools.active(pools.KernelPool(workers)) if self.pool and len(jobs) > workers \
-            else contextlib.nullcontext()
+        kernels = pools.active(pools.KernelPool(workers)) \
+            if self.pool and len(jobs) > workers and pools.current() is None else contextlib.nullcontext()
         with kernels, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader") as pool:
             futures = {pool.submit(work, job): job for job in jobs}
             for future in as_completed(futures):
