@@ -46,10 +46,14 @@ class ZygoteError(RuntimeError):
     """The zygote did not start or stopped answering; the job runs in a plainly started kernel instead."""
 
 
+def start_env(env: dict) -> dict:
+    """The kernel environment a zygote starts with: all but the GPU choice, which each forked kernel sets."""
+    return {k: v for k, v in env.items() if k not in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")}
+
+
 def pool_key(job, env: dict) -> tuple:
     """Jobs whose kernels a zygote can fork: same sandbox, device, limits and start-up environment."""
-    start_env = {k: v for k, v in env.items() if k not in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")}
-    return (job.policy, str(job.parameters.get("DEVICE", "cpu")), tuple(sorted(start_env.items())))
+    return (job.policy, str(job.parameters.get("DEVICE", "cpu")), tuple(sorted(start_env(env).items())))
 
 
 def _empty(directory: Path) -> None:
@@ -93,9 +97,8 @@ class Zygote:
                                    slot=self.slot, zygote=(self.control, command))
         sandbox.write_kernelspec(self.scratch / "kernels", argv, "course-sandbox")  # for interrupt_mode only
         self.log = open(self.scratch / "zygote.log", "wb")
-        start_env = {k: v for k, v in env.items() if k not in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")}
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=start_env, start_new_session=True)
+                                     env=start_env(env), start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
@@ -140,10 +143,7 @@ class Zygote:
         from jupyter_client.manager import AsyncKernelManager
 
         _empty(self.home)
-        for rel, data in job.files.items():
-            target = self.home / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        sandbox.place_files(job.files, self.home)
         sandbox.hand_over([self.home], self.slot)
         n = next(self._counter)
         specs = KernelSpecManager(kernel_dirs=[str(self.scratch / "kernels")], ensure_native_kernel=False)

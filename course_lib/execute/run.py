@@ -90,7 +90,7 @@ def kernel_session(job: Job, scratch: Path):
             return
     with contextlib.ExitStack() as stack:
         slot = stack.enter_context(sandbox.claim_slot()) if job.sandbox else 0
-        place_files(job, scratch / "home")
+        sandbox.place_files(job.files, scratch / "home")
         with _kernel(job, scratch, slot) as km:
             yield km
 
@@ -137,14 +137,6 @@ def _kernel(job: Job, scratch: Path, slot: int):
         with contextlib.suppress(Exception):
             run_sync(km.cleanup_resources)()
         log.close()
-
-
-def place_files(job: Job, home: Path) -> None:
-    """The assignment's data files, next to the notebook in the kernel's home."""
-    for rel, data in job.files.items():
-        target = home / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
 
 
 def kernel_env(job: Job) -> dict:

@@ -224,6 +224,14 @@ def end_all(uid: int | None, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def place_files(files: dict, home: Path) -> None:
+    """The assignment's data files (relative path -> bytes), next to the notebook in the kernel's home."""
+    for rel, data in files.items():
+        target = home / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
 def hand_over(paths: list[Path], slot: int) -> None:
     """Give the sandbox's uid the directories it must write (only when grading as root)."""
     if os.geteuid() != 0:

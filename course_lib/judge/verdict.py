@@ -41,9 +41,7 @@ def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSu
             checks.append(CheckResult(name=check.name, grade_id=question.grade_id,
                                       points=check.points if passed else 0.0, max_points=check.points,
                                       passed=passed, message=message, describe=check.describe))
-    return GradedSubmission(student=result.student, assignment=result.assignment, notebook=result.notebook,
-                            checks=tuple(checks), status=result.status, problems=tuple(problems(result)),
-                            runtime=result.runtime, device=result.device, worker=result.worker)
+    return _graded(result, checks)
 
 
 def judge_tests(grader, result: ExecutionResult) -> GradedSubmission:
@@ -67,6 +65,10 @@ def judge_tests(grader, result: ExecutionResult) -> GradedSubmission:
         checks.append(CheckResult(name=check.name, grade_id=question.grade_id, points=points,
                                   max_points=check.points, passed=points >= check.points, message=message,
                                   describe=check.describe))
+    return _graded(result, checks)
+
+
+def _graded(result: ExecutionResult, checks: list) -> GradedSubmission:
     return GradedSubmission(student=result.student, assignment=result.assignment, notebook=result.notebook,
                             checks=tuple(checks), status=result.status, problems=tuple(problems(result)),
                             runtime=result.runtime, device=result.device, worker=result.worker)

@@ -14,6 +14,26 @@ LOG_SOFTMAX = "log_softmax_tests"
 GRAD = "mse_and_grad_tests"
 FIT = "fit_line_tests"
 
+
+
+def fit_line(*, loop: str = "range(steps)", before: str = "", after: str = "") -> str:
+    """The solution's gradient-descent fit_line, with its loop bound or its surroundings changed."""
+    return (before
+            + "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    w = torch.zeros((), requires_grad=True)\n"
+            "    b = torch.zeros((), requires_grad=True)\n"
+            f"    for _ in {loop}:\n"
+            "        loss = ((w * x + b - y) ** 2).mean()\n"
+            "        loss.backward()\n"
+            "        with torch.no_grad():\n"
+            "            w -= lr * w.grad\n"
+            "            b -= lr * b.grad\n"
+            "            w.grad.zero_()\n"
+            "            b.grad.zero_()\n"
+            + after
+            + "    return w.item(), b.item()\n")
+
+
 VARIANTS = [
     Variant("solution", kind="solution"),
     # -- alternative correct solutions ----------------------------------------------------------
@@ -82,37 +102,10 @@ VARIANTS = [
             "    loss.backward()\n"
             "    return loss.detach(), w.grad.clone()\n")}),
     # partial credit: b converges within 20 steps, w does not (1 of 2 points)
-    Variant("fit_line_ignores_steps", fails=(FIT,), answers={
-        "fit_line": (
-            "def fit_line(x, y, steps=500, lr=0.1):\n"
-            "    w = torch.zeros((), requires_grad=True)\n"
-            "    b = torch.zeros((), requires_grad=True)\n"
-            "    for _ in range(20):\n"
-            "        loss = ((w * x + b - y) ** 2).mean()\n"
-            "        loss.backward()\n"
-            "        with torch.no_grad():\n"
-            "            w -= lr * w.grad\n"
-            "            b -= lr * b.grad\n"
-            "            w.grad.zero_()\n"
-            "            b.grad.zero_()\n"
-            "    return w.item(), b.item()\n")}),
+    Variant("fit_line_ignores_steps", fails=(FIT,), answers={"fit_line": fit_line(loop="range(20)")}),
     # correct, but it prints its progress to stderr: nbgrader's rule gives the test cell no points
-    Variant("fit_line_logs_to_stderr", fails=(FIT,), answers={
-        "fit_line": (
-            "import sys\n\n"
-            "def fit_line(x, y, steps=500, lr=0.1):\n"
-            "    w = torch.zeros((), requires_grad=True)\n"
-            "    b = torch.zeros((), requires_grad=True)\n"
-            "    for step in range(steps):\n"
-            "        loss = ((w * x + b - y) ** 2).mean()\n"
-            "        loss.backward()\n"
-            "        with torch.no_grad():\n"
-            "            w -= lr * w.grad\n"
-            "            b -= lr * b.grad\n"
-            "            w.grad.zero_()\n"
-            "            b.grad.zero_()\n"
-            "    print(f'final loss {loss.item():.4f}', file=sys.stderr)\n"
-            "    return w.item(), b.item()\n")}),
+    Variant("fit_line_logs_to_stderr", fails=(FIT,), answers={"fit_line": fit_line(
+        before="import sys\n\n", after="    print(f'final loss {loss.item():.4f}', file=sys.stderr)\n")}),
     # an error in one answer costs that question only
     Variant("log_softmax_syntax_error", kind="error", fails=(LOG_SOFTMAX,), answers={
         "log_softmax": (
