@@ -10,8 +10,9 @@ of the course, from the same submissions, one after the other on this machine:
 
 * nbgrader: ``nbgrader generate_assignment`` (untimed: it makes the gradebook
   entries with the hidden tests), then ``nbgrader autograde`` (timed);
-* course: ``course autograde`` (timed from a cold start: the solution's own
-  check run is included).
+* course: ``course release`` (untimed: nbgrader's generate_assignment again,
+  through the course), then ``course autograde`` (timed from a cold start: the
+  solution's own check run and the sandboxes' start are included).
 
 It prints wall time, submissions per minute, the cost per submission and the
 part of it that is not the student's code, the ratio of the two throughputs,
@@ -147,8 +148,11 @@ def run_nbgrader(course: Path, students: int) -> Run:
 def run_course(course: Path, students: int, workers: int | None) -> Run:
     from course_lib.config import CourseConfig
 
-    argv = [str(Path(sys.executable).parent / "course"), "--course", str(course), "autograde", ASSIGNMENT,
-            "--device", "cpu", "--quiet"]
+    course_cmd = [str(Path(sys.executable).parent / "course"), "--course", str(course)]
+    # untimed, as nbgrader's generate_assignment is: the gradebook with the assignment's cells
+    subprocess.run([*course_cmd, "release", ASSIGNMENT], cwd=course, env=_tools_env(), check=True,
+                   capture_output=True)
+    argv = [*course_cmd, "autograde", ASSIGNMENT, "--device", "cpu", "--quiet"]
     if workers:
         argv += ["--workers", str(workers)]
     used = workers or CourseConfig.load(course).worker_count("cpu")

@@ -98,10 +98,30 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
         # on CUDA every kernel gets a GPU of its own: as many at a time as there are GPUs, unless told otherwise
         gpus = gpu_count() if device == "cuda" else 0
         runner = LocalRunner(config.worker_count(device), gpus=gpus)
-        # one kernel pool for the solution's check run and the class: its first warm sandbox serves both
-        with pools.active(pools.KernelPool(runner.workers)):
+        # one kernel pool for the solution's check run and the class, its sandboxes starting while the batch
+        # prepares the gradebook and the jobs
+        with pools.active(pools.KernelPool(runner.workers)) as kernels:
+            if config.sandbox:
+                _prime(kernels, config, assignment, device)
             return _autograde(config, assignment, device, students, force, runner, progress)
     return _autograde(config, assignment, device, students, force, runner, progress)
+
+
+def _prime(kernels: pools.KernelPool, config: CourseConfig, assignment: Assignment, device: str) -> None:
+    """Start the pool's sandboxes for the assignment's jobs (they are all alike: its solution's stands for them)."""
+    from .execute.jobs import make_job
+    from .execute.run import kernel_env
+
+    specs = assignment.autograded()
+    if not specs:
+        return
+    try:
+        spec = specs[0]
+        job = make_job(config, spec, student="(solution)", notebook_path=spec.source, device=device,
+                       student_nb=spec.source_nb())
+    except Exception:  # a broken assignment: the batch's own checks say what is wrong
+        return
+    kernels.prime(job, kernel_env(job))
 
 
 def _autograde(config: CourseConfig, assignment: Assignment, device: str, students, force: bool, runner: Runner,

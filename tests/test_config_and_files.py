@@ -95,3 +95,26 @@ def test_grader_points_must_match_grade_cells(own_course):
     spec = Assignment.load(CourseConfig.load(own_course), "01-tensors").notebook("tensors")
     with pytest.raises(AssignmentError, match="invert_tests.*2 points but its grade cell gives 3"):
         spec.validate()
+
+
+def test_the_command_skips_jsonschema_s_unused_iri_parsers_and_still_validates_notebooks():
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from course_lib.cli import _skip_unused_imports
+_skip_unused_imports()
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+nb = new_notebook(cells=[new_code_cell("1")])
+nbformat.validate(nb)
+del nb.cells[0]["source"]
+try:
+    nbformat.validate(nb)
+    print("invalid notebook accepted")
+except nbformat.ValidationError:
+    print("validated", sys.modules["rfc3987_syntax"] is None, "lark" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "validated True False", out

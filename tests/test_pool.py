@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -9,7 +11,7 @@ import pytest
 
 from course_lib.execute import pool as pools
 from course_lib.execute import sandbox
-from course_lib.execute.run import Job, run_job
+from course_lib.execute.run import Job, kernel_env, run_job
 from course_lib.execute.runners import LocalRunner
 from course_lib.execute.sandbox import Policy
 
@@ -120,6 +122,29 @@ def test_a_kernel_that_attacks_its_zygote_costs_only_itself(pool):
     assert seen["home"] == ["data.txt"] and seen["sleepers"] == []
 
 
+def test_a_primed_pool_serves_from_sandboxes_started_ahead():
+    if sandbox.missing_features():
+        pytest.skip("no sandbox on this machine")
+    from course_lib.execute.runners import LocalRunner
+
+    with pools.active(pools.KernelPool(2)) as kp:
+        sample = job("sample", OBSERVE)
+        kp.prime(sample, kernel_env(sample))
+        deadline = time.monotonic() + 300
+        while kp._starting and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = list(kp._idle)
+        assert len(started) == 2 and kp.failures == 0
+        for zygote in started:  # warmed up without a complaint (a failed preload or warm-up is only logged)
+            assert "preload" not in zygote._log_tail() and "warm-up" not in zygote._log_tail()
+        time.sleep(1)  # the sandboxes must outlive the moment their start-up work is done
+        results = dict((j.student, r) for j, r in LocalRunner(2).run([job(f"s{i}", OBSERVE) for i in range(4)]))
+        assert all(r.status == "completed" and json.loads(printed(r))["preloaded"] for r in results.values())
+        # no sandbox was started for the jobs: the two primed ones served all four
+        assert sorted(map(id, kp._idle)) == sorted(map(id, started)) and kp.failures == 0
+        assert sum(next(z._counter) - 1 for z in started) == 4
+
+
 def test_pooled_and_plain_kernels_grade_alike(config):
     from course_lib.assignment import Assignment
     from course_lib.grade import Context
@@ -132,10 +157,19 @@ def test_pooled_and_plain_kernels_grade_alike(config):
                             "leaky_relu_in_place")}
     jobs = [context.job(name, Path(f"{name}.ipynb"), student_nb=build(spec, v)) for name, v in chosen.items()]
 
+    def tracebacks(result) -> list[str]:
+        nb = nbformat.reads(result.executed, as_version=4)
+        return [re.sub(r"\x1b\[[0-9;]*m", "", "".join(o.traceback)) for c in nb.cells
+                for o in c.get("outputs", []) if o.output_type == "error"]
+
     def grade(runner):
-        return {j.student: [(c.name, c.points, c.message) for c in context.judge(r).checks]
+        return {j.student: ([(c.name, c.points, c.message) for c in context.judge(r).checks], tracebacks(r))
                 for j, r in runner.run(jobs)}
 
     pooled, plain = grade(LocalRunner(2)), grade(LocalRunner(2, pool=False))
     assert pooled == plain
-    assert sum(p for _, p, _ in pooled["fit_line_ignores_steps"]) == 9  # partial credit survives the pool
+    assert sum(p for _, p, _ in pooled["fit_line_ignores_steps"][0]) == 9  # partial credit survives the pool
+    # tracebacks as Python prints them (the kernels' xmode), from either kind of kernel
+    blank = pooled["blank"][1]
+    assert blank and all(t.startswith("Traceback (most recent call last)") and "NotImplementedError" in t
+                         for t in blank), blank

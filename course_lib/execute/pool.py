@@ -34,7 +34,7 @@ from pathlib import Path
 from jupyter_client.provisioning import KernelProvisionerBase
 
 from . import sandbox
-from .engine import QUICK_START_CLIENT
+from .engine import QUICK_START_CLIENT, kernel_context
 
 ZYGOTE_SOURCE = Path(__file__).with_name("zygote_main.py")
 PRELOAD = ("torch", "numpy")  # what (nearly) every submission imports; absent packages are skipped
@@ -148,13 +148,13 @@ class Zygote:
         n = next(self._counter)
         specs = KernelSpecManager(kernel_dirs=[str(self.scratch / "kernels")], ensure_native_kernel=False)
         km = AsyncKernelManager(kernel_name="course-sandbox", kernel_spec_manager=specs, transport="ipc",
-                                ip=str(self.conn / f"k{n}"))
+                                ip=str(self.conn / f"k{n}"), context=kernel_context())
         km.client_class = QUICK_START_CLIENT
         km.connection_file = str(self.conn / f"k{n}.json")
         km.write_connection_file()
         sandbox.hand_over([self.conn], self.slot)
         reply = self.request(op="spawn", connection_file=km.connection_file, env=env,
-                             limits=sandbox.rlimits(job.policy), uid=self.uid)
+                             limits=sandbox.rlimits(job.policy), uid=self.uid, options=sandbox.KERNEL_OPTIONS)
         if "pid" not in reply:
             raise ZygoteError(f"the kernel pool's sandbox could not fork: {reply}")
         km.provisioner = ForkedKernel(zygote=self, pid=reply["pid"], kernel_id=km.kernel_id or "",
@@ -246,52 +246,102 @@ class ForkedKernel(KernelProvisionerBase):
 
 
 class KernelPool:
-    """Up to ``size`` zygotes, each serving one running job at a time."""
+    """Up to ``size`` zygotes, each serving one running job at a time.
+
+    A zygote starts when a job needs one, or ahead of time with :meth:`prime`:
+    a batch primes its pool before its own set-up, so the sandboxes import
+    PyTorch while the coordinator prepares the gradebook and the jobs.
+    """
 
     def __init__(self, size: int):
         self.size = max(1, size)
         self._idle: list[Zygote] = []
         self._busy = 0
-        self._lock = threading.Lock()
+        self._starting: list[tuple] = []  # the keys of zygotes starting in the background
+        self._threads: list[threading.Thread] = []
+        self._changed = threading.Condition()
+        self._closing = threading.Event()
         self.closed = False
         self.failures = 0
 
+    def prime(self, job, env: dict) -> None:
+        """Start, in the background, as many zygotes for jobs like ``job`` as the pool has room for."""
+        key = pool_key(job, env)
+        with self._changed:
+            if self.closed:
+                return
+            room = self.size - len(self._idle) - self._busy - len(self._starting)
+            self._starting += [key] * room
+        for _ in range(room):
+            thread = threading.Thread(target=self._start, args=(job, env, key), name="zygote-start", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _start(self, job, env: dict, key: tuple) -> None:
+        zygote = None
+        try:
+            zygote = Zygote(job, env)
+        except Exception:  # the job that needs it starts its own, or falls back to a plain kernel
+            pass
+        with self._changed:
+            self._starting.remove(key)
+            if zygote is None:
+                self.failures += 1
+            elif not self.closed:
+                self._idle.append(zygote)
+                zygote = None
+            self._changed.notify_all()
+        if zygote is not None:
+            zygote.close()
+        # bwrap's --die-with-parent ends the sandbox with the thread that started it: stay until the pool closes
+        self._closing.wait()
+
     def acquire(self, job, env: dict) -> Zygote:
         key = pool_key(job, env)
-        with self._lock:
-            if self.closed:
-                raise ZygoteError("the kernel pool is closed")
-            for zygote in self._idle:
-                if zygote.key == key and zygote.alive():
-                    self._idle.remove(zygote)
-                    self._busy += 1
-                    return zygote
+        with self._changed:
+            while True:
+                if self.closed:
+                    raise ZygoteError("the kernel pool is closed")
+                for zygote in self._idle:
+                    if zygote.key == key and zygote.alive():
+                        self._idle.remove(zygote)
+                        self._busy += 1
+                        return zygote
+                if key not in self._starting:
+                    break
+                self._changed.wait()  # one like it is on its way
             # make room: a zygote of another kind (or a dead one) goes
-            while self._idle and len(self._idle) + self._busy >= self.size:
+            while self._idle and len(self._idle) + self._busy + len(self._starting) >= self.size:
                 self._idle.pop(0).close()
             self._busy += 1
         try:
             return Zygote(job, env)
         except BaseException:
-            with self._lock:
+            with self._changed:
                 self._busy -= 1
                 self.failures += 1
             raise
 
     def release(self, zygote: Zygote, healthy: bool) -> None:
-        with self._lock:
+        with self._changed:
             self._busy -= 1
+            self._changed.notify_all()
             if healthy and zygote.alive() and not self.closed:
                 self._idle.append(zygote)
                 return
         zygote.close()
 
     def close(self) -> None:
-        with self._lock:
+        with self._changed:
             self.closed = True
             idle, self._idle = self._idle, []
+            self._changed.notify_all()
         for zygote in idle:
             zygote.close()
+        self._closing.set()
+        for thread in self._threads:  # a zygote still starting closes itself when it is up
+            thread.join()
+        self._threads.clear()
 
     def __enter__(self):
         return self

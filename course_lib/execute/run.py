@@ -28,7 +28,7 @@ import nbformat
 from ..models import ExecutionResult
 from . import pool as pools
 from . import sandbox
-from .engine import ENGINE_NAME, QUICK_START_CLIENT
+from .engine import ENGINE_NAME, QUICK_START_CLIENT, kernel_context
 from .instrument import ROLE, read_run, strip
 from .sandbox import Policy
 
@@ -106,7 +106,7 @@ def _kernel(job: Job, scratch: Path, slot: int):
     home, conn = scratch / "home", scratch / "conn"
     conn.mkdir(exist_ok=True)
     # IPC sockets in the run's own directory: no TCP port, nothing reachable from elsewhere.
-    options = {"transport": "ipc", "ip": str(conn / "kernel")}
+    options = {"transport": "ipc", "ip": str(conn / "kernel"), "context": kernel_context()}
     if job.sandbox:
         argv = sandbox.kernel_argv(job.policy, conn_dir=conn, home=home,
                                    device=str(job.parameters.get("DEVICE", "cpu")), slot=slot)

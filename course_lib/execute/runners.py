@@ -19,7 +19,7 @@ from typing import Iterable, Iterator, Protocol
 
 from ..models import ExecutionResult
 from . import pool as pools
-from .run import Job, run_job
+from .run import Job, kernel_env, run_job
 
 
 class Runner(Protocol):
@@ -80,9 +80,11 @@ class LocalRunner:
             work = functools.partial(self._on_own_gpu, slots)
         workers = min(self.workers, len(jobs))
         # more than one job per worker: kernels are forked from warm sandboxes (see execute.pool)
-        kernels = pools.active(pools.KernelPool(workers)) \
-            if self.pool and len(jobs) > workers and pools.current() is None else contextlib.nullcontext()
-        with kernels, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader") as pool:
+        own_pool = self.pool and len(jobs) > workers and pools.current() is None
+        kernels = pools.active(pools.KernelPool(workers)) if own_pool else contextlib.nullcontext()
+        with kernels as kernel_pool, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader") as pool:
+            if own_pool and jobs[0].sandbox:
+                kernel_pool.prime(jobs[0], kernel_env(jobs[0]))
             futures = {pool.submit(work, job): job for job in jobs}
             for future in as_completed(futures):
                 job = futures[future]

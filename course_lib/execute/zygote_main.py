@@ -68,8 +68,7 @@ def become_kernel(request):
         os.environ.clear()
         os.environ.update(request["env"])
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        # input history in memory: no SQLite file to create in each fresh home
-        sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], "--HistoryManager.hist_file=:memory:"]
+        sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], *request.get("options", ())]
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
@@ -176,12 +175,40 @@ def serve(path):
         end_everything(child)
 
 
+# What a fresh kernel imports after start-up: on its first cell (storemagic, sqlite3, the debugger, psutil for its
+# addresses), on its first error (stack_data, pygments' terminal formatter), ...
+KERNEL_IMPORTS = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipykernel.zmqshell",
+                  "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.logger", "IPython.core.oinspect",
+                  "IPython.extensions.storemagic", "IPython.utils.wildcard", "sqlite3", "faulthandler", "pdb",
+                  "stack_data", "pygments.formatters.terminal256", "pygments.styles", "pygments.console",
+                  "psutil", "tornado.platform.asyncio"]
+
+
+def warm_up():
+    """Do once, for every kernel to come, what each would otherwise redo: state it only reads."""
+    from jupyter_client import localinterfaces
+
+    localinterfaces.localhost()  # every kernel looks up this machine's addresses (with psutil) at start-up
+    # the first traceback: inspect's file -> module map of everything imported, IPython's formatter
+    import inspect
+    from IPython.core import ultratb
+
+    source, filename = "def f():\n    return 1 / 0\nf()\n", "/nonexistent/course-warm-up.py"
+    try:
+        exec(compile(source, filename, "exec"), {})
+    except ZeroDivisionError:
+        error = sys.exc_info()
+        inspect.getmodule(error[2].tb_frame.f_code, filename)
+        ultratb.AutoFormattedTB(mode="Plain", theme_name="linux").structured_traceback(*error)
+        error = None
+
+
 def main():
     control, preload = sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else []
     _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the sandbox may read or trace this one
     os.chdir(HOME)
-    # ipykernel's own start-up imports (its debugger alone is ~80 ms), then the course's libraries
-    for name in ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipykernel.zmqshell", *preload]:
+    # ipykernel's own imports (its debugger alone is ~80 ms), then the course's libraries
+    for name in [*KERNEL_IMPORTS, *preload]:
         try:
             importlib.import_module(name)
         except Exception as exc:  # a missing optional package: kernels import it themselves, or fail as usual
@@ -191,6 +218,10 @@ def main():
         # The grading set-up turns on deterministic algorithms; the first such call imports ~800 modules
         # (about 2 s). Setting the default state here is a no-op that does those imports once for all kernels.
         torch.use_deterministic_algorithms(False)
+    try:
+        warm_up()  # last: it maps every module imported so far
+    except Exception as exc:  # only a speed-up: kernels do it themselves
+        print(f"warm-up: {exc!r}", flush=True)
     gc.collect()
     gc.freeze()  # imported objects stay shared with the children (no copy-on-write from the collector)
     serve(control)
