@@ -32,7 +32,9 @@ def test_kernel_command_isolates(tmp_path):
     for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--unsetenv JPY_PARENT_PID"):
         assert flag in joined
     assert f"--data={512 * 2**20}" in joined and "--nproc=32" in joined and f"--fsize={8 * 2**20}" in joined
-    assert argv[-2:] == ["-f", "{connection_file}"] and sys.executable in argv
+    options = len(sandbox.KERNEL_OPTIONS)
+    assert argv[-2 - options:] == ["-f", "{connection_file}", *sandbox.KERNEL_OPTIONS] and sys.executable in argv
+    assert "--InteractiveShell.xmode=Plain" in sandbox.KERNEL_OPTIONS
     assert "/dev/nvidiactl" not in joined
     if os.geteuid() == 0:
         assert f"--reuid={sandbox.UID_BASE + 3}" in joined
