@@ -136,34 +136,40 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
         # a local runner's references run here (through the pool, after the sandbox check); a cluster's there
         contexts[spec.name] = Context.prepare(config, spec, device,
                                               runner=None if isinstance(runner, LocalRunner) else runner)
-    todo, jobs, pending = submissions(config, assignment_id, students), [], {}
-    for sub in todo:
-        context = contexts[sub.notebook]
-        digest = _digest(sub, context)
+    queued = []
+    for sub in submissions(config, assignment_id, students):
+        digest = _digest(sub, contexts[sub.notebook])
         if not force and _up_to_date(config, sub, digest):
             report.skipped.append(sub)
-            continue
-        try:
-            student_nb = read_notebook(Path(sub.path), student=sub.student)
-            job = context.job(sub.student, Path(sub.path), student_nb=student_nb)
-        except SubmissionError as exc:
-            graded = context.unreadable(sub.student, exc)
-            _finish(config, context, sub, graded, None, None, digest)
-            report.graded.append(graded)
-            continue
-        jobs.append(job)
-        pending[(sub.student, sub.notebook)] = (sub, digest, student_nb)
-    bar = tqdm(total=len(jobs), desc=f"grading {assignment_id}", unit="nb", disable=not progress or not jobs,
+        else:
+            queued.append((sub, digest))
+    pending = {}  # the submissions in flight: prepared and not yet judged
+    bar = tqdm(total=len(queued), desc=f"grading {assignment_id}", unit="nb", disable=not progress or not queued,
                file=sys.stderr)
     with bar, open_gradebook(config) as gradebook:
-        for job, result in runner.run(jobs):
-            sub, digest, student_nb = pending.pop((job.student, job.notebook))
-            context = contexts[job.notebook]
-            graded = context.judge(result)
-            _finish(config, context, sub, graded, result.executed, student_nb, digest, gradebook=gradebook)
+
+        def finish(sub: Submission, graded: GradedSubmission, executed, student_nb, digest: str) -> None:
+            _finish(config, contexts[sub.notebook], sub, graded, executed, student_nb, digest, gradebook=gradebook)
             report.graded.append(graded)
             bar.set_postfix_str(f"{graded.student} {graded.score:g}/{graded.max_score:g}")
             bar.update()
+
+        def jobs():
+            # prepared as the runner asks for them, so a batch holds only the few submissions in flight
+            for sub, digest in queued:
+                context = contexts[sub.notebook]
+                try:
+                    student_nb = read_notebook(Path(sub.path), student=sub.student)
+                    job = context.job(sub.student, Path(sub.path), student_nb=student_nb)
+                except SubmissionError as exc:
+                    finish(sub, context.unreadable(sub.student, exc), None, None, digest)
+                    continue
+                pending[(sub.student, sub.notebook)] = (sub, digest, student_nb)
+                yield job
+
+        for job, result in runner.run(jobs()):
+            sub, digest, student_nb = pending.pop((job.student, job.notebook))
+            finish(sub, contexts[job.notebook].judge(result), result.executed, student_nb, digest)
     report.graded.sort(key=lambda g: (g.student, g.notebook))
     return report
 

@@ -108,6 +108,9 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
         # nbgrader's late-penalty preprocessor opens the gradebook again: only when there is a penalty to
         # set or one to clear
         late = (notebook.assignment.total_seconds_late or 0) > 0 or bool(notebook.late_submission_penalty)
+        if gradebook is not None:
+            # a batch's session would otherwise keep every submission it loaded (through their relationships)
+            gb.db.expunge_all()
     if late:
         from .late import apply_late_penalty
 

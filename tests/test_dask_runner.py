@@ -64,6 +64,22 @@ def test_same_results_as_the_local_runner(cluster, jobs):
     assert {result.worker for _, result in remote} <= {"cpu-worker", "gpu-worker"}
 
 
+def test_workers_fork_kernels_from_warm_sandboxes_during_a_batch(cluster):
+    import json
+
+    from course_lib.execute import sandbox
+    from test_pool import OBSERVE, job, printed
+
+    if sandbox.missing_features():
+        pytest.skip("no sandbox on this machine")
+    batch = [job(f"s{i}", OBSERVE) for i in range(5)]  # more submissions than workers: each worker keeps a pool
+    seen = {j.student: json.loads(printed(r)) for j, r in DaskRunner(cluster).run(batch)}
+    assert len(seen) == 5 and all(s["preloaded"] and s["home"] == ["data.txt"] for s in seen.values()), seen
+    # no more than the workers: kernels start plainly, and the pools of the last batch are gone
+    (_, alone), = DaskRunner(cluster).run(batch[:1])
+    assert not json.loads(printed(alone))["preloaded"]
+
+
 def test_gpu_jobs_run_only_on_gpu_workers(cluster, jobs):
     context, batch = jobs
     remote = list(DaskRunner(cluster, gpu=True).run(batch))

@@ -6,13 +6,42 @@ Same interface and the same plain results as the local runners in
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from typing import Iterable, Iterator
+
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..errors import CourseError
 from ..models import ExecutionResult
 from .run import Job, run_job
 from .runners import _failed
+
+POOL_PLUGIN = "course-kernel-pool"
+
+
+class KernelPoolPlugin(WorkerPlugin):
+    """A Dask worker plugin: the worker keeps a kernel pool (:mod:`course_lib.execute.pool`) during a batch.
+
+    One warm sandbox per worker thread, as the local runner has; the coordinator
+    registers the plugin when a batch starts and removes it at the end, which
+    closes the pool and frees the sandboxes' memory.
+    """
+
+    name = POOL_PLUGIN
+    idempotent = False
+
+    def setup(self, worker) -> None:
+        from .pool import KernelPool
+
+        self.pool = KernelPool(worker.state.nthreads)
+
+    async def teardown(self, worker) -> None:
+        import asyncio
+
+        pool = getattr(self, "pool", None)
+        if pool is not None:
+            await asyncio.to_thread(pool.close)
 
 
 def _run_on_worker(job: Job) -> ExecutionResult:
@@ -22,7 +51,9 @@ def _run_on_worker(job: Job) -> ExecutionResult:
     from distributed import get_worker
 
     worker = get_worker()
-    return dataclasses.replace(run_job(job), worker=str(worker.name or worker.address))
+    plugin = worker.plugins.get(POOL_PLUGIN)
+    result = run_job(job, pool=getattr(plugin, "pool", None))
+    return dataclasses.replace(result, worker=str(worker.name or worker.address))
 
 
 def _package_zip(directory) -> str:
@@ -52,9 +83,8 @@ class DaskRunner:
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
         import tempfile
-        import uuid
 
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
 
         jobs = list(jobs)
         if not jobs:
@@ -66,18 +96,33 @@ class DaskRunner:
                               hint="start it (`dask scheduler`) or check the address and port") from None
         with client, tempfile.TemporaryDirectory() as tmp:
             client.upload_file(_package_zip(tmp))
-            batch = uuid.uuid4().hex[:8]
-            futures = {client.submit(_run_on_worker, job, pure=False, retries=self.retries,
-                                     key=f"grade-{batch}-{job.assignment}-{job.notebook}-{job.student}",
-                                     resources={"GPU": 1} if self.gpu else None): job for job in jobs}
-            for future in dask_completed(futures):
-                job = futures[future]
-                try:
-                    yield job, future.result()
-                except Exception as exc:  # the cluster could not run it: this submission fails, the batch goes on
-                    if type(exc).__name__ == "KilledWorker":
-                        detail = ("every worker that ran it died (the scheduler's allowed-failures was reached); "
-                                  "the submission may crash its machine: grade it alone with `course grade`")
-                    else:
-                        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                    yield job, _failed(job, f"the cluster could not run it: {detail}")
+            pooled = len(jobs) > len(client.scheduler_info().get("workers", {}))
+            if pooled:  # more jobs than workers: kernels forked from warm sandboxes on each worker
+                client.register_plugin(KernelPoolPlugin(), name=POOL_PLUGIN)
+            try:
+                yield from self._results(client, jobs)
+            finally:
+                if pooled:
+                    with contextlib.suppress(Exception):
+                        client.unregister_worker_plugin(POOL_PLUGIN)
+
+    def _results(self, client, jobs: list[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
+        import uuid
+
+        from distributed import as_completed as dask_completed
+
+        batch = uuid.uuid4().hex[:8]
+        futures = {client.submit(_run_on_worker, job, pure=False, retries=self.retries,
+                                 key=f"grade-{batch}-{job.assignment}-{job.notebook}-{job.student}",
+                                 resources={"GPU": 1} if self.gpu else None): job for job in jobs}
+        for future in dask_completed(futures):
+            job = futures[future]
+            try:
+                yield job, future.result()
+            except Exception as exc:  # the cluster could not run it: this submission fails, the batch goes on
+                if type(exc).__name__ == "KilledWorker":
+                    detail = ("every worker that ran it died (the scheduler's allowed-failures was reached); "
+                              "the submission may crash its machine: grade it alone with `course grade`")
+                else:
+                    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                yield job, _failed(job, f"the cluster could not run it: {detail}")

@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import json
 import os
+import pkgutil
 import shutil
 import socket
 import subprocess
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from jupyter_client.provisioning import KernelProvisionerBase
@@ -36,7 +38,7 @@ from jupyter_client.provisioning import KernelProvisionerBase
 from . import sandbox
 from .engine import QUICK_START_CLIENT, kernel_context
 
-ZYGOTE_SOURCE = Path(__file__).with_name("zygote_main.py")
+ZYGOTE_MODULE = "zygote_main.py"  # read through the package's loader: on a Dask worker the course is a zip
 PRELOAD = ("torch", "numpy")  # what (nearly) every submission imports; absent packages are skipped
 START_TIMEOUT = 300  # seconds for a zygote's imports on however loaded a machine
 REQUEST_TIMEOUT = 30
@@ -75,6 +77,7 @@ class Zygote:
         self._counter = itertools.count(1)
         self.proc = None
         self.sock = None
+        self.ended = threading.Event()
         try:
             self._start(job, env)
         except BaseException:
@@ -92,7 +95,8 @@ class Zygote:
         self.uid = sandbox.uid_for(self.slot)
         sandbox.hand_over([self.home, self.conn], self.slot)
         control = self.control / "zygote.sock"
-        command = [sys.executable, "-c", ZYGOTE_SOURCE.read_text(), str(control), ",".join(PRELOAD)]
+        source = pkgutil.get_data(__package__, ZYGOTE_MODULE).decode()
+        command = [sys.executable, "-c", source, str(control), ",".join(PRELOAD)]
         argv = sandbox.kernel_argv(job.policy, conn_dir=self.conn, home=self.home, device=self.device,
                                    slot=self.slot, zygote=(self.control, command))
         sandbox.write_kernelspec(self.scratch / "kernels", argv, "course-sandbox")  # for interrupt_mode only
@@ -196,6 +200,7 @@ class Zygote:
         self._stack.close()  # the slot
         if getattr(self, "scratch", None):
             shutil.rmtree(self.scratch, ignore_errors=True)
+        self.ended.set()
 
 
 class ForkedKernel(KernelProvisionerBase):
@@ -250,14 +255,18 @@ class KernelPool:
 
     A zygote starts when a job needs one, or ahead of time with :meth:`prime`:
     a batch primes its pool before its own set-up, so the sandboxes import
-    PyTorch while the coordinator prepares the gradebook and the jobs.
+    PyTorch while the coordinator prepares the gradebook and the jobs. Every
+    zygote is started by a thread of the pool that stays until the zygote ends
+    (bwrap's ``--die-with-parent`` ends a sandbox with the thread that started
+    it), so any thread may use any zygote, whatever becomes of the thread that
+    first asked for it.
     """
 
     def __init__(self, size: int):
         self.size = max(1, size)
         self._idle: list[Zygote] = []
-        self._busy = 0
-        self._starting: list[tuple] = []  # the keys of zygotes starting in the background
+        self._busy = 0  # zygotes in use, or starting for a job that waits for it
+        self._starting: list[tuple] = []  # the keys of zygotes starting ahead of time
         self._threads: list[threading.Thread] = []
         self._changed = threading.Condition()
         self._closing = threading.Event()
@@ -271,30 +280,42 @@ class KernelPool:
             if self.closed:
                 return
             room = self.size - len(self._idle) - self._busy - len(self._starting)
-            self._starting += [key] * room
-        for _ in range(room):
-            thread = threading.Thread(target=self._start, args=(job, env, key), name="zygote-start", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+            for _ in range(room):
+                self._starting.append(key)
+                self._launch(job, env, key, None)
 
-    def _start(self, job, env: dict, key: tuple) -> None:
-        zygote = None
+    def _launch(self, job, env: dict, key: tuple, claim: Future | None) -> None:
+        thread = threading.Thread(target=self._start, args=(job, env, key, claim), name="zygote", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+
+    def _start(self, job, env: dict, key: tuple, claim: Future | None) -> None:
+        """A pool thread: start a zygote (for the pool, or for the job waiting on ``claim``), then keep it alive."""
+        zygote = error = None
         try:
             zygote = Zygote(job, env)
-        except Exception:  # the job that needs it starts its own, or falls back to a plain kernel
-            pass
+        except ZygoteError as exc:
+            error = exc
+        except BaseException as exc:  # the pool's fault, never the submission's: the job falls back to a plain kernel
+            error = ZygoteError(f"the kernel pool's sandbox could not start ({type(exc).__name__}: {exc})")
         with self._changed:
-            self._starting.remove(key)
+            if claim is None:
+                self._starting.remove(key)
             if zygote is None:
                 self.failures += 1
-            elif not self.closed:
+                if claim is not None:
+                    self._busy -= 1
+            elif claim is None and not self.closed:
                 self._idle.append(zygote)
-                zygote = None
             self._changed.notify_all()
-        if zygote is not None:
+            closed = self.closed
+        if claim is not None:
+            claim.set_exception(error) if zygote is None else claim.set_result(zygote)
+        elif zygote is not None and closed:
             zygote.close()
-        # bwrap's --die-with-parent ends the sandbox with the thread that started it: stay until the pool closes
-        self._closing.wait()
+        while zygote is not None and not zygote.ended.wait(1) and not self._closing.is_set():
+            pass
 
     def acquire(self, job, env: dict) -> Zygote:
         key = pool_key(job, env)
@@ -314,13 +335,9 @@ class KernelPool:
             while self._idle and len(self._idle) + self._busy + len(self._starting) >= self.size:
                 self._idle.pop(0).close()
             self._busy += 1
-        try:
-            return Zygote(job, env)
-        except BaseException:
-            with self._changed:
-                self._busy -= 1
-                self.failures += 1
-            raise
+            claim: Future = Future()
+            self._launch(job, env, key, claim)
+        return claim.result()  # its error (ZygoteError, or a failed sandbox set-up) is the caller's
 
     def release(self, zygote: Zygote, healthy: bool) -> None:
         with self._changed:

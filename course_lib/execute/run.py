@@ -64,13 +64,14 @@ class Job:
 
 
 @contextlib.contextmanager
-def kernel_session(job: Job, scratch: Path):
+def kernel_session(job: Job, scratch: Path, pool: "pools.KernelPool | None" = None):
     """A started kernel (sandboxed unless the job says otherwise), gone with everything it started on exit.
 
     The sandbox slot (its uid) is held for the kernel's whole life and released after
-    every process of that uid is gone.
+    every process of that uid is gone. A sandboxed kernel is forked from ``pool`` (by
+    default this process's current pool, if any).
     """
-    pool = pools.current()
+    pool = pool if pool is not None else pools.current()
     if pool is not None and job.sandbox:
         env, zygote, km = kernel_env(job), None, None
         try:
@@ -171,8 +172,11 @@ def _role(cell) -> str:
     return cell.get("metadata", {}).get(ROLE, {}).get("role", "")
 
 
-def run_job(job: Job) -> ExecutionResult:
-    """Execute one prepared submission and return what happened (never raises for the student's faults)."""
+def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult:
+    """Execute one prepared submission and return what happened (never raises for the student's faults).
+
+    ``pool``: the kernel pool to fork a sandboxed kernel from (default: this process's current one).
+    """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -203,7 +207,7 @@ def run_job(job: Job) -> ExecutionResult:
                 raise NotebookTimeout()
 
         try:
-            with kernel_session(job, scratch) as km:
+            with kernel_session(job, scratch, pool) as km:
                 papermill.execute_notebook(
                     str(src), str(out), parameters=job.parameters, kernel_name=job.kernel_name,
                     language="python", engine_name=ENGINE_NAME, max_output_bytes=job.policy.max_output_kb * 1000,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import queue
 import socket
 import traceback
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Iterable, Iterator, Protocol
 
 from ..models import ExecutionResult
@@ -69,8 +70,9 @@ class LocalRunner:
             slots.put(gpu)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
-        jobs = list(jobs)
-        if not jobs:
+        jobs = iter(jobs)  # taken as workers free up: a long batch never holds all its prepared jobs
+        first = list(itertools.islice(jobs, self.workers + 1))
+        if not first:
             return
         work = run_job
         if self.gpus:
@@ -78,18 +80,28 @@ class LocalRunner:
             for gpu in range(self.gpus):
                 slots.put(gpu)
             work = functools.partial(self._on_own_gpu, slots)
-        workers = min(self.workers, len(jobs))
+        workers = min(self.workers, len(first))
         # more than one job per worker: kernels are forked from warm sandboxes (see execute.pool)
-        own_pool = self.pool and len(jobs) > workers and pools.current() is None
+        own_pool = self.pool and len(first) > workers and pools.current() is None
         kernels = pools.active(pools.KernelPool(workers)) if own_pool else contextlib.nullcontext()
         with kernels as kernel_pool, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader") as pool:
-            if own_pool and jobs[0].sandbox:
-                kernel_pool.prime(jobs[0], kernel_env(jobs[0]))
-            futures = {pool.submit(work, job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    yield job, future.result()
-                except Exception as exc:  # a bug in the run itself: this submission fails, the batch goes on
-                    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                    yield job, _failed(job, f"the grading worker failed: {detail}")
+            if own_pool and first[0].sandbox:
+                kernel_pool.prime(first[0], kernel_env(first[0]))
+            waiting, running = itertools.chain(first, jobs), {}
+
+            def top_up() -> None:  # one job queued behind each running one
+                while len(running) < 2 * workers and (job := next(waiting, None)) is not None:
+                    running[pool.submit(work, job)] = job
+
+            top_up()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # a bug in the run itself: this submission fails, the batch goes on
+                        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                        result = _failed(job, f"the grading worker failed: {detail}")
+                    yield job, result
+                top_up()
