@@ -42,7 +42,6 @@ sys.path.insert(0, str(REPO))
 
 ASSIGNMENT = "06-autograd"
 NOTEBOOK = "autograd"
-COURSE_PARTS = ("nbgrader_config.py", "source", "release", "graders")
 
 
 @dataclass
@@ -63,17 +62,6 @@ class Run:
     @property
     def per_submission(self) -> float:
         return self.wall / self.students
-
-
-def copy_course(target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    for part in COURSE_PARTS:
-        src = REPO / part
-        if src.is_dir():
-            shutil.copytree(src, target / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copyfile(src, target / part)
-    return target
 
 
 def build_class(course: Path, students: int) -> dict[str, str]:
@@ -225,6 +213,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the two course copies here")
     args = parser.parse_args(argv)
 
+    from course_lib.config import copy_course
+
     base = args.workdir or Path(tempfile.mkdtemp(prefix="bench-autograde-"))
     base.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores; class: {args.students} submissions of {ASSIGNMENT}; work in {base}",
@@ -234,7 +224,7 @@ def main(argv=None) -> int:
         for tool in ("nbgrader", "course"):
             if args.only not in ("both", tool):
                 continue
-            course = copy_course(base / tool)
+            course = copy_course(REPO, base / tool)
             build_class(course, args.students)
             print(f"grading with {tool} ...", flush=True)
             run = run_nbgrader(course, args.students) if tool == "nbgrader" else \

@@ -214,6 +214,24 @@ _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
 _LATE_KEYS = {f.name for f in dataclasses.fields(LatePolicy)}
 
 
+COURSE_FILES = (CONFIG_FILE, "source", "release", "graders")
+"""What a course is, without its students: the config, the assignments, their release and hidden graders."""
+
+
+def copy_course(root: Path, target: Path) -> Path:
+    """A new course directory ``target`` with ``root``'s :data:`COURSE_FILES` (no students, no gradebook)."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for part in COURSE_FILES:
+        src = Path(root) / part
+        if src.is_dir():
+            shutil.copytree(src, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(src, target / part)
+    return target
+
+
 def find_course_root(start: Path) -> Path:
     """The nearest directory at or above ``start`` holding ``nbgrader_config.py``."""
     for candidate in (start, *start.parents):

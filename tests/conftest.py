@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-COURSE_PARTS = ("nbgrader_config.py", "source", "release", "graders")
-
-
 def copy_course(target: Path) -> Path:
     """A course directory with the repository's config, source, release and graders."""
-    target.mkdir(parents=True, exist_ok=True)
-    for part in COURSE_PARTS:
-        src = REPO / part
-        if src.is_dir():
-            shutil.copytree(src, target / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copyfile(src, target / part)
-    return target
+    from course_lib.config import copy_course as copy
+
+    return copy(REPO, target)
 
 
 @pytest.fixture(scope="session")
