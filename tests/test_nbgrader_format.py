@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, copy_course
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     base = tmp_path_factory.mktemp("nbgrader-format")
-    courses = {tool: bench.copy_course(base / tool) for tool in ("nbgrader", "course")}
+    courses = {tool: copy_course(base / tool) for tool in ("nbgrader", "course")}
     who = {tool: bench.build_class(course, 13) for tool, course in courses.items()}  # one student per variant
     assert who["nbgrader"] == who["course"] and len(set(who["course"].values())) == 13
     bench.run_nbgrader(courses["nbgrader"], 13)
