@@ -173,3 +173,24 @@ def test_pooled_and_plain_kernels_grade_alike(config):
     blank = pooled["blank"][1]
     assert blank and all(t.startswith("Traceback (most recent call last)") and "NotImplementedError" in t
                          for t in blank), blank
+
+
+def test_kernel_clients_retry_unbound_sockets_within_milliseconds(tmp_path):
+    """A client connects before its kernel has bound: ZeroMQ's 100 ms retry would be most of a kernel's start."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    from course_lib.execute.engine import QUICK_START_CLIENT, RECONNECT_MS, kernel_context
+
+    km = AsyncKernelManager(transport="ipc", ip=str(tmp_path / "k"), context=kernel_context())
+    km.client_class = QUICK_START_CLIENT
+    km.connection_file = str(tmp_path / "k.json")
+    km.write_connection_file()
+    client = km.client()
+    client.start_channels()  # no kernel yet, as when a forked kernel is still starting
+    try:
+        channels = (client.shell_channel, client.iopub_channel, client.stdin_channel, client.control_channel)
+        assert [c.socket.getsockopt(zmq.RECONNECT_IVL) for c in channels] == [RECONNECT_MS] * 4
+        assert RECONNECT_MS < 100
+    finally:
+        client.stop_channels()

@@ -71,13 +71,22 @@ class CourseEngine(NBClientEngine):
 papermill_engines.register(ENGINE_NAME, CourseEngine)
 
 
+RECONNECT_MS = 10  # how soon a client retries a kernel socket that is not bound yet (ZeroMQ's default: 100 ms)
+
+
 def kernel_context() -> zmq.asyncio.Context:
     """The ZeroMQ context every kernel manager and client of this process shares.
 
     Left to themselves, jupyter_client's manager and client each make a context (with its I/O thread) per
     kernel and destroy it afterwards, lingering up to 0.1 s: 35-50 ms of every short grading run.
+
+    The client connects as soon as the kernel is started, before the kernel has bound its sockets; ZeroMQ
+    then retries each connection after its reconnect interval. At ZeroMQ's default (100 ms, for each of the
+    client's sockets) a kernel that is up in 0.06 s was first answered after 0.2-0.27 s; at 10 ms, 0.08 s.
     """
-    return zmq.asyncio.Context.instance()
+    context = zmq.asyncio.Context.instance()
+    context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)  # the default for sockets made from now on
+    return context
 
 
 class QuickStartClient(AsyncKernelClient):
