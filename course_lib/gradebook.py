@@ -71,7 +71,8 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     A batch passes its open ``gradebook`` (nbgrader's ``Gradebook``); each
     submission is still committed on its own.
     """
-    from nbgrader.api import MissingEntry
+    from nbgrader.api import Comment, Grade, MissingEntry
+    from sqlalchemy.orm import joinedload
 
     when = _parse_time(timestamp)
     scores = graded.question_scores()
@@ -90,7 +91,10 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
         except MissingEntry:
             gb.add_submission(graded.assignment, graded.student, **({"timestamp": when} if when else {}))
         notebook = gb.find_submission_notebook(graded.notebook, graded.assignment, graded.student)
-        for grade in notebook.grades:
+        # the rows with their cells in one query each (one query per cell otherwise)
+        grades = gb.db.query(Grade).options(joinedload(Grade.cell)).filter(Grade.notebook_id == notebook.id)
+        comments = gb.db.query(Comment).options(joinedload(Comment.cell)).filter(Comment.notebook_id == notebook.id)
+        for grade in grades:
             name = grade.cell.name
             if name in scores:
                 grade.auto_score = scores[name][0]
@@ -98,7 +102,7 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
             else:  # a cell people grade (written answers): formgrader's job
                 grade.auto_score = None
                 grade.needs_manual_grade = grade.manual_score is None
-        for comment in notebook.comments:
+        for comment in comments:
             name = comment.cell.name
             if name in unchanged:
                 comment.auto_comment = "No response."

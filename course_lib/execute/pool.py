@@ -177,8 +177,8 @@ class Zygote:
             reply = self.request(op="kill")
         except ZygoteError:
             return False
-        sandbox.end_all(self.uid)  # belt and braces: the uid is this sandbox's alone
-        if not reply.get("clean") or (self.uid is not None and sandbox.processes_of(self.uid)):
+        gone = sandbox.end_all(self.uid)  # belt and braces: the uid is this sandbox's alone
+        if not reply.get("clean") or not gone:
             return False
         _empty(self.conn)
         return True

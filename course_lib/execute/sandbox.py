@@ -209,30 +209,35 @@ def uid_for(slot: int) -> int | None:
 
 def processes_of(uid: int) -> list[int]:
     """Live processes (not zombies) whose real uid is ``uid``."""
-    found = []
+    # /proc/PID is owned by the effective uid, or by root once a process is not dumpable (as every sandboxed
+    # kernel): only the status file's Uid line says who runs it. Read as bytes and searched, not parsed.
+    found, real_uid = [], f"\nUid:\t{uid}\t".encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            status = Path("/proc", entry, "status").read_text()
+            with open(f"/proc/{entry}/status", "rb") as handle:
+                status = handle.read()
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("Uid", "").split()[:1] == [str(uid)] and not fields.get("State", "").strip().startswith("Z"):
+        if real_uid in status and b"\nState:\tZ" not in status:
             found.append(int(entry))
     return found
 
 
-def end_all(uid: int | None, timeout: float = 10.0) -> None:
-    """Kill whatever still runs as the sandbox's uid and wait until it is gone."""
+def end_all(uid: int | None, timeout: float = 10.0) -> bool:
+    """Kill whatever still runs as the sandbox's uid and wait until it is gone; ``False`` if some still runs."""
     if uid is None:
-        return
+        return True
     deadline = time.monotonic() + timeout
-    while (pids := processes_of(uid)) and time.monotonic() < deadline:
+    while pids := processes_of(uid):
+        if time.monotonic() >= deadline:
+            return False
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
+    return True
 
 
 def place_files(files: dict, home: Path) -> None:
