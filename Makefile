@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml requirements.lock
 	@# Debian's chromium drives the formgrader's browser test (through Playwright, no browser download)
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "note: chromium is missing (sudo apt-get install chromium); the formgrader browser test will be skipped" >&2; fi; }
+	@# Debian's PostgreSQL server: the gradebook's end-to-end test starts one of its own on loopback
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
+	  else echo "note: PostgreSQL is missing (sudo apt-get install postgresql); its gradebook test will be skipped" >&2; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
