@@ -64,3 +64,19 @@ class ReleaseStale(CourseError):
     """``release/`` no longer matches what nbgrader makes from ``source/``."""
 
     exit_code = 4
+
+
+class GradingSetupError(CourseError):
+    """The grading set-up itself fails (limits, interpreter, sandbox, device), not a student's work.
+
+    Raised before anything of the batch is recorded, so no student gets a zero
+    for a fault of the grader; fix the setting and run the same command again.
+    """
+
+    exit_code = 5
+
+
+class BatchBusy(CourseError):
+    """Another ``course autograde`` of the same course and assignment holds its lock."""
+
+    exit_code = 6
