@@ -34,6 +34,9 @@ class ExecutionResult:
     a question whose probe never ran is absent. ``status`` is ``completed``,
     ``timeout`` (the notebook's wall-clock limit), ``kernel-died`` or ``failed``
     (the submission could not be run at all; ``problem`` says why).
+    ``setup_done`` is ``False`` when the run ended before the grading set-up cell
+    completed: no code of the student's ran, so whatever went wrong is the
+    grader's (its limits, interpreter or sandbox), never the student's grade.
     """
 
     student: str
@@ -48,6 +51,7 @@ class ExecutionResult:
     runtime: float = 0.0
     device: str = "cpu"
     worker: str = ""
+    setup_done: bool = True
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,10 @@ def test_kernel_clients_retry_unbound_sockets_within_milliseconds(tmp_path):
     km.connection_file = str(tmp_path / "k.json")
     km.write_connection_file()
     client = km.client()
-    client.start_channels()  # no kernel yet, as when a forked kernel is still starting
+    # No kernel yet, as when a forked kernel is still starting. Without the heartbeat channel: its thread,
+    # finding no kernel, makes a new socket on every beat, and stopping it right after the start raced with
+    # that loop (up to ZeroMQ's 1023 sockets, "Too many open files"). What is checked is the four message channels.
+    client.start_channels(shell=True, iopub=True, stdin=True, hb=False, control=True)
     try:
         channels = (client.shell_channel, client.iopub_channel, client.stdin_channel, client.control_channel)
         assert [c.socket.getsockopt(zmq.RECONNECT_IVL) for c in channels] == [RECONNECT_MS] * 4

@@ -27,7 +27,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -35,7 +34,7 @@ from pathlib import Path
 
 from jupyter_client.provisioning import KernelProvisionerBase
 
-from . import sandbox
+from . import sandbox, scratch as scratches
 from .engine import QUICK_START_CLIENT, kernel_context
 
 ZYGOTE_MODULE = "zygote_main.py"  # read through the package's loader: on a Dask worker the course is a zip
@@ -85,8 +84,7 @@ class Zygote:
             raise
 
     def _start(self, job, env: dict) -> None:
-        self.scratch = Path(tempfile.mkdtemp(prefix="course-zygote-"))
-        os.chmod(self.scratch, 0o711)
+        self.scratch = scratches.make("zygote")  # 0700: the sandbox reaches home and conn through its binds
         self.home, self.conn, self.control = self.scratch / "home", self.scratch / "conn", self.scratch / "ctl"
         for d in (self.home, self.conn, self.control):
             d.mkdir()

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import nbformat
 
 from ..models import ExecutionResult
 from . import pool as pools
-from . import sandbox
+from . import sandbox, scratch as scratches
 from .engine import ENGINE_NAME, QUICK_START_CLIENT, kernel_context
 from .instrument import ROLE, read_run, strip
 from .sandbox import Policy
@@ -172,6 +171,23 @@ def _role(cell) -> str:
     return cell.get("metadata", {}).get(ROLE, {}).get("role", "")
 
 
+def setup_done(executed, status: str) -> bool:
+    """Whether the grading set-up cell ran cleanly and the run went on past it (so the student's code ran).
+
+    A kernel that dies, hangs or fails during the set-up (seeding, ``import torch``) fails before any code of
+    the student's: a fault of the limits, the interpreter or the sandbox, never the student's.
+    """
+    cells = executed.cells
+    for i, cell in enumerate(cells):
+        if _role(cell) != "setup":
+            continue
+        if cell.get("execution_count") is None or any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return False
+        return status == "completed" or any(c.get("cell_type") == "code" and c.get("execution_count") is not None
+                                            for c in cells[i + 1:])
+    return True  # no set-up cell: nothing to tell the grader's faults apart by
+
+
 def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult:
     """Execute one prepared submission and return what happened (never raises for the student's faults).
 
@@ -184,8 +200,8 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
     # The notebook's clock starts at its first own cell: the grading set-up (which imports torch) is not
     # the student's time, however loaded the machine is.
     clock = {"deadline": None}
-    scratch = Path(tempfile.mkdtemp(prefix="course-run-"))
-    os.chmod(scratch, 0o711)  # the sandbox's uid must reach its own directories inside
+    # private (0700): it holds the probes' code; the sandbox reaches its home and conn only through its binds
+    scratch = scratches.make("run")
     (scratch / "home").mkdir()
     status, problem = "completed", ""
     try:
@@ -244,7 +260,8 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
             return ExecutionResult(job.student, job.assignment, job.notebook, status="failed",
                                    problem=problem or "the notebook produced no output",
                                    runtime=time.monotonic() - started,
-                                   device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname())
+                                   device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname(),
+                                   setup_done=False)
         probes, errors, tests = read_run(executed)
         limit = (f"it ran longer than the time limit ({job.cell_timeout:g} s per cell, "
                  f"{job.notebook_timeout:g} s per notebook) and was stopped")
@@ -256,6 +273,6 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
             job.student, job.assignment, job.notebook, status=status, probes=probes, tests=tests,
             cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),
             runtime=time.monotonic() - started, device=str(job.parameters.get("DEVICE", "cpu")),
-            worker=socket.gethostname())
+            worker=socket.gethostname(), setup_done=setup_done(executed, status))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
