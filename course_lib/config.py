@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,9 +129,15 @@ class CourseConfig:
         if unknown:
             raise ConfigError(f"unknown setting(s) c.Course.{', c.Course.'.join(unknown)} in {path}",
                               hint=f"known settings: {', '.join(sorted(known - {'root', 'limits'}))}")
+        check_settings(course, path)
         limit_keys = {f.name for f in dataclasses.fields(Limits)}
         limits = Limits(**{k: course[k] for k in limit_keys if k in course})
         coursedir = cfg.get("CourseDirectory", {})
+        for key in ("course_id", "db_url"):
+            if key in coursedir and not isinstance(coursedir[key], str):
+                raise ConfigError(f"c.CourseDirectory.{key} = {coursedir[key]!r} in {path} must be text (a string)")
+        if coursedir.get("db_url"):
+            check_db_url(coursedir["db_url"], f"c.CourseDirectory.db_url in {path}")
         db_url = coursedir.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
         late = LatePolicy(**{k: course[k] for k in late_keys if k in course})
         simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name", "timezone") if k in course}
@@ -141,6 +149,13 @@ class CourseConfig:
     def with_overrides(self, **changes) -> "CourseConfig":
         """A copy with command-line values applied (``None`` means "not given")."""
         changes = {k: v for k, v in changes.items() if v is not None}
+        for name, value in changes.items():
+            flag = f"--{name.replace('_', '-')} {value}"
+            problem = _setting_problem(name, value, _HINTS.get(name))
+            if problem:
+                raise ConfigError(f"{flag}: {problem}", hint="see `course COMMAND --help`")
+        if "db_url" in changes:
+            check_db_url(changes["db_url"], "--db-url")
         conf = dataclasses.replace(self, **changes)
         conf._validate()
         return conf
@@ -153,6 +168,11 @@ class CourseConfig:
             if bad:
                 raise ConfigError(f"c.Course.assignments[{aid!r}] has unknown keys {sorted(bad)}")
             self.due_utc(aid)
+
+    @property
+    def shown_db_url(self) -> str:
+        """The gradebook URL as it may be printed: any password replaced by ``***``."""
+        return masked_url(self.db_url)
 
     # -- derived values -------------------------------------------------
     def limits_for(self, assignment: str) -> Limits:
@@ -212,6 +232,103 @@ def gpu_count() -> int:
 
 _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
 _LATE_KEYS = {f.name for f in dataclasses.fields(LatePolicy)}
+_HINTS = {**typing.get_type_hints(CourseConfig), **typing.get_type_hints(LatePolicy),
+          **typing.get_type_hints(Limits)}
+"""The type each setting must have, read from the dataclasses so a new setting is checked as it is declared."""
+
+_RANGES = {
+    # name: (lowest, lowest allowed itself, highest)
+    "seed": (0, True, 2**32 - 1),  # NumPy's seeds are 0 .. 2**32 - 1
+    "workers": (0, True, None),  # 0: one per core
+    "cell_timeout": (0, False, None),
+    "notebook_timeout": (0, False, None),
+    "memory_mb": (0, False, None),
+    "max_processes": (0, False, None),
+    "max_file_mb": (0, False, None),
+    "max_output_kb": (0, False, None),
+    "late_penalty_per_day": (0, True, 1),
+    "late_cutoff_days": (0, True, None),
+}
+_KINDS = {bool: "True or False", int: "a whole number", float: "a number", str: "text (a string)", dict: "a dict"}
+
+
+def _setting_problem(name: str, value, hint) -> str:
+    """What is wrong with ``value`` for the setting ``name`` of type ``hint`` ("" if nothing)."""
+    if hint is None:
+        return ""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    options = [typing.get_origin(t) or t for t in options]
+    if value is None and type(None) in options:
+        return ""
+    kinds = [t for t in options if t in _KINDS]
+    if len(kinds) < len([t for t in options if t is not type(None)]):
+        return ""  # a kind of value this table does not describe (dataclasses, paths): not judged here
+    fits = any(isinstance(value, bool) if t is bool else
+               isinstance(value, (int, float)) and not isinstance(value, bool) if t is float else
+               isinstance(value, int) and not isinstance(value, bool) if t is int else isinstance(value, t)
+               for t in kinds)
+    if not fits:
+        return f"must be {' or '.join(_KINDS[t] for t in kinds)}" + (", or None" if type(None) in options else "")
+    if name in _RANGES and not isinstance(value, bool):
+        low, inclusive, high = _RANGES[name]
+        if value < low or (value == low and not inclusive) or (high is not None and value > high):
+            bound = f"at least {low}" if inclusive else f"more than {low}"
+            return f"must be {bound}" + (f" and at most {high}" if high is not None else "")
+    return ""
+
+
+def check_settings(course: dict, path: Path) -> None:
+    """Raise :class:`ConfigError` naming the first ``c.Course`` setting of the wrong type or out of range."""
+    for name, value in course.items():
+        if name == "assignments":
+            continue
+        problem = _setting_problem(name, value, _HINTS.get(name))
+        if problem:
+            raise ConfigError(f"c.Course.{name} = {value!r} in {path}: {problem}",
+                              hint="fix it in nbgrader_config.py")
+    assignments = course.get("assignments", {})
+    if not isinstance(assignments, dict):
+        raise ConfigError(f"c.Course.assignments = {assignments!r} in {path}: must be a dict of assignment id to "
+                          "settings", hint='for example {"01-tensors": {"cell_timeout": 30}}')
+    for aid, extra in assignments.items():
+        if not isinstance(extra, dict):
+            raise ConfigError(f"c.Course.assignments[{aid!r}] = {extra!r} in {path}: must be a dict of settings",
+                              hint='for example {"cell_timeout": 30, "due": "2026-10-05 23:59"}')
+        for name, value in extra.items():
+            problem = _setting_problem(name, value, _HINTS.get(name)) if name in _LIMIT_KEYS | _LATE_KEYS else ""
+            if problem:
+                raise ConfigError(f"c.Course.assignments[{aid!r}][{name!r}] = {value!r} in {path}: {problem}",
+                                  hint="fix it in nbgrader_config.py")
+
+
+def masked_url(url: str) -> str:
+    """A database URL with its password replaced by ``***`` (the URL unchanged when it has none)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: hide whatever stands where a password would
+        import re
+
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def check_db_url(url: str, where: str) -> None:
+    """Raise :class:`ConfigError` when ``url`` is not a SQLAlchemy URL of a known database kind."""
+    from sqlalchemy.engine import make_url
+
+    example = "sqlite:////path/to/gradebook.db or postgresql://user:password@host:5432/dbname"
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        reason = "its port is not a number" if "int()" in str(exc) else str(exc).split("\n")[0]
+        raise ConfigError(f"{where}: {masked_url(url)} is not a database URL ({reason})",
+                          hint=f"write it as {example}") from None
+    try:
+        parsed.get_dialect()
+    except Exception:
+        raise ConfigError(f"{where}: {masked_url(url)} names an unknown kind of database "
+                          f"{parsed.drivername!r}", hint=f"write it as {example}") from None
 
 
 COURSE_FILES = (CONFIG_FILE, "source", "release", "graders")
