@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .config import CourseConfig
-from .errors import CourseError
+from .errors import CourseError, from_os_error
 
 
 def _config(args) -> CourseConfig:
@@ -30,6 +30,21 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _warn_ungraded(config: CourseConfig, assignment_ids) -> None:
+    """One warning line per assignment listing students with a submission but no grade in the gradebook."""
+    from .autograde import ungraded
+
+    for aid in assignment_ids:
+        try:
+            missing = ungraded(config=config, assignment_id=aid)
+        except CourseError:  # an assignment the gradebook knows and this course no longer has
+            continue
+        if missing:
+            print(f"warning: {len(missing)} student(s) have a submission of {aid} but no grade in the gradebook "
+                  f"(left out here): {', '.join(missing)}; run 'course autograde {aid}' to grade them",
+                  file=sys.stderr)
 
 
 def cmd_release(args) -> int:
@@ -69,6 +84,8 @@ def _collect_moodle(args, config) -> int:
                             worksheet=Path(args.worksheet))
     print(f"collected {len(report.collected)} notebook(s) of {args.assignment} into {config.path('submitted')} "
           f"({report.roster} participant(s) in the roster)")
+    for group, members in report.groups:
+        print(f"team submission {group}: collected for {', '.join(members)}")
     for title, rows in (("notebook choices", report.choices), ("not submitted for grading, skipped", report.skipped),
                         ("problem(s)", report.problems)):
         if rows:
@@ -90,6 +107,7 @@ def cmd_export(args) -> int:
                                   else None)
         print(f"wrote {report.out}: {len(report.filled)} grade(s) filled, {report.untouched} row(s) without a "
               "graded submission left as they were")
+        _warn_ungraded(config, [args.assignment])
         if report.feedback_files:
             print(f"wrote {args.feedback_zip}: {report.feedback_files} feedback file(s) "
                   "(upload it with 'Upload multiple feedback files in a zip')")
@@ -103,20 +121,26 @@ def cmd_export(args) -> int:
         return 0
     from .moodle.export import export_gradebook
 
+    fmt = args.format or ("xml" if Path(args.out).suffix.lower() == ".xml" else "csv")
     result = export_gradebook(config=config, out=Path(args.out),
-                              assignments=[args.assignment] if args.assignment else None)
+                              assignments=[args.assignment] if args.assignment else None, fmt=fmt)
     print(f"wrote {result['out']}: {result['students']} student(s) x {len(result['assignments'])} assignment(s), "
-          "percent (0-100)")
+          f"percent (0-100), {fmt.upper()}" + (" (Moodle: Grades > Import > XML file; each grade item's ID number "
+                                               "is the assignment id)" if fmt == "xml" else ""))
+    _warn_ungraded(config, result["assignments"])
     if result["left_out"]:
-        print(f"left out (no email, Moodle could not match them): {', '.join(result['left_out'])}")
+        what = "no ID number" if fmt == "xml" else "no email"
+        print(f"left out ({what}, Moodle could not match them): {', '.join(result['left_out'])}")
     return 0
 
 
 def cmd_report(args) -> int:
     from .report import write_report
 
-    page = write_report(config=_config(args), assignment_id=args.assignment, out=Path(args.out))
+    config = _config(args)
+    page = write_report(config=config, assignment_id=args.assignment, out=Path(args.out))
     print(f"wrote {page} (open it in a browser)")
+    _warn_ungraded(config, [args.assignment])
     return 0
 
 
@@ -149,13 +173,14 @@ def cmd_autograde(args) -> int:
         # "auto" cannot be decided on this machine: the cluster's GPU workers decide it
         device = device if device and device != "auto" else ("cuda" if gpu else "cpu")
     report = autograde(config=config, assignment_id=args.assignment, students=args.student or None,
-                       device=device, force=args.force, progress=not args.quiet, runner=runner)
+                       device=device, force=args.force, progress=not args.quiet, runner=runner,
+                       wait=not args.no_wait)
     if report.graded:
         print(table(summary_rows(report.graded), ["student", "notebook", "score", "status", "time", "first problem"]))
     mean = sum(g.score for g in report.graded) / len(report.graded) if report.graded else 0.0
     print(f"\n{args.assignment} on {report.device}: graded {len(report.graded)}, "
           f"unchanged and skipped {len(report.skipped)}" + (f", mean score {mean:.2f}" if report.graded else ""))
-    print(f"gradebook: {config.db_url}\nexecuted notebooks: {config.path('autograded')}")
+    print(f"gradebook: {config.shown_db_url}\nexecuted notebooks: {config.path('autograded')}")
     return 0
 
 
@@ -184,6 +209,7 @@ def cmd_feedback(args) -> int:
     config = _config(args)
     report = feedback(config=config, assignment_id=args.assignment, students=args.student or None)
     print(f"wrote {len(report.files)} feedback file(s) under {config.path('feedback')}")
+    _warn_ungraded(config, [args.assignment])
     return 0
 
 
@@ -205,6 +231,35 @@ def cmd_check(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_verify(args) -> int:
+    from .verify import TABLE_HEADER, table_rows, verify
+
+    config = _config(args)
+    known = sorted(p.name for p in config.path("source").iterdir() if p.is_dir())
+    if bool(args.assignment) == args.all:
+        raise CourseError("give one assignment id or --all", hint=f"known: {', '.join(known)}")
+    report = verify(config=config, assignment_ids=known if args.all else [args.assignment], device=args.device)
+    for nb in report.notebooks:
+        kinds = [v.kind for v, _ in nb.graded.values()]
+        print(f"\n== {nb.assignment}/{nb.notebook}: graded {len(kinds)} ("
+              + ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds)) + ")"
+              + (f"; not run: {', '.join(nb.skipped)}" if nb.skipped else ""))
+        if nb.rows:
+            print(table(table_rows(nb), TABLE_HEADER))
+        for failure in nb.failures:
+            print(f"FAIL     {failure}")
+        for warning in nb.warnings:
+            print(f"{'FAIL' if args.strict else 'WARNING'}  {warning}")
+    problems = report.problems(args.strict)
+    if problems:
+        print(f"\n{len(problems)} problem(s): fix the checks or the variants before grading students")
+        return 1
+    warned = sum(len(nb.warnings) for nb in report.notebooks)
+    print(f"\nverified {len(report.notebooks)} notebook(s): every check pays only for correct work"
+          + (f" ({warned} warning(s))" if warned else ""))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import demo
 
@@ -223,6 +278,7 @@ def parser() -> argparse.ArgumentParser:
         return sp
 
     device_help = "auto, cpu or cuda (default: c.Course.device in nbgrader_config.py)"
+    db_help = "the gradebook's SQLAlchemy URL (default: c.CourseDirectory.db_url, else gradebook.db)"
     unsafe_help = "run student code without the sandbox (only where bubblewrap cannot run; never for untrusted work)"
     sp = add("release", cmd_release, "make release/AID from source/AID with nbgrader generate_assignment")
     sp.add_argument("assignment", metavar="AID")
@@ -234,13 +290,16 @@ def parser() -> argparse.ArgumentParser:
                     help="folder of <student_id>.ipynb or <student_id>/<any>.ipynb")
     sp.add_argument("--moodle-zip", metavar="ZIP", help="Moodle's 'Download all submissions' zip (needs --worksheet)")
     sp.add_argument("--worksheet", metavar="CSV", help="Moodle's grading worksheet of the same assignment")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("autograde", cmd_autograde, "run, judge and record every submission of an assignment")
     sp.add_argument("assignment", metavar="AID")
     sp.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
     sp.add_argument("--force", action="store_true", help="regrade submissions already graded and unchanged")
-    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
+    sp.add_argument("--no-wait", action="store_true",
+                    help="fail at once if another autograde of this assignment is running (default: wait for it)")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
     sp.add_argument("--workers", type=int, metavar="N", help="submissions at a time (default: one per core)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
@@ -257,20 +316,23 @@ def parser() -> argparse.ArgumentParser:
     sp = add("feedback", cmd_feedback, "write feedback/<student>/AID/<notebook>.html for graded submissions")
     sp.add_argument("assignment", metavar="AID")
     sp.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("export", cmd_export, "grades and feedback for Moodle: a filled grading worksheet, or a course-wide CSV")
     sp.add_argument("target", choices=["moodle", "gradebook"],
                     help="moodle: fill AID's grading worksheet; gradebook: every assignment, percent, by email")
     sp.add_argument("assignment", metavar="AID", nargs="?", help="the assignment (gradebook: default all)")
     sp.add_argument("--worksheet", metavar="CSV", help="the grading worksheet downloaded from Moodle (moodle)")
-    sp.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the CSV")
+    sp.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the CSV (or XML)")
     sp.add_argument("--feedback-zip", metavar="ZIP", help="also write per-student feedback files for Moodle (moodle)")
-    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
+    sp.add_argument("--format", choices=["csv", "xml"],
+                    help="gradebook: csv (by email) or Moodle's XML grade import (by ID number); default from -o")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("report", cmd_report, "the class report of an assignment: HTML with plots, common mistakes, failed runs")
     sp.add_argument("assignment", metavar="AID")
     sp.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for index.html and its PNG plots")
-    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("formgrade", cmd_formgrade, "grade written answers by hand in nbgrader's formgrader (a local Jupyter "
              "server on this course's gradebook)")
@@ -278,11 +340,20 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8890, help="port (default: 8890)")
     sp.add_argument("--token", help="login token (default: a new random one, printed in the URL)")
     sp.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    sp.add_argument("--db-url", metavar="URL", help="gradebook SQLAlchemy URL (default: gradebook.db)")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("check", cmd_check, "self-check: run a notebook and its visible tests, warn about structure problems")
     sp.add_argument("notebook", metavar="NOTEBOOK")
     sp.add_argument("--assignment", metavar="AID", help="default: recognised from the notebook's cells")
+    sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+    sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
+
+    sp = add("verify", cmd_verify, "prove the hidden checks: grade the solution, the blank, every known variant and "
+             "do-nothing stubs; fail if a stub earns a point or a variant does not score as declared")
+    sp.add_argument("assignment", metavar="AID", nargs="?")
+    sp.add_argument("--all", action="store_true", help="every assignment of the course")
+    sp.add_argument("--strict", action="store_true",
+                    help="warnings (a check no mutant fails, a question without a mutant) fail too")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
 
@@ -313,6 +384,20 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the machine's, not the program's: a full disk, a file that went away
+        error = from_os_error(exc)
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except Exception as exc:
+        if not type(exc).__module__.startswith("sqlalchemy."):
+            raise
+        # a database failure outside the gradebook's own handling (the Moodle roster's tables, say)
+        from .gradebook import gradebook_error
+
+        config = CourseConfig.load(args.course).with_overrides(db_url=getattr(args, "db_url", None))
+        error = gradebook_error(config, exc, "use")
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted; graded submissions are saved, run the same command again to resume", file=sys.stderr)
         return 130

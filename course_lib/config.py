@@ -90,6 +90,8 @@ class CourseConfig:
         limits: Default limits; ``assignment_limits`` overrides them per assignment.
         timezone: The Moodle site's time zone: due dates and the worksheet's times are read in it.
         late: Default late policy; ``assignment_limits`` holds each assignment's ``due`` and overrides.
+        moodle_headers: The Moodle site's worksheet headers by their English names
+            (``{"Grade": "Bewertung"}``); names not given are English.
     """
 
     root: Path
@@ -104,6 +106,7 @@ class CourseConfig:
     assignment_limits: dict = field(default_factory=dict)
     timezone: str = "UTC"
     late: LatePolicy = field(default_factory=LatePolicy)
+    moodle_headers: dict = field(default_factory=dict)
 
     # -- construction ---------------------------------------------------
     @classmethod
@@ -140,7 +143,8 @@ class CourseConfig:
             check_db_url(coursedir["db_url"], f"c.CourseDirectory.db_url in {path}")
         db_url = coursedir.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
         late = LatePolicy(**{k: course[k] for k in late_keys if k in course})
-        simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name", "timezone") if k in course}
+        simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name", "timezone", "moodle_headers")
+                  if k in course}
         conf = cls(root=root, course_id=coursedir.get("course_id", "course"), db_url=db_url,
                    limits=limits, late=late, assignment_limits=dict(course.get("assignments", {})), **simple)
         conf._validate()
@@ -168,6 +172,12 @@ class CourseConfig:
             if bad:
                 raise ConfigError(f"c.Course.assignments[{aid!r}] has unknown keys {sorted(bad)}")
             self.due_utc(aid)
+        if not isinstance(self.moodle_headers, dict):
+            raise ConfigError(f"c.Course.moodle_headers must be a dict, not {type(self.moodle_headers).__name__}",
+                              hint='e.g. {"Identifier": "ID", "Grade": "Bewertung"}')
+        from .moodle.worksheet import Headers
+
+        Headers.of(self.moodle_headers)  # unknown names are reported here, not at export time
 
     @property
     def shown_db_url(self) -> str:

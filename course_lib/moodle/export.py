@@ -1,11 +1,17 @@
-"""Grades and feedback back to Moodle: the filled worksheet, a feedback zip and a course-wide CSV.
+"""Grades and feedback back to Moodle: the filled worksheet, a feedback zip and course-wide grades.
 
 The worksheet written is the instructor's own download with two kinds of cells
 filled for every graded student, ``Grade`` (the gradebook total after the late
 penalty, hand-graded points included, scaled to the row's ``Maximum Grade`` and
-clamped to it) and ``Feedback comments`` (short HTML). Every other cell, the column
-set and the rows of students without a graded submission stay byte for byte as
-downloaded, so a re-upload never clears a comment someone wrote in Moodle.
+clamped to it) and ``Feedback comments`` (short HTML, no backslash: Moodle's reader
+takes it as an escape character). Every other cell, the column set and the rows of
+students without a graded submission stay byte for byte as downloaded, so a
+re-upload never clears a comment someone wrote in Moodle. Members of a team
+submission were each collected with the team's notebook, so each row gets the grade.
+
+Course-wide grades go out as a CSV (matched by email) or in Moodle's XML grade
+import format (``grade/import/xml``: ``<results><result>`` with the grade item's ID
+number, the user's ID number and the score), which needs no column mapping.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import csv
 import html
 import io
 import zipfile
+from xml.etree import ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +31,7 @@ from ..gradebook import open_gradebook
 from ..late import apply_late_penalty
 from . import worksheet as ws
 from .names import feedback_entry
-from .roster import participant_map
+from .roster import id_numbers, participant_map
 
 
 @dataclass(frozen=True)
@@ -119,10 +126,16 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     worksheet, out = Path(worksheet), Path(out)
     if out.resolve() == worksheet.resolve():
         raise CourseError(f"{out} is the worksheet itself", hint="write the filled worksheet to a new file (-o)")
-    sheet = ws.Worksheet.read(worksheet)
-    for column in (ws.GRADE, ws.MAX_GRADE):
-        sheet.index(column)  # a clear error if the site's worksheet lacks it
+    sheet = ws.Worksheet.read(worksheet, headers=ws.Headers.of(config.moodle_headers))
+    for column in (ws.GRADE, ws.GRADED_AT):
+        sheet.index(column)  # Moodle's upload needs both: a clear error naming the header and the setting
     report = ExportReport(assignment_id, out)
+    scale_known = sheet.has(ws.MAX_GRADE)
+    if not scale_known:  # a column we only read: warn, never refuse
+        report.warnings.append(f"the worksheet has no {' or '.join(map(repr, sheet.headers.spellings(ws.MAX_GRADE)))} "
+                               f"column: grades are written in points out of the assignment's own total; Moodle "
+                               f"skips a grade above its maximum (set {ws.SETTING} if the site names that column "
+                               "otherwise)")
     if not sheet.has(ws.FEEDBACK):
         report.warnings.append(f"the worksheet has no {ws.FEEDBACK!r} column (feedback comments are off for this "
                                "assignment in Moodle): grades only")
@@ -145,7 +158,7 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
         if total is None:
             report.untouched += 1
             continue
-        maximum = ws.number(sheet.get(row, ws.MAX_GRADE))
+        maximum = ws.number(sheet.get(row, ws.MAX_GRADE)) if scale_known else total.max_score
         if maximum is None or maximum <= 0:
             report.warnings.append(f"{identifier}: Maximum Grade {sheet.get(row, ws.MAX_GRADE)!r} is not a positive "
                                    "number (scale or no grade in Moodle?); row left as it was")
@@ -154,7 +167,7 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
         grade = ws.grade_text(scaled(total, maximum))
         sheet.set(row, ws.GRADE, grade)
         if sheet.has(ws.FEEDBACK):
-            sheet.set(row, ws.FEEDBACK, comment_html(config, assignment, total))
+            sheet.set(row, ws.FEEDBACK, ws.no_backslash(comment_html(config, assignment, total)))
         report.filled.append((student, pid, grade, ws.grade_text(maximum)))
         feedback_rows.append((student, pid, sheet.get(row, ws.FULL_NAME)))
     report.missing = sorted(set(totals) - seen)
@@ -188,13 +201,8 @@ def write_feedback_zip(config: CourseConfig, assignment: Assignment, rows: list,
     return count
 
 
-def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] | None = None) -> dict:
-    """A course-wide CSV for Moodle's grade import: ``Email address`` and each assignment in percent.
-
-    Values are the totals after late penalties on a 0-100 scale with ``.`` as decimal
-    point; ``-`` means no grade (Moodle leaves it alone). Students without an email
-    cannot be matched by Moodle and are left out (listed in the result).
-    """
+def course_percentages(config: CourseConfig, assignments: list[str] | None = None):
+    """``(assignment ids, {student id: {assignment id: percent}})``: totals after penalties, 0-100, 2 decimals."""
     with open_gradebook(config) as gb:
         names = [a.name for a in gb.assignments]
     if assignments:
@@ -203,7 +211,31 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
             raise CourseError(f"the gradebook has no assignment {', '.join(unknown)}",
                               hint=f"known: {', '.join(names) or 'none'}")
         names = [n for n in names if n in assignments]
-    totals = {aid: assignment_totals(config, aid) for aid in names}
+    percent: dict = {}
+    for aid in names:
+        for sid, total in assignment_totals(config, aid).items():
+            if total.max_score > 0:
+                percent.setdefault(sid, {})[aid] = min(100.0, max(0.0, round(total.final / total.max_score * 100,
+                                                                              2)))
+    return names, percent
+
+
+def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] | None = None,
+                     fmt: str = "csv") -> dict:
+    """Course-wide grades for Moodle's grade import, in percent (0-100, ``.`` as decimal point).
+
+    ``fmt="csv"``: ``Email address`` and one column per assignment, ``-`` for no grade
+    (Moodle leaves it alone); students without an email are left out. ``fmt="xml"``:
+    Moodle's XML grade import, one ``<result>`` per graded student and assignment, the
+    assignment id as the grade item's ID number and the student's Moodle ID number;
+    students without an ID number are left out, since Moodle aborts the whole import
+    on a user it cannot find. Left-out students are listed in the result.
+    """
+    if fmt not in ("csv", "xml"):
+        raise CourseError(f"unknown grade export format {fmt!r}", hint="use csv or xml")
+    names, percent = course_percentages(config, assignments)
+    if fmt == "xml":
+        return _export_xml(config, Path(out), names, percent)
     with open_gradebook(config) as gb:
         students = [(s.id, s.email or "") for s in gb.students]
     rows, left_out = [], []
@@ -211,11 +243,7 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
         if not email:
             left_out.append(sid)
             continue
-        cells = []
-        for aid in names:
-            total = totals[aid].get(sid)
-            cells.append("-" if total is None or total.max_score <= 0 else
-                         f"{min(100.0, max(0.0, round(total.final / total.max_score * 100, 2))):.2f}")
+        cells = [f"{percent[sid][aid]:.2f}" if aid in percent.get(sid, {}) else "-" for aid in names]
         rows.append([email, *cells])
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
@@ -223,4 +251,32 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
     writer.writerows(rows)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(buf.getvalue(), encoding="utf-8")
-    return {"out": Path(out), "students": len(rows), "assignments": names, "left_out": left_out}
+    return {"out": Path(out), "students": len(rows), "assignments": names, "left_out": left_out, "format": "csv"}
+
+
+def _export_xml(config: CourseConfig, out: Path, names: list, percent: dict) -> dict:
+    """Moodle's ``grade/import/xml`` file: ``<results>`` of ``<result>`` (assignment, student, score)."""
+    with open_gradebook(config) as gb:
+        students = sorted(s.id for s in gb.students)
+    known = id_numbers(config)
+    root = ElementTree.Element("results")
+    written, left_out = set(), []
+    for sid in students:
+        grades = percent.get(sid, {})
+        if not grades:
+            continue  # nothing to import; Moodle keeps what it has
+        idnumber = known.get(sid, "")
+        if not idnumber:
+            left_out.append(sid)
+            continue
+        for aid in names:
+            if aid in grades:
+                result = ElementTree.SubElement(root, "result")
+                ElementTree.SubElement(result, "assignment").text = aid
+                ElementTree.SubElement(result, "student").text = idnumber
+                ElementTree.SubElement(result, "score").text = f"{grades[aid]:.2f}"
+                written.add(sid)
+    ElementTree.indent(root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
+    return {"out": out, "students": len(written), "assignments": names, "left_out": left_out, "format": "xml"}

@@ -6,6 +6,10 @@ skipped), and when (the time nbgrader's late-penalty mechanism compares with the
 date). Each student's files are read straight from the zip, never extracted as they
 are: paths that climb out, operating-system debris and oversized files are refused.
 One student's broken upload is reported and the rest of the class goes on.
+
+A team submission (folders named by group, see :mod:`.names`) is collected for every
+member the worksheet lists in that group, so each member is graded, gets feedback and
+gets the group's grade in the exported worksheet.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..errors import CourseError, SubmissionError
 from ..models import Submission
 from ..notebooks import MAX_NOTEBOOK_BYTES, grade_id, read_notebook
 from . import worksheet as ws
-from .names import is_junk, is_safe, parse_entry
+from .names import is_junk, is_safe, parse_entry, parse_group_entry, zip_name_of
 from .roster import Person, register
 
 MAX_ZIP_MEMBERS = 100_000
@@ -40,6 +44,7 @@ class MoodleImport:
     skipped: list = field(default_factory=list)  # (student, file, why: draft, no submission)
     problems: list = field(default_factory=list)  # (student, file, message)
     roster: int = 0  # worksheet rows registered
+    groups: list = field(default_factory=list)  # (group as in the zip, [member student ids])
 
 
 def people_from(sheet: ws.Worksheet, tz: str) -> list[Person]:
@@ -50,16 +55,26 @@ def people_from(sheet: ws.Worksheet, tz: str) -> list[Person]:
         if not pid.isdigit():
             continue
         out.append(Person(participant=pid, full_name=sheet.get(row, ws.FULL_NAME).strip(),
-                          email=sheet.get(row, ws.EMAIL).strip(), id_number=sheet.get(row, "ID number").strip(),
+                          email=sheet.get(row, ws.EMAIL).strip(), id_number=sheet.get(row, ws.ID_NUMBER).strip(),
                           status=sheet.get(row, ws.STATUS).strip(),
-                          submitted_at=ws.parse_time(sheet.get(row, ws.SUBMITTED_AT), tz)))
+                          submitted_at=ws.parse_time(sheet.get(row, ws.SUBMITTED_AT), tz),
+                          group=sheet.get(row, ws.GROUP).strip()))
     return out
+
+
+def teams_from(people: list[Person]) -> dict[str, list[Person]]:
+    """Members by group name as the zip writes it (only for a worksheet with a ``Group`` column)."""
+    teams: dict[str, list[Person]] = {}
+    for person in people:
+        if person.group:
+            teams.setdefault(zip_name_of(person.group), []).append(person)
+    return teams
 
 
 def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, worksheet: Path) -> MoodleImport:
     """Place every submitted notebook of the zip into ``submitted/<student>/<aid>/``."""
     assignment = Assignment.load(config, assignment_id)
-    sheet = ws.Worksheet.read(worksheet)
+    sheet = ws.Worksheet.read(worksheet, headers=ws.Headers.of(config.moodle_headers))
     people = people_from(sheet, config.timezone)
     if not people:
         raise CourseError(f"{worksheet} lists no participants", hint="download the worksheet with all participants "
@@ -72,53 +87,76 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
     except (OSError, zipfile.BadZipFile) as exc:
         raise CourseError(f"{zip_path} is not a readable zip file ({exc})",
                           hint="use the file Moodle's 'Download all submissions' gives, unchanged") from exc
+    teams = teams_from(people)
     with archive:
-        files = _files_by_participant(archive, report)
+        files, team_files = _files_by_owner(archive, report, teams)
         unknown = sorted(set(files) - set(by_pid))
         for pid in unknown:
-            report.problems.append((f"participant {pid}", ", ".join(i.filename for i in files[pid])[:120],
+            report.problems.append((f"participant {pid}", ", ".join(i.filename for i, _ in files[pid])[:120],
                                     "not in the worksheet; skipped (are the zip and the worksheet from the same "
                                     "assignment?)"))
-        if files and len(unknown) == len(files):
+        if files and len(unknown) == len(files) and not team_files:
             raise CourseError(f"no participant of {zip_path} is in {worksheet}",
                               hint="download the zip and the worksheet from the same Moodle assignment")
-        for pid in sorted(set(files) & set(by_pid), key=lambda p: students[p]):
+        work = [(pid, entries) for pid, entries in files.items() if pid in by_pid]
+        for (name, gid), entries in sorted(team_files.items()):
+            label = f"{name}_{gid}" if gid else name
+            if sum(1 for other, _ in team_files if other == name) > 1:
+                report.problems.append((f"group {label}", ", ".join(p for _, p in entries)[:120],
+                                        f"more than one group is named {name!r}; the worksheet cannot tell their "
+                                        "members apart; skipped (rename one group in Moodle, or collect these "
+                                        "notebooks with --from)"))
+                continue
+            members = teams[name]
+            report.groups.append((label, [students[m.participant] for m in members]))
+            work += [(m.participant, entries) for m in members]
+        for pid, entries in sorted(work, key=lambda w: students[w[0]]):
             person, student = by_pid[pid], students[pid]
             state = ws.submission_status(person.status)
             if state != "submitted":
-                report.skipped.append((student, ", ".join(PurePosixPath(i.filename).name for i in files[pid]),
+                report.skipped.append((student, ", ".join(PurePosixPath(p).name for _, p in entries),
                                        f"{person.status or state}: not submitted for grading; skipped"))
                 continue
-            _collect_one(config, assignment, student, person, archive, files[pid], report)
+            _collect_one(config, assignment, student, person, archive, entries, report)
     return report
 
 
-def _files_by_participant(archive: zipfile.ZipFile, report: MoodleImport) -> dict[str, list]:
+def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict) -> tuple[dict, dict]:
+    """``({participant: [(info, path)]}, {(group name, group id): [(info, path)]})`` of the zip's files.
+
+    An entry whose name part is a group of the worksheet is the team's; any other is a participant's.
+    """
     infos = archive.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
         raise CourseError(f"the zip holds {len(infos)} files, more than {MAX_ZIP_MEMBERS}",
                           hint="download the submissions of one assignment only")
     out: dict[str, list] = {}
+    team_out: dict[tuple, list] = {}
     for info in infos:
         if info.is_dir() or is_junk(info.filename):
             continue
-        entry = parse_entry(info.filename)
-        if entry is None:
-            report.problems.append(("?", info.filename, "not named like a Moodle submission file; ignored"))
+        team = parse_group_entry(info.filename) if teams else None
+        if team is not None and team.name in teams:
+            owner, path, target = f"group {team.name}", team.path, team_out.setdefault((team.name, team.group), [])
+        else:
+            entry = parse_entry(info.filename)
+            if entry is None:
+                report.problems.append(("?", info.filename, "not named like a Moodle submission file; ignored"))
+                continue
+            owner, path, target = f"participant {entry.participant}", entry.path, out.setdefault(entry.participant,
+                                                                                                  [])
+        if not is_safe(path):
+            report.problems.append((owner, info.filename, "unsafe path (absolute or climbing out of its folder); "
+                                    "ignored"))
             continue
-        if not is_safe(entry.path):
-            report.problems.append((f"participant {entry.participant}", info.filename,
-                                    "unsafe path (absolute or climbing out of its folder); ignored"))
-            continue
-        out.setdefault(entry.participant, []).append(info)
-    return out
+        target.append((info, path))
+    return {k: v for k, v in out.items() if v}, {k: v for k, v in team_out.items() if v}
 
 
 def _collect_one(config: CourseConfig, assignment: Assignment, student: str, person: Person,
-                 archive: zipfile.ZipFile, infos: list, report: MoodleImport) -> None:
+                 archive: zipfile.ZipFile, entries: list, report: MoodleImport) -> None:
     notebooks, others = [], []
-    for info in infos:
-        path = parse_entry(info.filename).path
+    for info, path in entries:
         (notebooks if path.lower().endswith(".ipynb") else others).append((path, info))
     for path, _ in others:
         report.problems.append((student, path, "not a notebook; ignored"))
@@ -150,12 +188,8 @@ def _collect_one(config: CourseConfig, assignment: Assignment, student: str, per
             except SubmissionError as exc:
                 report.problems.append((student, path, exc.message + (f" ({exc.hint})" if exc.hint else "")))
                 continue
-            when = person.submitted_at or _zip_time(archive.getinfo(_member(infos, path)), config)
+            when = person.submitted_at or _zip_time(next(i for i, p in entries if p == path), config)
             report.collected.append(_place(config, assignment.id, spec.name, student, target, when))
-
-
-def _member(infos: list, path: str) -> str:
-    return next(i.filename for i in infos if parse_entry(i.filename).path == path)
 
 
 def _zip_time(info: zipfile.ZipInfo, config: CourseConfig) -> datetime | None:

@@ -5,6 +5,11 @@ followed by ``/path`` (4.1+ folders), ``_/path`` (4.0 and older) or ``_file name
 (folders off). Blind marking writes ``Participant`` instead of the name. The participant
 id is allocated per assignment, so it identifies a row of that assignment's worksheet,
 never a student across assignments.
+
+Team (group) submissions are named by the group instead: ``<group name>_<group id>``,
+or the site's ``Default group`` string alone for students in no group. The worksheet
+holds no group id, only the group's name in its ``Group`` column, so a group folder is
+matched to the worksheet by its name, cleaned the way Moodle cleans it for the zip.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from pathlib import PurePosixPath
 
 # One pattern for all three namings (the name part never holds "_": Moodle replaces it).
 ENTRY = re.compile(r"^(?P<name>[^_/]*)_(?P<pid>\d+)_assignsubmission_file(?:_?/(?P<path>.+)|_(?P<flat>.+))$")
+
+# A team submission: the group's name (its "_" became spaces) and id, or only the default group's name.
+GROUP_ENTRY = re.compile(r"^(?P<name>[^_/]*?)(?:_(?P<gid>\d+))?_assignsubmission_file"
+                         r"(?:_?/(?P<path>.+)|_(?P<flat>.+))$")
+
+# What Moodle's clean_filename (PARAM_FILE) drops from a name before it goes into the zip.
+_FILE_NAME_DROPS = re.compile(r"[\x00-\x1f\x7f&<>\"`|':\\/]")
 
 # Entries a zip made on macOS or Windows carries that nobody submitted on purpose.
 JUNK_PARTS = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"}
@@ -27,6 +39,29 @@ class Entry:
     name: str  # the student's full name as Moodle wrote it ("Participant" under blind marking)
     participant: str  # the participant id (digits)
     path: str  # the file's path inside the student's submission
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    """One file of a team submission in a Moodle submissions zip."""
+
+    name: str  # the group's name as Moodle wrote it (or the site's "Default group")
+    group: str  # the group id (digits), "" for the default group
+    path: str  # the file's path inside the group's submission
+
+
+def parse_group_entry(zip_name: str) -> GroupEntry | None:
+    """The group and file behind a zip entry name of a team submission, or ``None``."""
+    match = GROUP_ENTRY.match(zip_name)
+    if not match:
+        return None
+    return GroupEntry(name=match.group("name"), group=match.group("gid") or "",
+                      path=match.group("path") or match.group("flat"))
+
+
+def zip_name_of(name: str) -> str:
+    """A group (or person) name as Moodle writes it into the zip: ``_`` as space, file-name characters dropped."""
+    return re.sub(r"\s+", " ", _FILE_NAME_DROPS.sub("", name.replace("_", " "))).strip()
 
 
 def parse_entry(zip_name: str) -> Entry | None:

@@ -13,6 +13,9 @@ email already owns that id, six hex digits of the email's SHA-1 are appended
 (``jane.doe-3f2a1c``). Without an email the worksheet's ``ID number`` is used; with
 neither (blind marking) the id is ``participant-<pid>``, which holds for one
 assignment only.
+
+The worksheet's ``ID number`` (when the site shows it) is kept per student in
+``course_moodle_identity``: Moodle's XML grade import finds users by it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ participants = Table(
     Column("status", String(128)),
     Column("submitted_at", String(64)),
 )
+identities = Table(
+    "course_moodle_identity", metadata,
+    Column("student_id", String(128), primary_key=True),
+    Column("id_number", String(256), nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Person:
     id_number: str = ""
     status: str = ""  # Moodle's Status cell as written
     submitted_at: datetime | None = None  # UTC
+    group: str = ""  # the Group cell of a team-submission worksheet
 
 
 def _slug(text: str) -> str:
@@ -81,7 +90,7 @@ def student_id_for(person: Person, owner_of) -> str:
 def register(config: CourseConfig, assignment: str, people: list[Person]) -> dict[str, str]:
     """Add or update every person in the roster; returns ``participant id -> student id`` for the assignment."""
     mapping: dict[str, str] = {}
-    with open_gradebook(config) as gb:
+    with open_gradebook(config, create=True) as gb:
         by_email = {s.email.lower(): s.id for s in gb.students if s.email}
         emails = {s.id: (s.email or "") for s in gb.students}
         for person in people:
@@ -108,9 +117,26 @@ def register(config: CourseConfig, assignment: str, people: list[Person]) -> dic
                      "full_name": p.full_name, "email": p.email, "status": p.status,
                      "submitted_at": p.submitted_at.isoformat() if p.submitted_at else None}
                     for p in people])
+            numbered = {mapping[p.participant]: p.id_number.strip() for p in people if p.id_number.strip()}
+            if numbered:
+                conn.execute(delete(identities).where(identities.c.student_id.in_(list(numbered))))
+                conn.execute(identities.insert(), [{"student_id": sid, "id_number": number}
+                                                   for sid, number in numbered.items()])
     finally:
         engine.dispose()
     return mapping
+
+
+def id_numbers(config: CourseConfig) -> dict[str, str]:
+    """``student id -> Moodle ID number`` for every student a worksheet showed one for."""
+    engine = create_engine(config.db_url)
+    try:
+        metadata.create_all(engine)
+        with engine.connect() as conn:
+            return {sid: number for sid, number in conn.execute(select(identities.c.student_id,
+                                                                       identities.c.id_number))}
+    finally:
+        engine.dispose()
 
 
 def participant_map(config: CourseConfig, assignment: str) -> dict[str, str]:

@@ -1,12 +1,22 @@
 """Moodle's offline grading worksheet (``Grades-<course>-<assignment>-<cmid>.csv``).
 
 Read and written the way Moodle's ``assignfeedback_offline`` handles it: columns are
-found by their English header text (never by position: identity fields, ``Group``,
-``Marker`` and more come and go with site settings), a UTF-8 BOM and CRLF line ends
-are accepted, and every row must have as many cells as the header or Moodle rejects
-the whole file. A written worksheet keeps the instructor's file byte for byte except
-the cells we fill: rows we do not touch are copied as they were read, changed rows
-are quoted the way Moodle's own CSV writer (PHP's ``fputcsv``) quotes them.
+found by their header text (never by position: identity fields, ``Group``, ``Marker``
+and more come and go with site settings), a UTF-8 BOM and CRLF line ends are
+accepted, and every row must have as many cells as the header or Moodle rejects the
+whole file. A written worksheet keeps the instructor's file byte for byte except the
+cells we fill: rows we do not touch are copied as they were read, changed rows are
+quoted the way Moodle's own CSV writer (PHP's ``fputcsv``) quotes them.
+
+Headers are the site's language strings, so the code names columns by their English
+text and a :class:`Headers` map (``c.Course.moodle_headers``) says what the site
+writes instead. Columns we only read are optional; ``Maximum Grade`` is found under
+every spelling Moodle has used (``Maximum grade`` since 5.1).
+
+Moodle reads the upload with ``fgetcsv`` and ``\\`` as escape character while its
+writer escapes nothing, so a backslash in a cell we write could corrupt the row or
+make Moodle refuse the file: :meth:`Worksheet.set` refuses one, and :func:`no_backslash`
+turns it into the HTML entity ``&#92;`` for comments.
 """
 
 from __future__ import annotations
@@ -19,18 +29,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import CourseError
+from ..errors import ConfigError, CourseError
 
 IDENTIFIER = "Identifier"
 FULL_NAME = "Full name"
 EMAIL = "Email address"
+ID_NUMBER = "ID number"
 STATUS = "Status"
+GROUP = "Group"
 GRADE = "Grade"
 MAX_GRADE = "Maximum Grade"
 SUBMITTED_AT = "Last modified (submission)"
 GRADED_AT = "Last modified (grade)"
 FEEDBACK = "Feedback comments"
 PARTICIPANT_PREFIX = "Participant "  # Moodle strips these 12 characters from Identifier
+
+# The English names the code uses, each with every spelling English Moodle has written.
+SPELLINGS = {
+    IDENTIFIER: (IDENTIFIER,), FULL_NAME: (FULL_NAME,), EMAIL: (EMAIL,), ID_NUMBER: (ID_NUMBER,),
+    STATUS: (STATUS,), GROUP: (GROUP,), GRADE: (GRADE,),
+    MAX_GRADE: (MAX_GRADE, "Maximum grade"),  # 4.x, then 5.1 (string maxgrade)
+    SUBMITTED_AT: (SUBMITTED_AT,), GRADED_AT: (GRADED_AT,), FEEDBACK: (FEEDBACK,),
+}
+HEADER_NAMES = tuple(SPELLINGS)
+SETTING = "c.Course.moodle_headers"
 
 BOM = "\ufeff"
 
@@ -39,6 +61,52 @@ class WorksheetError(CourseError):
     """The worksheet cannot be read as Moodle's grading worksheet."""
 
     exit_code = 2
+
+
+@dataclass(frozen=True)
+class Headers:
+    """What the site writes for each English header name (``c.Course.moodle_headers``).
+
+    ``mapping`` holds only the names that differ from English; the English spellings
+    stay accepted too, so one course can read worksheets of an English and another site.
+    """
+
+    mapping: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, mapping: dict | None) -> "Headers":
+        """Headers from the setting's value, checked (unknown names are a configuration error)."""
+        mapping = dict(mapping or {})
+        aliases = {s: name for name, spellings in SPELLINGS.items() for s in spellings}
+        bad = sorted(str(k) for k in mapping if k not in aliases)
+        if bad:
+            raise ConfigError(f"{SETTING} has unknown header name(s) {', '.join(map(repr, bad))}",
+                              hint=f"its keys are the English header names: {', '.join(HEADER_NAMES)}")
+        for key, value in mapping.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{SETTING}[{key!r}] must be the site's header text, not {value!r}")
+        return cls({aliases[k]: v for k, v in mapping.items()})
+
+    def spellings(self, name: str) -> tuple:
+        """Every header text that means ``name``: the site's own first, then the English ones."""
+        own = self.mapping.get(name)
+        english = SPELLINGS.get(name, (name,))
+        return ((own,) if own else ()) + tuple(s for s in english if s != own)
+
+    def find(self, header: list, name: str) -> int | None:
+        """The index of ``name``'s column in ``header``, or ``None``."""
+        for spelling in self.spellings(name):
+            if spelling in header:
+                return header.index(spelling)
+        return None
+
+    def missing(self, name: str, header: list, source: str) -> WorksheetError:
+        """The error for a worksheet without a column it needs."""
+        shown = " or ".join(repr(s) for s in self.spellings(name))
+        return WorksheetError(f"{source} has no {shown} column",
+                              hint=f"if the Moodle site writes this header in another language or wording, "
+                                   f"set {SETTING} = {{{name!r}: '<the header in the worksheet>'}} in "
+                                   f"nbgrader_config.py; the worksheet's columns: {', '.join(header)}")
 
 
 @dataclass
@@ -61,11 +129,14 @@ class Worksheet:
     newline: str = "\n"
     bom: bool = False
     final_newline: bool = True
+    headers: Headers = field(default_factory=Headers)
+    source: str = "the worksheet"
 
     # -- reading ------------------------------------------------------------
     @classmethod
-    def parse(cls, text: str, source: str = "worksheet") -> "Worksheet":
-        """Parse the worksheet's text (BOM and CRLF allowed)."""
+    def parse(cls, text: str, source: str = "worksheet", headers: Headers | None = None) -> "Worksheet":
+        """Parse the worksheet's text (BOM and CRLF allowed); ``headers``: the site's header names."""
+        headers = headers or Headers()
         bom = text.startswith(BOM)
         if bom:
             text = text[1:]
@@ -78,12 +149,13 @@ class Worksheet:
         newline = "\r\n" if "\r\n" in text[:len(records[0][0]) + 2] else "\n"
         header_raw, _ = records[0]
         header = _cells(header_raw)
-        if IDENTIFIER not in header:
-            raise WorksheetError(f"{source} has no {IDENTIFIER!r} column, so it is not a Moodle grading worksheet",
-                                 hint="download it from the assignment page (Download grading worksheet), "
-                                      "with English column headings")
+        if headers.find(header, IDENTIFIER) is None:
+            error = headers.missing(IDENTIFIER, header, source)
+            raise WorksheetError(error.message + ", so it is not a Moodle grading worksheet (or its headers are "
+                                 "in the site's language)", hint="download it from the assignment page (Download "
+                                 "grading worksheet); " + error.hint)
         sheet = cls(header=header, header_raw=header_raw, newline=newline, bom=bom,
-                    final_newline=text.endswith(("\n", "\r")))
+                    final_newline=text.endswith(("\n", "\r")), headers=headers, source=source)
         for raw, line in records[1:]:
             if not raw.strip():
                 continue
@@ -96,8 +168,8 @@ class Worksheet:
         return sheet
 
     @classmethod
-    def read(cls, path: str | Path) -> "Worksheet":
-        """Read a worksheet file."""
+    def read(cls, path: str | Path, headers: Headers | None = None) -> "Worksheet":
+        """Read a worksheet file; ``headers``: the site's header names (English by default)."""
         path = Path(path)
         try:
             data = path.read_bytes()
@@ -109,23 +181,29 @@ class Worksheet:
             raise WorksheetError(f"{path} is not UTF-8 text (byte {exc.start})",
                                  hint="use the file exactly as Moodle downloaded it; a spreadsheet "
                                       "program may have saved it in another encoding") from exc
-        return cls.parse(text, source=str(path))
+        return cls.parse(text, source=str(path), headers=headers)
 
     # -- access -------------------------------------------------------------
     def has(self, column: str) -> bool:
-        return column in self.header
+        """Whether the worksheet has the column (named in English, found under the site's name)."""
+        return self.headers.find(self.header, column) is not None
 
     def index(self, column: str) -> int:
-        try:
-            return self.header.index(column)
-        except ValueError:
-            raise WorksheetError(f"the worksheet has no {column!r} column",
-                                 hint=f"its columns: {', '.join(self.header)}") from None
+        """The column's index; a :class:`WorksheetError` naming the header and the setting if absent."""
+        i = self.headers.find(self.header, column)
+        if i is None:
+            raise self.headers.missing(column, self.header, self.source)
+        return i
 
     def get(self, row: Row, column: str, default: str = "") -> str:
-        return row.cells[self.header.index(column)] if column in self.header else default
+        i = self.headers.find(self.header, column)
+        return row.cells[i] if i is not None else default
 
     def set(self, row: Row, column: str, value: str) -> None:
+        """Fill one cell; a backslash is refused (Moodle's reader takes it as an escape character)."""
+        if "\\" in value:
+            raise ValueError(f"a backslash in the {column!r} cell would corrupt Moodle's reading of the row; "
+                             "write it as &#92; (see no_backslash)")
         i = self.index(column)
         if row.cells[i] != value:
             row.cells[i] = value
@@ -143,8 +221,20 @@ class Worksheet:
 
 
 def participant_id(identifier: str) -> str:
-    """``Participant 1234567`` -> ``1234567`` (Moodle strips the first 12 characters)."""
-    return identifier[len(PARTICIPANT_PREFIX):] if identifier.startswith(PARTICIPANT_PREFIX) else identifier
+    """``Participant 1234567`` -> ``1234567``, in any language (``Teilnehmer/in1234567`` -> ``1234567``).
+
+    Moodle writes its ``hiddenuser`` string before the id and strips as many characters
+    on upload; the string differs by language, the digits at the end do not.
+    """
+    if identifier.startswith(PARTICIPANT_PREFIX):
+        return identifier[len(PARTICIPANT_PREFIX):]
+    match = re.fullmatch(r"\D*?(\d+)", identifier.strip())
+    return match.group(1) if match else identifier
+
+
+def no_backslash(text: str) -> str:
+    """``text`` with every backslash as the HTML entity ``&#92;`` (for HTML cells such as comments)."""
+    return text.replace("\\", "&#92;")
 
 
 def number(text: str) -> float | None:
@@ -170,9 +260,10 @@ def submission_status(status: str) -> str:
     s = status.strip().lower()
     if not s:
         return "submitted"  # a worksheet without the Status column: everything in the zip counts
-    if "draft" in s or "not submitted" in s:
+    # English, and German from Moodle's de language pack ("Entwurf (nicht abgegeben)", "Keine Abgabe").
+    if "draft" in s or "not submitted" in s or "entwurf" in s or "nicht abgegeben" in s:
         return "draft"
-    if s.startswith("no submission") or s.startswith("new") or "no attempt" in s:
+    if s.startswith(("no submission", "new", "keine abgabe", "kein versuch")) or "no attempt" in s:
         return "none"
     return "submitted"
 
