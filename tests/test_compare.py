@@ -84,8 +84,18 @@ def test_equal_treats_size_and_tuple_alike_but_not_values():
 def test_sequence_points_at_the_wrong_item():
     compare = Sequence((Equal(), Tensor()))
     assert compare((1, REF), (1, REF)) is None
-    assert compare((2, REF), (1, REF)).startswith("item 0")
+    assert compare((2, REF), (1, REF)).startswith("the returned value 1 of 2: ")
+    assert Sequence((Equal(), Tensor()), names=("count", "w"))((1, 2.0), (1, REF)).startswith("the returned w: ")
     assert "returned 1 values" in compare((1,), (1, REF))
+
+
+def test_messages_never_give_a_single_expected_number_or_a_hidden_shape_away():
+    assert Number()(3.9, 3.25) == "is wrong: too large by more than 10 %"
+    assert "3.25" not in Number()(3.2501, 3.25) and "0.65" not in Number()(3.9, 3.25)
+    message = Tensor()(tv([[[1.0]] * 7] * 3), REF)  # a (3, 7, 1) input handed back
+    assert "dimension" in message and "7" not in message and "(2, 2)" not in message
+    assert Number()(3, 3.5) == "is wrong: too small by more than 10 %"
+    assert "an int" in Tensor()(3, REF) and "a NumPy array of strings" in Opaque("array of <U5").describe()
 
 
 def test_at_least_threshold_and_relative_to_reference():
@@ -95,6 +105,7 @@ def test_at_least_threshold_and_relative_to_reference():
     assert "below the required 0.8" in AtLeast(minimum=0.8, what="accuracy")(0.5, 0.97)
     assert AtLeast(below_reference=0.05)(0.93, 0.97) is None
     assert AtLeast(below_reference=0.05)(0.90, 0.97) is not None
+    assert "0.92" not in AtLeast(below_reference=0.05)(0.90, 0.97)  # the solution's own value stays hidden
     assert AtLeast(minimum=0.8)(float("nan"), 0.97) is not None
 
 

@@ -7,7 +7,7 @@ import pytest
 from course_lib.errors import AssignmentError
 from course_lib.judge import Check, Equal, Question, Tensor, judge
 from course_lib.judge.kernel_side import encode
-from course_lib.judge.spec import Grader
+from course_lib.judge.spec import Grader, Property, declaration_problems
 from course_lib.models import CellError, ExecutionResult
 
 
@@ -21,7 +21,7 @@ def probe_b(student):
 
 GRADER = Grader(path=None, digest="x", questions=(
     Question("qa", probe_a, [Check("a_value", 2, Equal(), key="a"),
-                             Check("a_untouched", 1, Equal(), key="untouched", requires=("a",))]),
+                             Property("a_untouched", 1, Equal(), key="untouched", requires=("a_value",))]),
     Question("qb", probe_b, [Check("b_value", 3, Equal(), key="b", hint="think again")]),
 ))
 REFS = {"qa": {"question": "qa", "values": {"a": encode(5), "untouched": encode(True)}, "error": None},
@@ -46,7 +46,7 @@ def test_all_correct_scores_full():
 
 def test_wrong_value_loses_that_check_with_hint():
     g = judge(GRADER, result({"qa": record("qa", a=4, untouched=True), "qb": record("qb", b=(1, 2))}), REFS)
-    assert g.question_scores() == {"qa": (1, 3), "qb": (3, 3)}
+    assert g.question_scores() == {"qa": (0, 3), "qb": (3, 3)}  # the property counts only with a right value
     g = judge(GRADER, result({"qa": record("qa", a=5, untouched=True), "qb": record("qb", b=(2, 1))}), REFS)
     [b] = [c for c in g.checks if c.name == "b_value"]
     assert not b.passed and b.message.endswith("Hint: think again")
@@ -65,7 +65,20 @@ def test_required_value_that_raised_voids_dependent_check():
                                         "untouched": encode(True)}, "error": None}
     g = judge(GRADER, result({"qa": rec, "qb": record("qb", b=(1, 2))}), REFS)
     untouched = next(c for c in g.checks if c.name == "a_untouched")
-    assert not untouched.passed and "could not be checked" in untouched.message
+    assert not untouched.passed and "counts only once the main result is right" in untouched.message
+
+
+def test_property_pays_only_when_its_main_check_passes():
+    g = judge(GRADER, result({"qa": record("qa", a=None, untouched=True), "qb": record("qb", b=(1, 2))}), REFS)
+    assert g.question_scores()["qa"] == (0, 3)
+
+
+def test_property_without_a_main_check_is_refused_by_name():
+    lonely = [Question("qa", probe_a, [Property("a_untouched", 1, Equal(), key="untouched")])]
+    assert any("'a_untouched'" in p and "requires no main check" in p for p in declaration_problems(lonely))
+    values = [Question("qa", probe_a, [Check("a_value", 1, Equal(), key="a"),
+                                       Check("a_more", 1, Equal(), key="a", requires=("a",))])]
+    assert any("'a_more' requires 'a'" in p for p in declaration_problems(values))
 
 
 def test_probe_crash_and_cell_errors_are_reported():

@@ -58,9 +58,9 @@ class Tensor:
         if not isinstance(got, TensorValue):
             return f"returned {describe(got)}; expected {want}"
         if self.library and got.library != ref.library and not {got.library, ref.library} <= {"numpy", "numpy-scalar"}:
-            return f"returned {got.describe()}; expected {want}"
+            return f"returned {'a torch tensor' if got.library == 'torch' else 'a NumPy array'}; expected {want}"
         if (self.shape or self.values) and got.shape != ref.shape:
-            return f"has the wrong shape: got {got.shape}"
+            return "has the wrong shape: " + shape_difference(got.shape, ref.shape)
         if self.dtype and got.dtype != ref.dtype:
             prefix = "torch." if ref.library == "torch" else ""
             return f"has dtype {prefix}{got.dtype}; expected {prefix}{ref.dtype}"
@@ -76,12 +76,20 @@ class Tensor:
             if ref.grad is not None and got.grad is None:
                 return "has no gradient (.grad is None): was backward() called on the right value?"
             if ref.grad is not None:
-                message = values_differ(got.grad.array, ref.grad.array, self.rtol, self.atol, self.equal_nan)
                 if got.grad.shape != ref.grad.shape:
-                    return f"its gradient has the wrong shape: got {got.grad.shape}"
+                    return "its .grad has the wrong shape: " + shape_difference(got.grad.shape, ref.grad.shape)
+                message = values_differ(got.grad.array, ref.grad.array, self.rtol, self.atol, self.equal_nan)
                 if message:
-                    return f"its gradient is wrong: {message}"
+                    return f"has the right values, but its gradient is wrong: {message}"
         return None
+
+
+def shape_difference(got: tuple, ref: tuple) -> str:
+    """How two shapes differ, without either shape (the hidden input's shape stays hidden)."""
+    if len(got) != len(ref):
+        return f"it has {len(got)} dimension{'s' if len(got) != 1 else ''} where {len(ref)} were expected"
+    wrong = [str(i) for i, (a, b) in enumerate(zip(got, ref)) if a != b]
+    return f"the length of dimension {', '.join(wrong)} is wrong"
 
 
 def values_differ(got: np.ndarray, ref: np.ndarray, rtol: float, atol: float, equal_nan: bool = False) -> str | None:
@@ -101,9 +109,31 @@ def values_differ(got: np.ndarray, ref: np.ndarray, rtol: float, atol: float, eq
         return f"{wrong} of {got.size} values are wrong, some are NaN (a division by zero or log of 0?)"
     if np.isinf(a[~ok]).any():
         return f"{wrong} of {got.size} values are wrong, some are infinite (an overflow?)"
+    if got.size == 1:  # an error size would give the expected number away: say only roughly how wrong
+        return how_far(complex(a.reshape(-1)[0]), complex(b.reshape(-1)[0]))
     err = float(np.nanmax(np.abs(a - b)[~ok]))
     return (f"{wrong} of {got.size} values are wrong (largest error {err:.3g}; "
             f"tolerance rtol={rtol:g}, atol={atol:g})")
+
+
+def how_far(got: complex, ref: complex) -> str:
+    """Roughly how far a single number is off, in words (never the expected value or the exact error)."""
+    if np.isnan(got):
+        return "is NaN (a division by zero or log of 0?)"
+    if got.imag == 0 and ref.imag == 0 and got.real * ref.real < 0:
+        return "has the wrong sign"
+    if ref == 0:
+        return "is wrong: it should be zero"
+    ratio = abs(got) / abs(ref)
+    direction = "large" if ratio > 1 else "small"
+    if ratio >= 2 or ratio <= 0.5:
+        return f"is wrong: about {max(ratio, 1 / ratio):.0f} times too {direction}"
+    relative = abs(got - ref) / abs(ref)
+    if relative >= 0.1:
+        return f"is wrong: too {direction} by more than 10 %"
+    if relative >= 0.01:
+        return f"is wrong: too {direction} by 1-10 %"
+    return f"is slightly wrong: too {direction} by less than 1 % (beyond the tolerance)"
 
 
 @dataclass(frozen=True)
@@ -177,6 +207,7 @@ class Sequence:
     """Compare a tuple or list item by item, each with its own comparator."""
 
     items: tuple
+    names: tuple = ()  # what each item is, for messages ("w", "b"); default "value 1 of 2"
 
     def __call__(self, got, ref) -> str | None:
         if (problem := _problem(got)) is not None:
@@ -188,7 +219,8 @@ class Sequence:
         for index, (compare, g, r) in enumerate(zip(self.items, got, ref)):
             message = compare(g, r)
             if message:
-                return f"item {index} of the result {message}"
+                name = self.names[index] if index < len(self.names) else f"value {index + 1} of {len(ref)}"
+                return f"the returned {name}: {message}"
         return None
 
 
@@ -244,5 +276,9 @@ class AtLeast:
             return f"returned {describe(got)}; expected a single number"
         floor = self.minimum if self.minimum is not None else _as_number(ref, True) - (self.below_reference or 0.0)
         if not np.isfinite(value) or value < floor:
-            return f"{self.what} is {value:.3g}, below the required {floor:.3g}"
+            if self.minimum is not None:
+                return f"{self.what} is {value:.3g}, below the required {floor:.3g}"
+            # the floor comes from the solution's own value: saying it would give that away
+            return (f"{self.what} is {value:.3g}, more than {self.below_reference or 0:g} below what a "
+                    "well-trained solution reaches")
         return None

@@ -7,8 +7,14 @@ A grader module ``graders/<aid>/<notebook>.py`` defines ``QUESTIONS``, a list of
 against what the same probe recorded on the instructor's solution.
 
 Probe functions are sent to the kernel as source text: they may use only their
-argument (a ``Student`` handle with ``call``, ``value`` and ``record``) and what
-they import inside their own body.
+argument (a ``Student`` handle with ``call``, ``value`` and ``record``), what
+they import inside their own body, and the question's ``helpers`` (plain
+functions sent along with the probe's source).
+
+A :class:`Property` (the input is left unchanged, no gradients are left behind)
+is true of a function that does nothing at all, so it pays only when the main
+result it ``requires`` is right: a grader that declares a property without a
+main check it requires is refused.
 """
 
 from __future__ import annotations
@@ -35,9 +41,10 @@ class Check:
         key: The probe value it reads (default: ``name``).
         describe: What it checks, in a student's words.
         hint: Added to the message when it fails (the misconception it targets).
-        requires: Other probe values that must exist and not be errors for this
-            check to count (e.g. "the input is unchanged" means nothing if the
-            call raised).
+        requires: Names of checks declared before it (in its question or an earlier
+            one) that must have passed for this one to count.
+        needs: Other probe values that must exist and not be errors for this check to
+            be judged (its message then says why they could not be computed).
     """
 
     name: str
@@ -47,10 +54,20 @@ class Check:
     describe: str = ""
     hint: str = ""
     requires: tuple = ()
+    needs: tuple = ()
 
     @property
     def value_key(self) -> str:
         return self.key or self.name
+
+
+@dataclass(frozen=True)
+class Property(Check):
+    """A check of a side property that a do-nothing answer also has (its input unchanged, no gradients left).
+
+    It must ``require`` at least one main check (not a :class:`Property`): returning
+    ``None`` leaves the input unchanged too, and must not earn these points.
+    """
 
 
 @dataclass(frozen=True)
@@ -60,17 +77,20 @@ class Question:
     grade_id: str
     probe: Callable
     checks: tuple = field(default_factory=tuple)
+    helpers: tuple = ()  # plain functions the probe calls, sent to the kernel with its source
 
     def __post_init__(self):
         object.__setattr__(self, "checks", tuple(self.checks))
+        object.__setattr__(self, "helpers", tuple(self.helpers))
 
     @property
     def points(self) -> float:
         return sum(c.points for c in self.checks)
 
     def probe_source(self) -> tuple[str, str]:
-        """The probe function's source and name, ready to send to a kernel."""
-        return textwrap.dedent(inspect.getsource(self.probe)), self.probe.__name__
+        """The probe function's source (after its helpers') and name, ready to send to a kernel."""
+        parts = [textwrap.dedent(inspect.getsource(f)) for f in (*self.helpers, self.probe)]
+        return "\n\n".join(parts), self.probe.__name__
 
 
 @dataclass(frozen=True)
@@ -159,6 +179,28 @@ def load_grader(path: Path) -> Grader:
         names = [c.name for c in q.checks]
         if not names or len(set(names)) != len(names):
             raise AssignmentError(f"{path}: question {q.grade_id!r} needs checks with distinct names")
-        if inspect.getsource(q.probe).lstrip().startswith("@"):
-            raise AssignmentError(f"{path}: probe {q.probe.__name__} must be a plain function (no decorators)")
+        for f in (q.probe, *q.helpers):
+            if inspect.getsource(f).lstrip().startswith("@"):
+                raise AssignmentError(f"{path}: probe {f.__name__} must be a plain function (no decorators)")
+    problems = declaration_problems(questions)
+    if problems:
+        raise AssignmentError(f"{path}: " + "; ".join(problems),
+                              hint="a property check must require (requires=) a main check of the result it is about")
     return Grader(path=path, questions=questions, digest=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def declaration_problems(questions) -> list[str]:
+    """What is wrong with the checks' ``requires`` (each problem names its check)."""
+    problems, before = [], {}
+    for q in questions:
+        for check in q.checks:
+            unknown = [r for r in check.requires if r not in before]
+            if unknown:
+                problems.append(f"check {check.name!r} requires {', '.join(map(repr, unknown))}, which is not a "
+                                "check declared before it (requires= names checks; probe values go in needs=)")
+            main = [r for r in check.requires if r in before and not isinstance(before[r], Property)]
+            if isinstance(check, Property) and not main:
+                problems.append(f"property check {check.name!r} requires no main check: it would pay a function "
+                                "that does nothing (returns None or its input)")
+            before[check.name] = check
+    return problems

@@ -68,7 +68,14 @@ class Opaque:
     type_name: str
 
     def describe(self) -> str:
-        return f"an object of type {self.type_name}"
+        name = self.type_name
+        if name.startswith("array of "):
+            dtype = name[len("array of "):]
+            kind = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans"}
+            return f"a NumPy array of {kind.get(dtype.lstrip('<>|=')[:1], dtype)} (not numbers)"
+        if name.startswith("tensor of "):
+            return f"a sparse torch tensor of {name[len('tensor of '):]} (expected a dense one)"
+        return f"an object of type {name}"
 
 
 @dataclass(frozen=True)
@@ -120,4 +127,13 @@ def describe(value) -> str:
         return value.describe()
     if value is None:
         return "None"
-    return f"a {type(value).__name__}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
+    names = {bool: "a bool (True or False)", int: "an int", float: "a float", str: "a string",
+             dict: "a dict (one value per key)"}
+    return names.get(type(value)) or article(type(value).__name__)
+
+
+def article(noun: str) -> str:
+    """``noun`` with "a" or "an" in front ("an int", "a float")."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

@@ -21,7 +21,8 @@ def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSu
     """Every check of ``grader`` judged on ``result`` against ``references``."""
     if getattr(grader, "in_notebook", False):
         return judge_tests(grader, result)
-    checks = []
+    checks, passed_by_name = [], {}
+    describes = {c.name: c.describe for q in grader.questions for c in q.checks}
     for question in grader.questions:
         reference = _reference(question, references)
         record = result.probes.get(question.grade_id)
@@ -32,10 +33,11 @@ def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSu
             if not_reached or probe_error:
                 message = not_reached or probe_error
             else:
-                message = _prerequisite(check, record)
+                message = _prerequisite(check, record) or _required(check, passed_by_name, describes)
                 if not message:
                     message, hint = _compare(check, record, reference)
             passed = not message
+            passed_by_name[check.name] = passed
             if message and hint and check.hint:
                 message = f"{message}. Hint: {check.hint}"
             checks.append(CheckResult(name=check.name, grade_id=question.grade_id,
@@ -78,10 +80,12 @@ def _reference(question, references: dict) -> dict:
     """The solution's record for a question; every value a check reads must be there and usable."""
     reference = references.get(question.grade_id)
     if reference is None or reference.get("error"):
+        error = (reference or {}).get("error") or {}
         raise AssignmentError(f"the solution's probe for {question.grade_id!r} did not run: "
-                              f"{(reference or {}).get('error')}", hint="fix the probe or the solution")
+                              f"{error.get('ename', 'no record')}: {error.get('evalue', '')}",
+                              hint="fix the probe or the solution")
     for check in question.checks:
-        for key in (check.value_key, *check.requires):
+        for key in (check.value_key, *check.needs):
             if key not in reference["values"]:
                 raise AssignmentError(f"check {check.name!r} reads {key!r}, which its probe never records")
             ref = decode(reference["values"][key])
@@ -91,8 +95,17 @@ def _reference(question, references: dict) -> dict:
     return reference
 
 
+def _required(check, passed: dict, describes: dict) -> str:
+    """A check that counts only once the checks it requires passed (a property of a right result)."""
+    failed = [name for name in check.requires if not passed.get(name)]
+    if not failed:
+        return ""
+    what = "; ".join(describes.get(name) or name for name in failed)
+    return f"not counted: this counts only once the main result is right ({what})"
+
+
 def _prerequisite(check, record: dict) -> str:
-    for key in check.requires:
+    for key in check.needs:
         data = record.get("values", {}).get(key)
         value = decode(data) if data is not None else None
         if data is None or isinstance(value, (Raised, Missing)):
@@ -109,7 +122,8 @@ def _compare(check, record: dict, reference: dict) -> tuple[str, bool]:
         return "could not be checked: an earlier step of this question failed", False
     try:
         got = decode(record["values"][key])
-        return check.compare(got, ref) or "", not isinstance(got, (Raised, Missing))
+        # a hint about the right answer's details helps only a student who returned something
+        return check.compare(got, ref) or "", not isinstance(got, (Raised, Missing, type(None)))
     except Exception as exc:  # malformed data from a tampered kernel must not stop the batch
         log.warning("check %s could not compare: %r", check.name, exc)
         return "could not be checked: the value could not be read", False

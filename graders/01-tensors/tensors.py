@@ -15,7 +15,7 @@ comparing the input as it is after the call with the solution's (untouched)
 input, so a student who redefines ``torch.equal`` or ``allclose`` gains nothing.
 """
 
-from course_lib.judge import Check, Equal, Question, Tensor
+from course_lib.judge import Check, Equal, Property, Question, Tensor
 
 EXACT = Tensor(rtol=0, atol=0)
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
@@ -127,8 +127,8 @@ QUESTIONS = [
               describe="normalize_channels on images whose width equals the number of channels",
               hint="images - mean broadcasts mean along the width axis; that only runs when W == C, "
                    "and is wrong even then"),
-        Check("normalize_keeps_input", 1, EXACT, key="input_after",
-              describe="normalize_channels leaves its input unchanged", requires=("normalized",),
+        Property("normalize_keeps_input", 1, EXACT, key="input_after",
+              describe="normalize_channels leaves its input unchanged", requires=("normalize_values",),
               hint="in-place operations (sub_, div_, -=) change the caller's tensor; compute a new one"),
     ]),
     Question("channel_means_tests", probe_channel_means, [
@@ -145,8 +145,8 @@ QUESTIONS = [
     Question("invert_tests", probe_invert, [
         Check("invert_values", 2, CLOSE, key="inverted",
               describe="invert returns 1 - images", hint="the negative of x in [0, 1] is 1 - x"),
-        Check("invert_leaves_input", 1, EXACT, key="input_after",
-              describe="invert leaves its input unchanged", requires=("inverted",),
+        Property("invert_leaves_input", 1, EXACT, key="input_after",
+              describe="invert leaves its input unchanged", requires=("invert_values",),
               hint="in-place operations (mul_, add_, sub_) change the caller's images; return a new tensor"),
     ]),
     Question("numpy_interop_tests", probe_numpy_interop, [

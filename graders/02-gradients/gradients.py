@@ -43,7 +43,7 @@ ulps (relative 1e-7 to 1e-6), never by TF32's 1e-3.
   ("the caller's tensor was left alone").
 """
 
-from course_lib.judge import Check, Equal, Question, Sequence, Tensor
+from course_lib.judge import Check, Equal, Property, Question, Sequence, Tensor
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 LEAF = Tensor(rtol=1e-6, atol=1e-7, requires_grad=True)
@@ -183,7 +183,7 @@ QUESTIONS = [
               hint="backward() on a tensor with several elements needs a gradient argument; "
                    "y.sum().backward() (or y.backward(torch.ones_like(y))) weighs every element by 1, "
                    "a mean would weigh each by 1/N"),
-        Check("derivative_leaves_input", 1, Equal(), key="input_untouched", requires=("derivative",),
+        Property("derivative_leaves_input", 1, Equal(), key="input_untouched", requires=("derivative_values",),
               describe="elementwise_derivative leaves the caller's tensor without requires_grad and .grad",
               hint="tag a copy, x.detach().clone().requires_grad_(), not the caller's x"),
     ]),
@@ -208,10 +208,10 @@ QUESTIONS = [
               hint="the derivative of |u| is sign(u); here u = pred - target, and the mean divides by N"),
     ]),
     Question("linreg_grads_tests", probe_linreg_grads, [
-        Check("hand_grad_w", 1, CLOSE, key="hand_dw", requires=("hand",),
+        Check("hand_grad_w", 1, CLOSE, key="hand_dw", needs=("hand",),
               describe="linreg_grad_by_hand gives dL/dw",
               hint="dL/dw = (2 / N) X^T (X w + b - y): the 2 comes from the square, the 1/N from the mean"),
-        Check("hand_grad_b", 1, CLOSE, key="hand_db", requires=("hand",),
+        Check("hand_grad_b", 1, CLOSE, key="hand_db", needs=("hand",),
               describe="linreg_grad_by_hand gives dL/db",
               hint="dL/db = (2 / N) times the sum of the residuals X w + b - y"),
         Check("autograd_grad", 1, Sequence((CLOSE, CLOSE)), key="autograd",
@@ -220,25 +220,25 @@ QUESTIONS = [
                    "torch.no_grad() on the way from w and b to the loss cut the graph"),
     ]),
     Question("fit_linear_tests", probe_fit_linear, [
-        Check("fit_mse_params", 2, Sequence((FIT, FIT)), requires=("fit_mse",),
+        Check("fit_mse_params", 2, Sequence((FIT, FIT)), needs=("fit_mse",),
               describe="fit_linear with the MSE loss ends at the right (w, b)",
               hint="each step: loss, backward, then w -= lr * w.grad (downhill) in place under "
                    "torch.no_grad(), then reset the gradients, since backward() adds to .grad"),
-        Check("fit_mse_losses", 1, Tensor(rtol=1e-4, atol=1e-6), requires=("fit_mse",),
+        Check("fit_mse_losses", 1, Tensor(rtol=1e-4, atol=1e-6), needs=("fit_mse",),
               describe="fit_linear records the loss of every step, before that step's update",
               hint="the losses follow the steps: if the (w, b) check fails too, fix the update first; "
                    "otherwise append loss.item() right after computing the loss, before the update"),
-        Check("fit_mae_params", 1, Sequence((FIT, FIT)), requires=("fit_mae",),
+        Check("fit_mae_params", 1, Sequence((FIT, FIT)), needs=("fit_mae",),
               describe="fit_linear with another loss (MAE) ends at the right (w, b)",
               hint="the loop must work for any loss: compute the loss with the loss_fn you are given "
                    "(and if the MSE run fails too, fix the update and the gradient reset first)"),
     ]),
     Question("accumulate_gradients_tests", probe_accumulate_gradients, [
-        Check("accum_fresh", 1, Sequence((LEAF_GRAD, LEAF_GRAD)), requires=("accum_fresh_call",),
+        Check("accum_fresh", 1, Sequence((LEAF_GRAD, LEAF_GRAD)), needs=("accum_fresh_call",),
               describe="accumulate_gradients leaves the gradient of the whole batch in w.grad and b.grad",
               hint="do not reset between chunks (accumulating is the point), and divide each chunk's mean "
                    "loss by the number of chunks"),
-        Check("accum_stale", 1, Sequence((LEAF_GRAD, LEAF_GRAD)), requires=("accum_stale_call",),
+        Check("accum_stale", 1, Sequence((LEAF_GRAD, LEAF_GRAD)), needs=("accum_stale_call",),
               describe="accumulate_gradients discards gradients left over from an earlier step",
               hint="backward() adds to whatever .grad already holds: reset it (to None or zero) before "
                    "the first chunk"),

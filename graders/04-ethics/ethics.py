@@ -169,37 +169,37 @@ def probe_gap_and_audit(student):
 
 QUESTIONS = [
     Question("predict_tests", probe_predict, [
-        Check("predict_values", 1, EXACT, key="predict", requires=("predict_raw",),
+        Check("predict_values", 1, EXACT, key="predict", needs=("predict_raw",),
               describe="predict flags the scores at or above the given threshold",
               hint="compare every score with the threshold argument, not with a fixed 0.5"),
-        Check("predict_at_threshold", 1, EXACT, key="ties", requires=("ties_raw",),
+        Check("predict_at_threshold", 1, EXACT, key="ties", needs=("ties_raw",),
               describe="predict flags a score exactly equal to the threshold",
               hint="the rule is score >= threshold: a tie is flagged"),
     ]),
     Question("confusion_tests", probe_confusion, [
-        Check("group_order", 1, Equal(), key="names", requires=("names_raw",),
+        Check("group_order", 1, Equal(), key="names", needs=("names_raw",),
               describe="group_names lists each group once, sorted alphabetically",
               hint="sort the distinct names (sorted() or np.unique); the order in which they first appear "
                    "in the rows is not alphabetical"),
-        Check("confusion_counts", 1, EXACT, key="counts", requires=("counts_raw",),
+        Check("confusion_counts", 1, EXACT, key="counts", needs=("counts_raw",),
               describe="confusion_by_group counts TP, FP, FN, TN for each group, rows in group_names order",
               hint="one row per group in group_names order; columns TP (1, flagged), FP (0, flagged), "
                    "FN (1, not flagged), TN (0, not flagged)"),
     ]),
     Question("error_rates_tests", probe_error_rates, [
-        Check("fpr_values", 1, RATES, key="fpr", requires=("fpr_raw",),
+        Check("fpr_values", 1, RATES, key="fpr", needs=("fpr_raw",),
               describe="fpr_by_group returns FP / (FP + TN) of each group",
               hint="a false positive can only happen to a negative: divide by the group's negatives "
                    "(FP + TN), not by all its rows; one rate per group, in group_names order"),
-        Check("fnr_values", 1, RATES, key="fnr", requires=("fnr_raw",),
+        Check("fnr_values", 1, RATES, key="fnr", needs=("fnr_raw",),
               describe="fnr_by_group returns FN / (FN + TP) of each group",
               hint="the FNR is the share of the group's positives (FN + TP) that were not flagged; "
                    "one rate per group, in group_names order"),
-        Check("accuracy_values", 1, RATES, key="accuracy", requires=("accuracy_raw",),
+        Check("accuracy_values", 1, RATES, key="accuracy", needs=("accuracy_raw",),
               describe="accuracy_by_group returns the accuracy of each group's own rows",
               hint="compute (TP + TN) / rows separately for every group, not once for all rows; "
                    "one value per group, in group_names order"),
-        Check("undefined_rates_nan", 1, RATES, key="undefined", requires=("fpr_undefined_raw", "fnr_undefined_raw"),
+        Check("undefined_rates_nan", 1, RATES, key="undefined", needs=("fpr_undefined_raw", "fnr_undefined_raw"),
               describe="a rate whose denominator is zero (a group without negatives or without positives) is nan",
               hint="0 / 0 is undefined, not 0 %: return np.nan for that group, and keep the other groups' rates"),
     ]),
@@ -210,7 +210,7 @@ QUESTIONS = [
                    "the array; max and min of an array containing nan are nan, so drop the nan entries "
                    "first (or use np.nanmax and np.nanmin)"),
         Check("audit_shipped_file", 1, RATES, key="audit",
-              requires=("audit_preds", "audit_fpr", "audit_fnr", "audit_accuracy"),
+              needs=("audit_preds", "audit_fpr", "audit_fnr", "audit_accuracy"),
               describe="the audit of benefit_claims.csv: predict at 0.5, then FPR, FNR and accuracy per district",
               hint="the audit uses all of your Part 1 functions: check the threshold rule, the order of the "
                    "districts and each rate's denominator"),

@@ -81,7 +81,7 @@ differences perturb the training trajectory no more than another seed does, whic
 moves the solution's accuracy by about +-0.01, well inside the 0.05 margin.
 """
 
-from course_lib.judge import Accuracy, Check, Equal, Number, Question, Sequence, Tensor
+from course_lib.judge import Accuracy, Check, Equal, Number, Property, Question, Sequence, Tensor
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -275,14 +275,14 @@ QUESTIONS = [
                    "F.cross_entropy) subtracts the maximum first and stays exact"),
     ]),
     Question("make_mlp_tests", probe_make_mlp, [
-        Check("mlp_layer_shapes", 1, Equal(), key="layer_shapes", requires=("mlp",),
+        Check("mlp_layer_shapes", 1, Equal(), key="layer_shapes", needs=("mlp",),
               describe="make_mlp has two linear layers: in_features -> hidden and hidden -> classes",
               hint="nn.Linear(in_features, hidden) then nn.Linear(hidden, classes), each with a bias, "
                    "returned in an nn.Sequential"),
-        Check("mlp_is_nonlinear", 1, Equal(), key="nonlinear", requires=("mlp",),
+        Check("mlp_is_nonlinear", 1, Equal(), key="nonlinear", needs=("mlp",),
               describe="make_mlp puts a non-linearity between its linear layers",
               hint="two linear layers in a row are just one linear layer: put nn.ReLU() between them"),
-        Check("mlp_outputs_logits", 1, Equal(), key="outputs_logits", requires=("mlp",),
+        Check("mlp_outputs_logits", 1, Equal(), key="outputs_logits", needs=("mlp",),
               describe="make_mlp's model outputs logits, not probabilities",
               hint="do not end the model with a softmax: the cross-entropy loss applies it, and argmax is the "
                    "same on logits"),
@@ -291,12 +291,12 @@ QUESTIONS = [
         Check("step_returns_float", 1, Number(rtol=1e-5, atol=1e-6, allow_tensor=False), key="first_loss",
               describe="train_step returns the batch loss (before the update) as a Python float",
               hint="return loss.item(), not the loss tensor"),
-        Check("step_updates_parameters", 2, CLOSE, key="params_two_steps", requires=("first_loss",),
+        Check("step_updates_parameters", 2, CLOSE, key="params_two_steps", needs=("first_loss",),
               describe="two calls of train_step update the parameters like SGD with fresh gradients each step",
               hint="the order is zero_grad, forward, loss, backward, step: the optimizer's step can only use "
                    "gradients that backward() has already computed, and each step must use its own batch's "
                    "gradient only"),
-        Check("step_clears_old_gradients", 1, CLOSE, key="grads_after_stale", requires=("stale_loss",),
+        Check("step_clears_old_gradients", 1, CLOSE, key="grads_after_stale", needs=("stale_loss",),
               describe="train_step clears gradients left in .grad before computing new ones",
               hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),
     ]),
@@ -305,14 +305,14 @@ QUESTIONS = [
               describe="evaluate returns the fraction of correct predictions as a Python float in [0, 1]",
               hint="predictions are the argmax of the logits over dim=1; compare with y, average, and return "
                    "a Python float with .item()"),
-        Check("eval_in_eval_mode", 1, Equal(), key="eval_mode", requires=("accuracy",),
+        Property("eval_in_eval_mode", 1, Equal(), key="eval_mode", requires=("eval_accuracy_value",),
               describe="evaluate runs the model in eval mode",
               hint="call model.eval() before the forward pass: dropout and batch norm behave differently "
                    "in training mode"),
-        Check("eval_without_autograd", 1, Equal(), key="no_autograd", requires=("accuracy",),
+        Property("eval_without_autograd", 1, Equal(), key="no_autograd", requires=("eval_accuracy_value",),
               describe="evaluate runs the forward pass without recording gradients",
               hint="put the forward pass inside a `with torch.no_grad():` block"),
-        Check("eval_leaves_no_gradients", 1, Equal(), key="autograd_clean", requires=("accuracy",),
+        Property("eval_leaves_no_gradients", 1, Equal(), key="autograd_clean", requires=("eval_accuracy_value",),
               describe="evaluate leaves the parameters and their .grad untouched and autograd switched on",
               hint="evaluating needs no loss and no backward(); use a with block rather than switching "
                    "autograd off for the rest of the notebook"),
@@ -322,12 +322,12 @@ QUESTIONS = [
               describe="fit returns the mean batch loss of every epoch",
               hint="one entry per epoch: the plain average of the losses train_step returned in that epoch; "
                    "every batch counts, including the last smaller one"),
-        Check("fit_trained_parameters", 1, CLOSE, key="params_after_fit", requires=("history",),
+        Check("fit_trained_parameters", 1, CLOSE, key="params_after_fit", needs=("history",),
               describe="fit trains on shuffled mini-batches exactly as described",
               hint="create the optimizer (SGD, momentum=0.9) and the seeded generator once; draw a new "
                    "torch.randperm order every epoch; slice it into consecutive batches and keep the last "
                    "smaller one"),
-        Check("fit_trains_in_train_mode", 1, Equal(), key="train_mode", requires=("history",),
+        Property("fit_trains_in_train_mode", 1, Equal(), key="train_mode", requires=("fit_trained_parameters",),
               describe="fit trains the model in training mode",
               hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),
     ]),
