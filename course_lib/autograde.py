@@ -2,15 +2,25 @@
 
 The coordinator (this module) prepares jobs, hands them to a runner, judges each
 result as it arrives and commits it to nbgrader's gradebook at once. A submission
-already graded with the same content, graders and references is skipped unless
-``force``, so an interrupted batch resumes where it stopped.
+already graded with the same content, graders, references and set-up is skipped
+unless ``force``, so an interrupted batch resumes where it stopped; "graded" means
+the gradebook holds its scores, not only that ``autograded/`` has a done-marker.
+
+A fault of the grader is never a student's grade. A run that fails before the
+grading set-up cell completes is not recorded; when the first runs of a batch
+all fail so, or all end the same bad way and the solution no longer runs under
+the current set-up, the batch stops with :class:`~course_lib.errors.GradingSetupError`
+before anything is recorded. One batch per course and assignment runs at a time
+(:mod:`course_lib.locks`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -21,17 +31,19 @@ import nbformat
 from .assignment import Assignment
 from .collect import TIMESTAMP_FILE, submissions
 from .config import CourseConfig
-from .errors import SubmissionError
+from .errors import GradingSetupError, SubmissionError
 from .execute.jobs import resolve_device
 from .execute import pool as pools
 from .execute.runners import LocalRunner, Runner
-from .gradebook import ensure_notebook, open_gradebook, record
+from .gradebook import ensure_notebook, open_gradebook, record, recorded_scores
 from .grade import Context
-from .judge.references import reference_key
+from .judge.references import describe_setup
+from . import locks
 from .models import CheckResult, GradedSubmission, Submission
 from .notebooks import read_notebook
 
 RESULTS_DIR = ".course"
+SUSPECT_AFTER = 3  # this many bad runs in a row at a batch's start, and nothing good: the set-up is checked
 
 
 @dataclass
@@ -42,6 +54,7 @@ class BatchReport:
     device: str
     graded: list = field(default_factory=list)  # GradedSubmission
     skipped: list = field(default_factory=list)  # Submission already up to date
+    not_graded: list = field(default_factory=list)  # (Submission, problem): the grader failed, nothing recorded
 
 
 def results_path(config: CourseConfig, student: str, assignment: str, notebook: str) -> Path:
@@ -52,7 +65,7 @@ def save_results(config: CourseConfig, graded: GradedSubmission, digest: str) ->
     path = results_path(config, graded.student, graded.assignment, graded.notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = dataclasses.asdict(graded) | {"digest": digest}
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique: another process may write the same file
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
 
@@ -71,27 +84,58 @@ def load_results(config: CourseConfig, student: str, assignment: str, notebook: 
 
 def _digest(sub: Submission, context: Context) -> str:
     h = hashlib.sha256(Path(sub.path).read_bytes())
-    h.update(reference_key(context.spec, device=context.device, seed=context.config.seed).encode())
+    h.update(context.key.encode())  # notebook, grader and the whole set-up (limits, interpreter, packages...)
     h.update((sub.timestamp or "").encode())
     return h.hexdigest()
 
 
-def _up_to_date(config: CourseConfig, sub: Submission, digest: str) -> bool:
+def _up_to_date(config: CourseConfig, sub: Submission, digest: str, recorded: dict | None) -> bool:
+    """Graded with this digest, and the gradebook holds exactly the scores of that grading."""
     path = results_path(config, sub.student, sub.assignment, sub.notebook)
     try:
-        return json.loads(path.read_text()).get("digest") == digest
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
+    if data.get("digest") != digest or recorded is None:
+        return False
+    scores: dict[str, float] = {}
+    for check in data.get("checks", ()):
+        scores[check["grade_id"]] = scores.get(check["grade_id"], 0.0) + float(check["points"])
+    return all(gid in recorded and abs(recorded[gid] - score) < 1e-9 for gid, score in scores.items())
+
+
+def ungraded(*, config: CourseConfig, assignment_id: str, students: list[str] | None = None) -> list[str]:
+    """Students with a submission of the assignment whose scores the gradebook does not hold.
+
+    What ``feedback``, ``report`` and the exports warn about: a batch not run yet, one that
+    stopped, or a gradebook deleted or replaced since.
+    """
+    assignment = Assignment.load(config, assignment_id)
+    names = {spec.name for spec in assignment.autograded()}
+    recorded = {name: recorded_scores(config, assignment_id, name) for name in names}
+    return sorted({sub.student for sub in submissions(config, assignment_id, students)
+                   if sub.notebook in names and not recorded[sub.notebook].get(sub.student)})
 
 
 def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] | None = None,
               device: str | None = None, force: bool = False, runner: Runner | None = None,
-              progress: bool = True) -> BatchReport:
-    """Grade every (or the given students') submission of an assignment."""
-    from tqdm import tqdm
+              progress: bool = True, wait: bool = True) -> BatchReport:
+    """Grade every (or the given students') submission of an assignment.
 
+    Only one batch of a course's assignment runs at a time: another one waits for it (``wait``), or fails
+    with :class:`~course_lib.errors.BatchBusy`; what the first graded, the second then skips.
+
+    Raises:
+        GradingSetupError: The set-up (limits, interpreter, sandbox) fails runs, not the students' work.
+    """
     assignment = Assignment.load(config, assignment_id)
     device = resolve_device(device or config.device)
+    with locks.hold(config, f"autograde-{assignment_id}", what=f"course autograde {assignment_id}", wait=wait):
+        return _run_batch(config, assignment, device, students, force, runner, progress)
+
+
+def _run_batch(config: CourseConfig, assignment: Assignment, device: str, students, force: bool,
+               runner: Runner | None, progress: bool) -> BatchReport:
     if runner is None:
         from .config import gpu_count
 
@@ -131,15 +175,19 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
     assignment_id = assignment.id
     report = BatchReport(assignment_id, device)
     contexts = {}
+    # batches of other assignments may create the same gradebook's tables at the same moment
+    with locks.hold(config, "gradebook-setup", what="a gradebook set-up"):
+        for spec in assignment.autograded():
+            ensure_notebook(config, spec)
     for spec in assignment.autograded():
-        ensure_notebook(config, spec)
         # a local runner's references run here (through the pool, after the sandbox check); a cluster's there
         contexts[spec.name] = Context.prepare(config, spec, device,
                                               runner=None if isinstance(runner, LocalRunner) else runner)
     queued = []
+    recorded = {name: recorded_scores(config, assignment_id, name) for name in contexts}
     for sub in submissions(config, assignment_id, students):
         digest = _digest(sub, contexts[sub.notebook])
-        if not force and _up_to_date(config, sub, digest):
+        if not force and _up_to_date(config, sub, digest, recorded[sub.notebook].get(sub.student)):
             report.skipped.append(sub)
         else:
             queued.append((sub, digest))
@@ -167,11 +215,88 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
                 pending[(sub.student, sub.notebook)] = (sub, digest, student_nb)
                 yield job
 
-        for job, result in runner.run(jobs()):
-            sub, digest, student_nb = pending.pop((job.student, job.notebook))
-            finish(sub, contexts[job.notebook].judge(result), result.executed, student_nb, digest)
+        guard = _SetupGuard(report, contexts, min(SUSPECT_AFTER, len(queued)))
+        results = runner.run(jobs())
+        with contextlib.closing(results) if hasattr(results, "close") else contextlib.nullcontext():
+            for job, result in results:
+                sub, digest, student_nb = pending.pop((job.student, job.notebook))
+                for item in guard.admit(job, sub, result, (sub, digest, student_nb)):
+                    (sub, digest, student_nb), result = item
+                    finish(sub, contexts[sub.notebook].judge(result), result.executed, student_nb, digest)
+            for (sub, digest, student_nb), result in guard.close():
+                finish(sub, contexts[sub.notebook].judge(result), result.executed, student_nb, digest)
     report.graded.sort(key=lambda g: (g.student, g.notebook))
+    if report.not_graded:
+        listed = "; ".join(f"{sub.student} ({problem})" for sub, problem in report.not_graded[:10])
+        raise GradingSetupError(
+            f"{len(report.not_graded)} submission(s) could not be run because of the grader, not the student, and "
+            f"were not recorded: {listed}" + (" ..." if len(report.not_graded) > 10 else "")
+            + f"; the other {len(report.graded)} are recorded",
+            hint="run the same command again to grade the rest; if it fails again, check the limits, the "
+                 "interpreter and the sandbox")
     return report
+
+
+class _SetupGuard:
+    """Holds a batch's first results back until a run shows the set-up works.
+
+    A run that fails before the grading set-up cell completes is never a grade. The first ``suspect``
+    results of a batch are held while they all went wrong (a failed set-up, a dead kernel, a time-out): if
+    all of them failed their set-up the same way, or the solution no longer runs under the current set-up
+    (checked once, then), the batch stops with nothing recorded. One run that completes releases them.
+    """
+
+    def __init__(self, report: BatchReport, contexts: dict, suspect: int):
+        self.report, self.contexts, self.suspect = report, contexts, suspect
+        self.held: list = []
+        self.trusted = suspect == 0
+        self.problems: list = []  # (job, problem) of runs whose set-up failed, before the set-up is trusted
+
+    def admit(self, job, sub: Submission, result, item) -> list:
+        """The results to record now (``(item, result)`` pairs) after ``result`` came in."""
+        if not result.setup_done:
+            problem = result.problem or f"the run ended ({result.status}) before the grading set-up completed"
+            self.report.not_graded.append((sub, problem))
+            if not self.trusted:
+                self.problems.append((job, problem))
+                if len(self.problems) >= self.suspect:
+                    self._stop()
+            return []
+        if self.trusted:
+            return [(item, result)]
+        self.held.append((item, result))
+        if result.status == "completed":
+            return self._release()
+        if len(self.held) + len(self.problems) >= self.suspect:
+            self._check(job)
+            return self._release()
+        return []
+
+    def close(self) -> list:
+        """What is still held when the batch ends (checked first, as a batch smaller than ``suspect``)."""
+        if self.held and not self.trusted:
+            self._check(None)
+        return self._release()
+
+    def _release(self) -> list:
+        self.trusted = True
+        held, self.held = self.held, []
+        return held
+
+    def _check(self, job) -> None:
+        notebooks = {job.notebook} if job is not None else {item[0].notebook for item, _ in self.held}
+        for name in sorted(notebooks):
+            self.contexts[name].check_setup()  # raises GradingSetupError when the solution fails as well
+
+    def _stop(self) -> None:
+        job, problem = self.problems[0]
+        same = all(p == problem for _, p in self.problems)
+        setup = describe_setup(job)  # a student's job runs under the same settings as the solution's
+        raise GradingSetupError(
+            f"the grading set-up is broken: the first {len(self.problems)} run(s) of the batch all failed before "
+            f"any student code ran ({'every one: ' if same else 'first: '}{problem}); settings: {setup}",
+            hint="fix the limits in nbgrader_config.py, the interpreter or the sandbox, then run the same command "
+                 "again; nothing was recorded")
 
 
 def _finish(config: CourseConfig, context: Context, sub: Submission, graded: GradedSubmission,

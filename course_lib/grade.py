@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from .errors import SubmissionError
 from .execute.jobs import assignment_files, make_job, resolve_device
 from .execute import sandbox
 from .execute.runners import InlineRunner
-from .judge.references import load_references
+from .judge.references import load_references, reference_key, solution_job
 from .judge.verdict import judge
 from .models import CheckResult, ExecutionResult, GradedSubmission
 
@@ -26,6 +26,8 @@ class Context:
     device: str
     references: dict
     files: dict
+    key: str = ""  # the references' key: the notebook, its grader and the whole set-up of the run
+    run: object = field(default=None, compare=False, repr=False)  # how the solution runs (None: here)
 
     @classmethod
     def prepare(cls, config: CourseConfig, spec: NotebookSpec, device: str, runner=None) -> "Context":
@@ -34,8 +36,15 @@ class Context:
         if config.sandbox and runner is None:
             sandbox.check()
         run = None if runner is None else (lambda job: next(iter(runner.run([job])))[1])
-        return cls(config, spec, device, load_references(config, spec, device=device, run=run),
-                   assignment_files(config, spec))
+        files = assignment_files(config, spec)
+        job = solution_job(config, spec, device=device, files=files)
+        return cls(config, spec, device, load_references(config, spec, device=device, run=run, job=job), files,
+                   key=reference_key(spec, device=device, seed=config.seed, job=job), run=run)
+
+    def check_setup(self) -> None:
+        """Run the solution again, now: raises ``GradingSetupError`` if the set-up no longer runs it."""
+        job = solution_job(self.config, self.spec, device=self.device, files=self.files)
+        load_references(self.config, self.spec, device=self.device, run=self.run, job=job, fresh=True)
 
     @cached_property
     def release_nb(self):

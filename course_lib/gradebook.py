@@ -167,3 +167,31 @@ def notebook_scores(config: CourseConfig, assignment: str, notebook: str, studen
                 "needs_manual_grade": nb.needs_manual_grade,
                 "late_penalty": nb.late_submission_penalty or 0.0,
                 "seconds_late": nb.assignment.total_seconds_late}
+
+
+def recorded_scores(config: CourseConfig, assignment: str, notebook: str, gradebook=None) -> dict[str, dict]:
+    """``student -> {grade cell: auto_score}`` of what the gradebook holds for one notebook (one query).
+
+    What a rerun trusts: a submission is graded only if these are its scores, whatever
+    ``autograded/`` says (the gradebook may have been deleted, replaced or changed by ``--db-url``).
+    Cells without an automatic score are left out.
+    """
+    from nbgrader.api import (Assignment, BaseCell, Grade, Notebook, Student, SubmittedAssignment,
+                              SubmittedNotebook)
+
+    opened = contextlib.nullcontext(gradebook) if gradebook is not None else open_gradebook(config)
+    out: dict[str, dict] = {}
+    with opened as gb:
+        rows = (gb.db.query(Student.id, BaseCell.name, Grade.auto_score)
+                .select_from(Grade)
+                .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                .join(Assignment, Notebook.assignment_id == Assignment.id)
+                .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                .join(Student, SubmittedAssignment.student_id == Student.id)
+                .join(BaseCell, Grade.cell_id == BaseCell.id)
+                .filter(Assignment.name == assignment, Notebook.name == notebook, Grade.auto_score.isnot(None))
+                .all())
+    for student, cell, score in rows:
+        out.setdefault(student, {})[cell] = float(score)
+    return out
