@@ -38,13 +38,18 @@ def fputcsv(cells):
 
 
 def make_worksheet(path: Path, *, people=CLASS, extra=(), bom=False, newline="\n", maximum="100.00",
-                   comments=None) -> Path:
-    """A worksheet as Moodle writes it, with optional extra identity columns inserted after Email."""
-    header = HEADER[:3] + [name for name, _ in extra] + HEADER[3:]
+                   comments=None, header=HEADER, prefix="Participant ", yes="Yes") -> Path:
+    """A worksheet as Moodle writes it, with optional extra identity columns inserted after Email.
+
+    ``header`` (10 names in the order of :data:`HEADER`) and ``prefix`` (before each participant
+    id) give other Moodle versions and languages.
+    """
+    header = list(header)
+    header = header[:3] + [name for name, _ in extra] + header[3:]
     lines = [fputcsv(header)]
     for i, (name, pid, email, status, when) in enumerate(people):
-        row = [f"Participant {pid}", name, email, *[values[i % len(values)] for _, values in extra], status, "",
-               maximum, "Yes", when, "-", (comments or {}).get(pid, "")]
+        row = [f"{prefix}{pid}", name, email, *[values[i % len(values)] for _, values in extra], status, "",
+               maximum, yes, when, "-", (comments or {}).get(pid, "")]
         lines.append(fputcsv(row))
     text = ("\ufeff" if bom else "") + newline.join(lines) + newline
     path.write_bytes(text.encode("utf-8"))
@@ -100,7 +105,7 @@ def spec(course):
     return Assignment.load(course, "01-tensors").notebook("tensors")
 
 
-def grade(config, spec, student: str, fraction: float):
+def grade(config, spec, student: str, fraction: float, message: str = "off by a bit"):
     """Record a verdict scoring ``fraction`` of every check, as autograde would."""
     from course_lib.autograde import save_results
     from course_lib.collect import submissions
@@ -109,7 +114,7 @@ def grade(config, spec, student: str, fraction: float):
 
     ensure_notebook(config, spec)
     checks = tuple(CheckResult(name=c.name, grade_id=q.grade_id, points=c.points * fraction, max_points=c.points,
-                               passed=fraction == 1, message="" if fraction == 1 else "off by a bit",
+                               passed=fraction == 1, message="" if fraction == 1 else message,
                                describe=c.name)
                    for q in spec.grader.questions for c in q.checks)
     graded = GradedSubmission(student=student, assignment=spec.assignment, notebook=spec.name, checks=checks)
@@ -455,3 +460,248 @@ def test_cli_collect_and_export(graded_class, tmp_path, capsys):
                  str(make_worksheet(tmp_path / "w.csv")), "-o", str(out)]) == 0
     assert "3 grade(s) filled" in capsys.readouterr().out
     assert main(["--course", root, "export", "gradebook", "-o", str(tmp_path / "all.csv")]) == 0
+
+
+# -- Moodle versions and languages, backslashes, team submissions, XML grade import ----------------
+
+HEADER_51 = [h if h != "Maximum Grade" else "Maximum grade" for h in HEADER]  # Moodle 5.1 (string maxgrade)
+# A German site. The strings are those of Moodle's de language pack (mod/assign/lang/de/assign.php:
+# recordid "ID", hiddenuser "Teilnehmer/in", maxgrade "Bestwertung", gradecanbechanged,
+# lastmodifiedsubmission, lastmodifiedgrade) and of worksheets German sites write ("Vollständiger Name",
+# "E-Mail-Adresse", "Bewertung", "Feedback als Kommentar"); the people are made up.
+HEADER_DE = ["ID", "Vollständiger Name", "E-Mail-Adresse", "Status", "Bewertung", "Bestwertung",
+             "Bewertung kann geändert werden", "Zuletzt geändert (Abgabe)", "Zuletzt geändert (Bewertung)",
+             "Feedback als Kommentar"]
+GERMAN = {"Identifier": "ID", "Full name": "Vollständiger Name", "Email address": "E-Mail-Adresse",
+          "Grade": "Bewertung", "Maximum Grade": "Bestwertung", "Last modified (submission)": "Zuletzt geändert (Abgabe)",
+          "Last modified (grade)": "Zuletzt geändert (Bewertung)", "Feedback comments": "Feedback als Kommentar",
+          "Group": "Gruppe"}
+CLASS_DE = [(n, pid, e, {"Submitted for grading": "Zur Bewertung abgegeben", "Draft (not submitted)":
+                         "Entwurf (nicht abgegeben)", "No submission": "Keine Abgabe"}[s],
+             "Montag, 5. Oktober 2026, 21:15" if w != "-" else "-") for n, pid, e, s, w in CLASS]
+SPELLINGS = {
+    "moodle-4": dict(header=HEADER),
+    "moodle-5.1": dict(header=HEADER_51),
+    "german": dict(header=HEADER_DE, prefix="Teilnehmer/in", yes="Ja", people=CLASS_DE),
+}
+
+
+def with_setting(config, line: str):
+    """The course reloaded from its nbgrader_config.py with ``line`` added (the way an instructor sets it)."""
+    from course_lib.config import CourseConfig
+
+    path = config.root / "nbgrader_config.py"
+    path.write_text(path.read_text() + "\n" + line + "\n")
+    return CourseConfig.load(config.root).with_overrides(device="cpu")
+
+
+def moodle_rows(data: bytes) -> list:
+    """The rows as Moodle's reader (fgetcsv with "\\" as escape character) sees them."""
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), escapechar="\\"))
+
+
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_export_round_trips_every_moodle_version_and_a_german_site(graded_class, spec, tmp_path, spelling):
+    from course_lib.moodle.export import export_worksheet
+
+    config = with_setting(graded_class, f"c.Course.moodle_headers = {GERMAN!r}") if spelling == "german" \
+        else graded_class
+    src = make_worksheet(tmp_path / "w.csv", maximum="20.00", bom=True, newline="\r\n", **SPELLINGS[spelling])
+    out = tmp_path / "filled.csv"
+    report = export_worksheet(config=config, assignment_id="01-tensors", worksheet=src, out=out)
+    assert not report.warnings and not report.unmatched and len(report.filled) == 3
+    lines_in, lines_out = src.read_bytes().split(b"\r\n"), out.read_bytes().split(b"\r\n")
+    assert lines_out[0] == lines_in[0]  # the header's bytes, BOM included
+    assert lines_out[4:] == lines_in[4:]  # rows without a graded submission
+    rows = moodle_rows(out.read_bytes())
+    assert rows == list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
+    assert len({len(r) for r in rows}) == 1
+    header = SPELLINGS[spelling]["header"]
+    g = rows[0].index(header[4])
+    total = sum(q.points for q in spec.grader.questions)
+    assert [r[g] for r in rows[1:4]] == ["20.00", f"{total * 0.5 * 0.8 / total * 20:.2f}", "5.00"]
+    assert rows[1][rows[0].index(header[9])].startswith("<p><strong>01-tensors")
+
+
+def test_a_german_worksheet_collects_through_the_setting(course, spec, tmp_path):
+    from course_lib.moodle.importer import collect_moodle
+
+    config = with_setting(course, f"c.Course.moodle_headers = {GERMAN!r}")
+    report = collect_moodle(config=config, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec,
+                            "folders", extras=False), worksheet=make_worksheet(tmp_path / "w.csv", **SPELLINGS["german"]))
+    assert sorted(s.student for s in report.collected) == ["ada.lovelace", "emile", "grace"]
+    assert [s for s, _, _ in report.skipped] == ["dora"]  # "Entwurf (nicht abgegeben)"
+
+
+def test_a_worksheet_in_another_language_without_the_setting_names_header_and_setting(graded_class, tmp_path):
+    from course_lib.moodle.export import export_worksheet
+
+    src = make_worksheet(tmp_path / "w.csv", **SPELLINGS["german"])
+    with pytest.raises(ws.WorksheetError) as err:
+        export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=tmp_path / "o.csv")
+    assert "'Identifier'" in str(err.value) and "c.Course.moodle_headers" in str(err.value)
+    # a site that names only the grade column otherwise: the error is about that header
+    config = with_setting(graded_class, 'c.Course.moodle_headers = {"Identifier": "ID"}')
+    with pytest.raises(ws.WorksheetError, match=r"no 'Grade' column(.|\n)*c\.Course\.moodle_headers"):
+        export_worksheet(config=config, assignment_id="01-tensors", worksheet=src, out=tmp_path / "o.csv")
+
+
+def test_unknown_header_names_in_the_setting_are_a_config_error(course):
+    from course_lib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="moodle_headers has unknown header name.*'Note'"):
+        with_setting(course, 'c.Course.moodle_headers = {"Note": "Bewertung"}')
+
+
+def test_a_column_only_read_never_refuses_the_worksheet(graded_class, spec, tmp_path):
+    from course_lib.moodle.export import export_worksheet
+
+    header = [h for h in HEADER if h != "Maximum Grade"]
+    src = tmp_path / "w.csv"
+    lines = [fputcsv(header)] + [fputcsv([f"Participant {pid}", n, e, s, "", "Yes", w, "-", ""])
+                                 for n, pid, e, s, w in CLASS]
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "o.csv"
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=out)
+    total = sum(q.points for q in spec.grader.questions)
+    assert any("points out of the assignment's own total" in w for w in report.warnings)
+    rows = moodle_rows(out.read_bytes())
+    assert rows[1][header.index("Grade")] == f"{total:.2f}"
+    # but a column Moodle's upload needs is a clear error
+    no_time = tmp_path / "n.csv"
+    no_time.write_text("Identifier,Grade\nParticipant 1234567,\n")
+    with pytest.raises(ws.WorksheetError, match=r"no 'Last modified \(grade\)' column"):
+        export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=no_time, out=out)
+
+
+def test_no_backslash_reaches_the_worksheet_and_moodles_reader_parses_every_row(course, spec, tmp_path, monkeypatch):
+    import course_lib.feedback as feedback
+    from course_lib.moodle.export import export_worksheet
+    from course_lib.moodle.importer import collect_moodle
+
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "collect.csv"))
+    # a check message with a backslash and quotes, as a grader could write it
+    graded = grade(course, spec, "ada.lovelace", 0.5, message='expected "\\n" (a newline), got "\\\\n" \\')
+    assert "\\" in graded.checks[0].message
+    grade(course, spec, "grace", 0.25)  # her row, with quotes in her name, is written anew
+    real = feedback.question_titles
+
+    def titles(release_nb):  # the first question's title ends in a backslash and holds quotes
+        out = real(release_nb)
+        first = next(iter(out))
+        out[first] = 'Paths like "C:\\temp\\" and \\"escaped\\" quotes \\'
+        return out
+
+    monkeypatch.setattr(feedback, "question_titles", titles)
+    src = make_worksheet(tmp_path / "w.csv", comments={"5678901": 'She said "fine", then left.'})
+    out = tmp_path / "o.csv"
+    export_worksheet(config=course, assignment_id="01-tensors", worksheet=src, out=out)
+    data = out.read_bytes()
+    assert b"\\" not in data
+    rows = moodle_rows(data)
+    assert rows == list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert len({len(r) for r in rows}) == 1 and len(rows) == len(CLASS) + 1
+    comment = rows[1][HEADER.index("Feedback comments")]
+    assert "Paths like &quot;C:&#92;temp&#92;&quot; and &#92;&quot;escaped&#92;&quot; quotes &#92;" in comment
+    assert html_unescape(comment).count("\\") == 5  # Moodle shows the backslashes again
+    sheet = ws.Worksheet.read(src)
+    with pytest.raises(ValueError, match="backslash"):
+        sheet.set(sheet.rows[0], ws.FEEDBACK, "a \\ b")
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+# name, participant id, email, status, submitted, group cell. In a team assignment Moodle names the zip's
+# folders by group ("<name with _ as space, file-name characters dropped>_<group id>", or the site's
+# "Default group" alone) and shows each member's row with the group's name and the group's status.
+ON_TIME = "Monday, 5 October 2026, 9:15 PM"
+TEAM = [
+    ("Ada Lovelace", "1234567", "ada.lovelace@uni.example", "Submitted for grading", ON_TIME, "Lab_A & friends"),
+    ("Émile Zoë O'Brien", "2345678", "emile@uni.example", "Submitted for grading", ON_TIME, "Lab_A & friends"),
+    ('Grace "Amazing" Hopper, Jr', "3456789", "grace@uni.example", "Submitted for grading", ON_TIME, "Default group"),
+    ("Nobody Ned", "5678901", "ned@uni.example", "Submitted for grading", ON_TIME, "Default group"),
+    ("Draft Dora", "4567890", "dora@uni.example", "Draft (not submitted)", ON_TIME, "Lab B"),
+]
+TEAM_FOLDERS = {"Lab_A & friends": "Lab A  friends_42", "Default group": "Default group", "Lab B": "Lab B_43"}
+
+
+def make_team_files(tmp_path: Path, spec):
+    sheet = make_worksheet(tmp_path / "team.csv", people=[t[:5] for t in TEAM],
+                           extra=[("Group", [t[5] for t in TEAM])])
+    path = tmp_path / "team.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for group, folder in TEAM_FOLDERS.items():
+            zf.writestr(f"{folder}_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, group))
+        zf.writestr("Lab A  friends_42_assignsubmission_file/data/notes.txt", b"scratch")
+    return path, sheet
+
+
+def test_team_submissions_are_collected_and_exported_for_every_member(course, spec, tmp_path):
+    from course_lib.moodle.export import export_worksheet
+    from course_lib.moodle.importer import collect_moodle
+
+    zip_path, sheet = make_team_files(tmp_path, spec)
+    report = collect_moodle(config=course, assignment_id="01-tensors", zip_path=zip_path, worksheet=sheet)
+    assert sorted(s.student for s in report.collected) == ["ada.lovelace", "emile", "grace", "ned"]
+    assert dict(report.groups) == {"Default group": ["grace", "ned"], "Lab A friends_42": ["ada.lovelace", "emile"],
+                                   "Lab B_43": ["dora"]}
+    assert [s for s, _, _ in report.skipped] == ["dora"]
+    assert not [p for p in report.problems if "not in the worksheet" in p[2]]
+    copies = {s.student: Path(s.path).read_bytes() for s in report.collected}
+    assert copies["ada.lovelace"] == copies["emile"] != copies["grace"] == copies["ned"]
+    assert b"Lab_A & friends" in copies["emile"]
+    # identical notebooks grade alike: each member gets the group's score
+    for student, fraction in (("ada.lovelace", 0.5), ("emile", 0.5), ("grace", 1.0), ("ned", 1.0)):
+        grade(course, spec, student, fraction)
+    out, fb = tmp_path / "filled.csv", tmp_path / "fb.zip"
+    export = export_worksheet(config=course, assignment_id="01-tensors", worksheet=sheet, out=out, feedback_zip=fb)
+    rows = {r[0]: r for r in moodle_rows(out.read_bytes())[1:]}
+    g = [*HEADER[:3], "Group", *HEADER[3:]].index("Grade")
+    assert {pid: rows[f"Participant {pid}"][g] for pid in ("1234567", "2345678", "3456789", "5678901")} == \
+           {"1234567": "50.00", "2345678": "50.00", "3456789": "100.00", "5678901": "100.00"}
+    assert rows["Participant 4567890"][g] == ""
+    assert sorted(p for _, p, _, _ in export.filled) == ["1234567", "2345678", "3456789", "5678901"]
+    with zipfile.ZipFile(fb) as zf:
+        assert sorted(moodle_feedback_pid(n) for n in zf.namelist()) == ["1234567", "2345678", "3456789", "5678901"]
+
+
+def moodle_xml_import(data: bytes, items: set, users: set) -> list:
+    """What Moodle's grade/import/xml reads: each <result>'s assignment (grade item ID number), student
+    (user ID number) and score; any unknown item or user, or a score PHP's is_numeric refuses, aborts."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(data)
+    assert root.tag == "results" and root.findall("result")
+    out = []
+    for result in root.findall("result"):
+        item, user = result.find("assignment").text, result.find("student").text
+        score = result.find("score").text
+        assert item in items, f"unknown grade item {item}: Moodle aborts the import"
+        assert user in users, f"unknown user ID number {user}: Moodle aborts the import"
+        assert re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", score), "not numeric: Moodle aborts"
+        out.append((item, user, float(score)))
+    return out
+
+
+def test_course_grades_in_moodles_xml_import_format(graded_class, tmp_path, capsys):
+    from course_lib.cli import main
+    from course_lib.moodle.export import export_gradebook
+    from course_lib.moodle.importer import people_from
+    from course_lib.moodle.roster import register
+
+    numbers = ["S-001", "S-002", "", "S-004", "S-005"]  # Grace has no ID number
+    sheet = ws.Worksheet.read(make_worksheet(tmp_path / "ids.csv", extra=[("ID number", numbers)]))
+    register(graded_class, "01-tensors", people_from(sheet, graded_class.timezone))
+    result = export_gradebook(config=graded_class, out=tmp_path / "course.xml", fmt="xml")
+    data = (tmp_path / "course.xml").read_bytes()
+    assert data.startswith(b"<?xml")
+    got = moodle_xml_import(data, items={"01-tensors"}, users={n for n in numbers if n})
+    assert sorted(got) == [("01-tensors", "S-001", 100.0), ("01-tensors", "S-002", 40.0)]  # Ned, Dora: no grade
+    assert result["left_out"] == ["grace"] and result["students"] == 2
+    assert main(["--course", str(graded_class.root), "export", "gradebook", "-o", str(tmp_path / "all.xml")]) == 0
+    assert "XML" in capsys.readouterr().out and (tmp_path / "all.xml").read_bytes() == data

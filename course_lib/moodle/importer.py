@@ -136,8 +136,9 @@ def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict)
         if info.is_dir() or is_junk(info.filename):
             continue
         team = parse_group_entry(info.filename) if teams else None
-        if team is not None and team.name in teams:
-            owner, path, target = f"group {team.name}", team.path, team_out.setdefault((team.name, team.group), [])
+        name = zip_name_of(team.name) if team is not None else ""
+        if name and name in teams:
+            owner, path, target = f"group {name}", team.path, team_out.setdefault((name, team.group), [])
         else:
             entry = parse_entry(info.filename)
             if entry is None:
