@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 
 from .config import CourseConfig
-from .errors import AssignmentError
+from .errors import AssignmentError, SubmissionError
 from .judge.spec import Grader, NotebookTests, load_grader, notebook_tests
-from .notebooks import grade_cells, grade_id
+from .notebooks import grade_cells, grade_id, is_grade, is_solution
 
 
 @dataclass(frozen=True)
@@ -115,3 +115,37 @@ class Assignment:
     def autograded(self) -> list[NotebookSpec]:
         """Notebooks with hidden checks: a grader module, or nbgrader test cells (a purely hand-graded notebook has neither)."""
         return [nb for nb in self.notebooks if nb.grader_path.is_file() or nb.tests is not None]
+
+
+def cell_ids(nb) -> set[str]:
+    """The ids (``grade_id``) of a notebook's answer and graded cells (not of shared ones such as ``intro``)."""
+    return {grade_id(c) for c in nb.cells if grade_id(c) and (is_grade(c) or is_solution(c))}
+
+
+def released_match(config: CourseConfig, nb) -> tuple[str, str] | None:
+    """``(assignment id, notebook name)`` of the released notebook sharing most answer cells with ``nb``."""
+    ids = cell_ids(nb)
+    best, score = None, 0
+    for path in sorted(config.path("release").glob("*/*.ipynb")):
+        common = len(ids & cell_ids(nbformat.read(path, as_version=4)))
+        if common > score:
+            best, score = (path.parent.name, path.stem), common
+    return best
+
+
+def ensure_copy_of(config: CourseConfig, spec: NotebookSpec, nb, path: Path) -> None:
+    """Raise :class:`SubmissionError` unless ``nb`` is a copy of ``spec``'s released notebook.
+
+    A copy keeps nbgrader's cell ids; a notebook sharing none of them is another
+    assignment's (named, when it is one) or not a copy at all, and grading it would
+    report zeros, or visible tests of the wrong notebook, as if they meant something.
+    """
+    other = released_match(config, nb)
+    if other == (spec.assignment, spec.name) or (other is None and cell_ids(nb) & cell_ids(spec.release_nb())):
+        return
+    if other:
+        raise SubmissionError(f"{path} is a copy of {other[0]}/{other[1]}.ipynb, not of "
+                              f"{spec.assignment}/{spec.name}.ipynb", hint=f"pass --assignment {other[0]}")
+    raise SubmissionError(f"{path} has none of the answer cells of {spec.assignment}/{spec.name}.ipynb",
+                          hint=f"start from release/{spec.assignment}/{spec.name}.ipynb and keep its cells "
+                               "(their nbgrader ids are how answers are found)")

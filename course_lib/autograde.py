@@ -129,7 +129,7 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
         GradingSetupError: The set-up (limits, interpreter, sandbox) fails runs, not the students' work.
     """
     assignment = Assignment.load(config, assignment_id)
-    device = resolve_device(device or config.device)
+    device = resolve_device(device or config.device, here=runner is None)
     with locks.hold(config, f"autograde-{assignment_id}", what=f"course autograde {assignment_id}", wait=wait):
         return _run_batch(config, assignment, device, students, force, runner, progress)
 
@@ -194,7 +194,7 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
     pending = {}  # the submissions in flight: prepared and not yet judged
     bar = tqdm(total=len(queued), desc=f"grading {assignment_id}", unit="nb", disable=not progress or not queued,
                file=sys.stderr)
-    with bar, open_gradebook(config) as gradebook:
+    with bar, open_gradebook(config, create=True) as gradebook:
 
         def finish(sub: Submission, graded: GradedSubmission, executed, student_nb, digest: str) -> None:
             _finish(config, contexts[sub.notebook], sub, graded, executed, student_nb, digest, gradebook=gradebook)

@@ -112,6 +112,11 @@ def submissions(config: CourseConfig, assignment_id: str, students: list[str] | 
     """Everything in ``submitted/`` for an assignment (optionally only some students)."""
     assignment = Assignment.load(config, assignment_id)
     base = config.path("submitted")
+    if students:
+        unknown = sorted(s for s in set(students) if not (base / s / assignment_id).is_dir())
+        if unknown:
+            raise CourseError(f"no submission of {assignment_id} from {', '.join(unknown)} in {base}",
+                              hint=f"check the student id (the folder names in {base}), or collect their work first")
     out = []
     for student_dir in sorted(base.iterdir()) if base.is_dir() else []:
         if students and student_dir.name not in students:

@@ -80,3 +80,25 @@ class BatchBusy(CourseError):
     """Another ``course autograde`` of the same course and assignment holds its lock."""
 
     exit_code = 6
+
+
+class GradebookError(CourseError):
+    """The gradebook's database cannot be opened, read or written (what is already committed stays)."""
+
+    exit_code = 5
+
+
+def from_os_error(exc: OSError) -> CourseError:
+    """An operating-system error (a full disk, a missing or read-only file) in words an instructor can act on."""
+    import errno
+    import tempfile
+
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return CourseError(f"no space left on the disk{where}",
+                           hint="free some space (the course folder, and the temporary folder "
+                                f"{tempfile.gettempdir()}) and run the same command again; what was graded is kept")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CourseError(f"not allowed to write or read{where}: {exc.strerror}",
+                           hint="check the permissions of that file and its folder")
+    return CourseError(f"{exc.strerror or exc}{where}", hint="check that the file exists and can be read")

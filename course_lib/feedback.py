@@ -81,8 +81,17 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
 
 def feedback(*, config: CourseConfig, assignment_id: str, students: list[str] | None = None) -> FeedbackReport:
     """Write ``feedback/<student>/<aid>/<notebook>.html`` for every graded submission."""
+    from .errors import CourseError
+    from .gradebook import require_gradebook
+
     assignment = Assignment.load(config, assignment_id)
+    require_gradebook(config)  # feedback reads the totals there: never from a new, empty one
     base = config.path("autograded")
+    if students:
+        unknown = sorted(s for s in set(students) if not (base / s / assignment_id).is_dir())
+        if unknown:
+            raise CourseError(f"no graded submission of {assignment_id} from {', '.join(unknown)} in {base}",
+                              hint=f"check the student id, or run `course autograde {assignment_id}` first")
     written = []
     for student_dir in sorted(base.iterdir()) if base.is_dir() else []:
         student = student_dir.name

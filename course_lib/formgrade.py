@@ -36,14 +36,14 @@ def formgrade(*, config: CourseConfig, ip: str = "127.0.0.1", port: int = 8890, 
     from .gradebook import open_gradebook, tools_on_path
 
     tools_on_path()
-    with open_gradebook(config) as gb:
+    with open_gradebook(config) as gb:  # an existing one: formgrader on a new, empty gradebook shows nothing
         if not gb.assignments:
             raise CourseError("the gradebook has no assignment yet",
                               hint="autograde an assignment first (course autograde AID)")
     token = token or secrets.token_hex(24)
     host = "localhost" if ip in ("127.0.0.1", "::1", "localhost") else ip
     print(f"formgrader: http://{host}:{port}/formgrader?token={token}", flush=True)
-    print(f"gradebook: {config.db_url}\nstop with Ctrl-C", flush=True)
+    print(f"gradebook: {config.shown_db_url}\nstop with Ctrl-C", flush=True)
     cmd = server_command(config, ip=ip, port=port, token=token, open_browser=open_browser)
     sys.stdout.flush()
     sys.stderr.flush()

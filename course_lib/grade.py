@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .assignment import Assignment, NotebookSpec
+from .assignment import Assignment, NotebookSpec, ensure_copy_of
 from .config import CourseConfig
 from .errors import SubmissionError
 from .execute.jobs import assignment_files, make_job, resolve_device
@@ -15,6 +15,7 @@ from .execute.runners import InlineRunner
 from .judge.references import load_references, reference_key, solution_job
 from .judge.verdict import judge
 from .models import CheckResult, ExecutionResult, GradedSubmission
+from .notebooks import read_notebook
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,18 @@ def pick_notebook(config: CourseConfig, assignment_id: str, notebook: str | None
 
 def grade_file(*, config: CourseConfig, assignment_id: str, path: Path, notebook: str | None = None,
                device: str | None = None) -> tuple[GradedSubmission, ExecutionResult | None]:
-    """Grade one notebook file without touching the gradebook."""
+    """Grade one notebook file without touching the gradebook.
+
+    Raises :class:`SubmissionError` for a file that is no notebook (missing, empty, corrupt, a folder) or
+    a copy of another assignment's notebook: a single file's grade of zero would only hide why.
+    """
     spec = pick_notebook(config, assignment_id, notebook, path)
+    student_nb = read_notebook(Path(path))
+    ensure_copy_of(config, spec, student_nb, Path(path))
     context = Context.prepare(config, spec, resolve_device(device or config.device))
     student = Path(path).stem
     try:
-        job = context.job(student, Path(path))
+        job = context.job(student, Path(path), student_nb=student_nb)
     except SubmissionError as exc:
         return context.unreadable(student, exc), None
     (_, result), = InlineRunner().run([job])

@@ -14,6 +14,7 @@ import warnings
 
 from .assignment import NotebookSpec
 from .config import CourseConfig
+from .errors import GradebookError
 from .models import GradedSubmission
 from .notebooks import grade_id, is_solution
 
@@ -26,13 +27,95 @@ def tools_on_path() -> None:
 
 
 @contextlib.contextmanager
-def open_gradebook(config: CourseConfig):
-    """nbgrader's :class:`~nbgrader.api.Gradebook` for this course, closed on exit."""
+def open_gradebook(config: CourseConfig, *, create: bool = False):
+    """nbgrader's :class:`~nbgrader.api.Gradebook` for this course, closed on exit.
+
+    Only ``create`` makes a new gradebook (autograde, the roster); a command that reads
+    grades raises :class:`GradebookError` when there is none rather than reading an empty
+    one it just made. Database failures inside the block (a read-only file, a lost
+    connection, a full disk) become :class:`GradebookError` too; what was committed stays.
+    """
     tools_on_path()
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SQLAlchemyError
 
-    with Gradebook(config.db_url, config.course_id) as gb:
-        yield gb
+    if not create:
+        require_gradebook(config)
+    try:
+        gb = Gradebook(config.db_url, config.course_id)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise gradebook_error(config, exc, "open") from None
+    with gb:
+        try:
+            yield gb
+        except SQLAlchemyError as exc:
+            raise gradebook_error(config, exc, "use") from None
+
+
+def require_gradebook(config: CourseConfig) -> None:
+    """Raise :class:`GradebookError` unless ``config.db_url`` holds an nbgrader gradebook (creating nothing)."""
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = make_url(config.db_url)
+    hint = ("grade first (course autograde AID), or name the gradebook autograde wrote: --db-url URL or "
+            "c.CourseDirectory.db_url in nbgrader_config.py")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).is_file():
+            raise GradebookError(f"no gradebook at {url.database}", hint=hint)
+    try:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        raise gradebook_error(config, exc, "open") from None
+    if "assignment" not in tables or "grade" not in tables:
+        raise GradebookError(f"{config.shown_db_url} holds no nbgrader gradebook", hint=hint)
+
+
+def gradebook_error(config: CourseConfig, exc: BaseException, doing: str) -> GradebookError:
+    """A database failure as one line: the gradebook (password hidden), the database's reason, what to do."""
+    original = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(original).split()) or type(original).__name__
+    where = config.shown_db_url
+    password = getattr(getattr(exc, "url", None), "password", None) or _password(config.db_url)
+    if password:
+        reason = reason.replace(str(password), "***")
+    low = reason.lower()
+    if isinstance(exc, ImportError):
+        return GradebookError(f"cannot {doing} the gradebook {where}: no database driver ({reason})",
+                              hint="install the driver (PostgreSQL: pip install 'psycopg[binary]'), or make setup")
+    if "readonly" in low or "read-only" in low:
+        hint = "make the gradebook file and its folder writable by you, then run the command again"
+    elif "disk is full" in low or "no space" in low:
+        hint = "free some disk space and run the command again; what was committed is kept"
+    elif "password" in low or "authentication" in low or "role" in low:
+        hint = "check the user name and password in the gradebook URL (--db-url or c.CourseDirectory.db_url)"
+    elif "does not exist" in low and "database" in low:
+        hint = "create the database (createdb NAME), or fix the name in the gradebook URL"
+    elif "connect" in low or "refused" in low or "timeout" in low or "translate host" in low:
+        hint = "check the host and port in the gradebook URL, and that the database server is running"
+    elif "no such table" in low or "unable to open" in low:
+        hint = ("the gradebook file was deleted, moved or replaced while in use; run the command again "
+                "(submissions not recorded are graded again)")
+    else:
+        hint = "check the gradebook URL (--db-url or c.CourseDirectory.db_url) and the database server"
+    return GradebookError(f"cannot {doing} the gradebook {where}: {reason[:300]}", hint=hint)
+
+
+def _password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
 
 
 def ensure_notebook(config: CourseConfig, spec: NotebookSpec) -> None:
@@ -47,7 +130,7 @@ def ensure_notebook(config: CourseConfig, spec: NotebookSpec) -> None:
     from nbgrader.preprocessors import SaveCells
 
     due = config.due_utc(spec.assignment)
-    with open_gradebook(config) as gb:
+    with open_gradebook(config, create=True) as gb:
         gb.update_or_create_assignment(spec.assignment, duedate=due.replace(tzinfo=None) if due else None)
         try:
             known = {c.name for c in gb.find_notebook(spec.name, spec.assignment).grade_cells}
@@ -78,7 +161,7 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     scores = graded.question_scores()
     messages = _messages_by_solution(graded, release_nb) if release_nb is not None else {}
     unchanged = _unchanged_solutions(student_nb) if student_nb is not None else set()
-    opened = contextlib.nullcontext(gradebook) if gradebook is not None else open_gradebook(config)
+    opened = contextlib.nullcontext(gradebook) if gradebook is not None else open_gradebook(config, create=True)
     with opened as gb, warnings.catch_warnings():
         # nbgrader's add_submission builds rows before adding them to the session; SQLAlchemy 2
         # warns about the autoflush in between, and the rows are added right after.

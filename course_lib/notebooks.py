@@ -16,10 +16,15 @@ def read_notebook(path: Path, *, student: str = "", max_bytes: int = MAX_NOTEBOO
     """Read a notebook as nbformat v4, or raise :class:`SubmissionError` saying why not."""
     path = Path(path)
     name = path.name
+    if path.is_dir():
+        raise SubmissionError(f"{path} is a folder, not a notebook file", student=student, notebook=name,
+                              hint="give the .ipynb file itself")
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise SubmissionError(f"cannot read {path}: {exc.strerror}", student=student, notebook=name) from exc
+        raise SubmissionError(f"cannot read {path}: {exc.strerror}", student=student, notebook=name,
+                              hint="check the file's name and folder" if isinstance(exc, FileNotFoundError)
+                              else "check that you may read it") from None
     if size == 0:
         raise SubmissionError("the file is empty", student=student, notebook=name,
                               hint="ask the student to upload the saved .ipynb again")
@@ -27,7 +32,11 @@ def read_notebook(path: Path, *, student: str = "", max_bytes: int = MAX_NOTEBOO
         raise SubmissionError(f"the file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
                               student=student, notebook=name,
                               hint="ask the student to clear large outputs (Kernel > Restart & Clear Output)")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(f"cannot read {path}: {exc.strerror}", student=student, notebook=name,
+                              hint="check that you may read it") from None
     if raw[:2] == b"PK":
         raise SubmissionError("this is a zip archive, not a notebook", student=student, notebook=name,
                               hint="unzip it and collect the .ipynb inside")

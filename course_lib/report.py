@@ -83,9 +83,10 @@ LIMIT_WORDS = ("limit", "timed out", "timeout", "memory", "killed", "too much ou
 
 def compute(config: CourseConfig, assignment_id: str) -> ClassReport:
     """The statistics of every graded submission of an assignment."""
-    from .gradebook import open_gradebook
+    from .gradebook import open_gradebook, require_gradebook
 
     assignment = Assignment.load(config, assignment_id)
+    require_gradebook(config)  # the totals come from there: never describe what a new, empty one holds
     report = ClassReport(assignment_id)
     base = config.path("autograded")
     students = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
@@ -177,8 +178,11 @@ def _plots(report: ClassReport, out: Path) -> dict[str, str]:
 
 def write_report(*, config: CourseConfig, assignment_id: str, out: Path) -> Path:
     """Write ``out/index.html`` and its PNG plots; returns the HTML file."""
-    report = compute(config, assignment_id)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"{out} is a file; the report is a folder (index.html and its plots)",
+                          hint=f"give a folder with -o, e.g. -o report/{assignment_id}")
+    report = compute(config, assignment_id)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(report, out)
     places = Counter(f"{r.worker} ({r.device})" for r in report.runs)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from .assignment import Assignment
+from .assignment import Assignment, ensure_copy_of, released_match
 from .config import CourseConfig
 from .errors import AssignmentError
 from .execute import sandbox
@@ -36,13 +36,7 @@ class SelfCheck:
 
 def find_assignment(config: CourseConfig, nb) -> tuple[str, str]:
     """``(assignment id, notebook name)`` whose released notebook shares the most cell ids with ``nb``."""
-    ids = {grade_id(c) for c in nb.cells if grade_id(c)}
-    best, score = None, 0
-    for path in sorted(config.path("release").glob("*/*.ipynb")):
-        released = nbformat.read(path, as_version=4)
-        common = len(ids & {grade_id(c) for c in released.cells if grade_id(c)})
-        if common > score:
-            best, score = (path.parent.name, path.stem), common
+    best = released_match(config, nb)
     if best is None:
         raise AssignmentError("this notebook matches no released assignment (its nbgrader cells are gone)",
                               hint="pass --assignment AID, or start again from the released notebook")
@@ -90,6 +84,7 @@ def self_check(*, config: CourseConfig, path: Path, assignment_id: str | None = 
     if assignment_id:
         assignment = Assignment.load(config, assignment_id)
         spec = assignment.notebooks[0] if len(assignment.notebooks) == 1 else assignment.notebook(Path(path).stem)
+        ensure_copy_of(config, spec, nb, Path(path))
     else:
         aid, name = find_assignment(config, nb)
         spec = Assignment.load(config, aid).notebook(name)

@@ -9,6 +9,7 @@ import nbformat
 
 from ..assignment import NotebookSpec
 from ..config import CourseConfig
+from ..errors import ConfigError
 from ..notebooks import read_notebook
 from .instrument import instrument
 from .run import Job
@@ -16,9 +17,23 @@ from .run import Job
 MAX_EXTRA_BYTES = 100 * 1024 * 1024
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when this machine has a usable NVIDIA GPU, else ``cpu``."""
+def resolve_device(device: str, *, here: bool = True) -> str:
+    """``auto`` becomes ``cuda`` when this machine has a usable NVIDIA GPU, else ``cpu``.
+
+    With ``here`` (the work runs on this machine) asking for CUDA where there is none raises
+    :class:`ConfigError`; a cluster's workers decide for themselves.
+    """
     if device != "auto":
+        if here and device.startswith("cuda"):
+            from ..config import gpu_count
+
+            index = int(device.partition(":")[2] or 0) if device.partition(":")[2].isdigit() else 0
+            count = gpu_count()
+            if count <= index:
+                found = f"{count} CUDA device(s)" if count else "no usable CUDA GPU"
+                raise ConfigError(f"--device {device}, but this machine has {found}",
+                                  hint="use --device cpu, or auto (CUDA where there is a GPU); "
+                                       "c.Course.device sets the default")
         return device
     if not (os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")):
         return "cpu"  # no driver: no need to import torch to know
