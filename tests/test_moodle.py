@@ -473,7 +473,8 @@ HEADER_DE = ["ID", "Vollständiger Name", "E-Mail-Adresse", "Status", "Bewertung
              "Bewertung kann geändert werden", "Zuletzt geändert (Abgabe)", "Zuletzt geändert (Bewertung)",
              "Feedback als Kommentar"]
 GERMAN = {"Identifier": "ID", "Full name": "Vollständiger Name", "Email address": "E-Mail-Adresse",
-          "Grade": "Bewertung", "Maximum Grade": "Bestwertung", "Last modified (submission)": "Zuletzt geändert (Abgabe)",
+          "Grade": "Bewertung", "Maximum Grade": "Bestwertung",
+          "Last modified (submission)": "Zuletzt geändert (Abgabe)",
           "Last modified (grade)": "Zuletzt geändert (Bewertung)", "Feedback comments": "Feedback als Kommentar",
           "Group": "Gruppe"}
 CLASS_DE = [(n, pid, e, {"Submitted for grading": "Zur Bewertung abgegeben", "Draft (not submitted)":
@@ -527,8 +528,9 @@ def test_a_german_worksheet_collects_through_the_setting(course, spec, tmp_path)
     from course_lib.moodle.importer import collect_moodle
 
     config = with_setting(course, f"c.Course.moodle_headers = {GERMAN!r}")
-    report = collect_moodle(config=config, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec,
-                            "folders", extras=False), worksheet=make_worksheet(tmp_path / "w.csv", **SPELLINGS["german"]))
+    report = collect_moodle(config=config, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "s.zip", spec, "folders", extras=False),
+                            worksheet=make_worksheet(tmp_path / "w.csv", **SPELLINGS["german"]))
     assert sorted(s.student for s in report.collected) == ["ada.lovelace", "emile", "grace"]
     assert [s for s, _, _ in report.skipped] == ["dora"]  # "Entwurf (nicht abgegeben)"
 
@@ -705,3 +707,27 @@ def test_course_grades_in_moodles_xml_import_format(graded_class, tmp_path, caps
     assert result["left_out"] == ["grace"] and result["students"] == 2
     assert main(["--course", str(graded_class.root), "export", "gradebook", "-o", str(tmp_path / "all.xml")]) == 0
     assert "XML" in capsys.readouterr().out and (tmp_path / "all.xml").read_bytes() == data
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "export", f"--to={tmp_path / 'plugin.xml'}",
+                          "--exporter=course_lib.moodle.plugin.MoodleGradebookExporter",
+                          "--MoodleGradebookExporter.output_format=xml"],
+                         cwd=graded_class.root, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "plugin.xml").read_bytes() == data
+
+
+def test_a_zero_moodle_would_skip_is_reported(course, spec, tmp_path):
+    from course_lib.moodle.export import export_worksheet
+    from course_lib.moodle.importer import collect_moodle
+
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "collect.csv"))
+    grade(course, spec, "ada.lovelace", 0.0)
+    grade(course, spec, "emile", 0.0)
+    src = make_worksheet(tmp_path / "w.csv")
+    # Ada: a marker saved a comment with an empty grade box, so Moodle holds a grade record with NULL grade
+    text = src.read_text().replace('"Monday, 5 October 2026, 9:15 PM",-,', '"Monday, 5 October 2026, 9:15 PM",'
+                                   '"Tuesday, 6 October 2026, 9:00 AM",')
+    src.write_text(text)
+    report = export_worksheet(config=course, assignment_id="01-tensors", worksheet=src, out=tmp_path / "o.csv")
+    skipped = [w for w in report.warnings if "may skip this 0.00" in w]
+    assert len(skipped) == 1 and skipped[0].startswith("Participant 1234567 (ada.lovelace)")

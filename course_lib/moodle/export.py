@@ -165,6 +165,10 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
             continue
         seen.add(student)
         grade = ws.grade_text(scaled(total, maximum))
+        if grade == ws.grade_text(0) and _holds_null_grade(sheet, row):
+            report.warnings.append(f"{identifier} ({student}): Moodle may skip this 0.00: it holds a grade record "
+                                   "without a grade, which its upload takes as equal to 0 (no tick helps); after "
+                                   "the upload, enter 0 by hand for this student if the grade is still empty")
         sheet.set(row, ws.GRADE, grade)
         if sheet.has(ws.FEEDBACK):
             sheet.set(row, ws.FEEDBACK, ws.no_backslash(comment_html(config, assignment, total)))
@@ -180,6 +184,16 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     if feedback_zip is not None:
         report.feedback_files = write_feedback_zip(config, assignment, feedback_rows, Path(feedback_zip))
     return report
+
+
+def _holds_null_grade(sheet: ws.Worksheet, row: ws.Row) -> bool:
+    """Whether Moodle has a grade record without a grade for the row (its upload skips a 0.00 then).
+
+    The download leaves ``Grade`` empty for a NULL (or -1) grade but writes the
+    record's time in ``Last modified (grade)`` whenever a record exists; the upload
+    compares the stored grade with PHP's ``==``, where NULL equals 0.
+    """
+    return not sheet.get(row, ws.GRADE).strip() and sheet.get(row, ws.GRADED_AT).strip() not in ("", "-")
 
 
 def write_feedback_zip(config: CourseConfig, assignment: Assignment, rows: list, target: Path) -> int:

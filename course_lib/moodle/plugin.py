@@ -5,6 +5,8 @@
     nbgrader export --exporter=course_lib.moodle.plugin.MoodleWorksheetExporter \\
         --assignment=01-tensors --MoodleWorksheetExporter.worksheet=Grades-....csv --to=filled.csv
     nbgrader export --exporter=course_lib.moodle.plugin.MoodleGradebookExporter --to=course.csv
+    nbgrader export --exporter=course_lib.moodle.plugin.MoodleGradebookExporter --to=course.xml \\
+        --MoodleGradebookExporter.output_format=xml
 
 Both write exactly what ``course export moodle`` / ``course export gradebook`` write.
 """
@@ -46,11 +48,15 @@ class MoodleWorksheetExporter(ExportPlugin):
 
 
 class MoodleGradebookExporter(ExportPlugin):
-    """Every assignment in percent by email, for Moodle's grade import (``--to``)."""
+    """Every assignment in percent, for Moodle's grade import (``--to``): CSV by email, or XML by ID number."""
+
+    output_format = Unicode("csv", help="csv (matched by email) or xml (Moodle's XML grade import, by ID "
+                                        "number)").tag(config=True)
 
     def export(self, gradebook) -> None:
         from .export import export_gradebook
 
-        result = export_gradebook(config=_config(self, gradebook), out=Path(self.to or "moodle-gradebook.csv"),
+        out = Path(self.to or f"moodle-gradebook.{self.output_format}")
+        result = export_gradebook(config=_config(self, gradebook), out=out, fmt=self.output_format,
                                   assignments=[str(a) for a in self.assignment] or None)
         self.log.info("wrote %s: %d student(s)", result["out"], result["students"])
