@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,3 +98,46 @@ def test_kill_9_mid_batch_then_rerun_grades_only_the_rest_and_matches_an_uninter
     assert f"graded {len(CLASS) - done}, unchanged and skipped {done}" in rerun.stdout
     assert snapshot(course) == expected
     assert len(results(course)) == len(CLASS)
+
+
+def _recorded(course: Path) -> dict:
+    """``student -> score`` of what the gradebook holds for 01-tensors."""
+    from course_lib.config import CourseConfig
+    from course_lib.gradebook import recorded_scores
+
+    return {s: sum(cells.values()) for s, cells in
+            recorded_scores(CourseConfig.load(course), "01-tensors", "tensors").items()}
+
+
+def _marked(course: Path) -> dict:
+    """``student -> score`` of the done-markers in autograded/."""
+    import json
+
+    return {p.parts[-4]: sum(c["points"] for c in json.loads(p.read_text())["checks"]) for p in results(course)}
+
+
+def test_a_gradebook_deleted_mid_batch_is_regraded_by_a_plain_rerun_and_the_commands_say_who_is_missing(tmp_path):
+    course = make_class(tmp_path / "course")
+    proc = subprocess.Popen(command(course), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(results(course)) < 2:
+        assert proc.poll() is None, "the batch ended before the gradebook could be deleted"
+        assert time.monotonic() < deadline, "no submission was graded in time"
+        time.sleep(0.1)
+    (course / "gradebook.db").unlink()  # the done-markers of the first ones stay, their grades are gone
+    proc.communicate(timeout=600)  # it may finish into the deleted file or stop at the missing one
+
+    rerun = subprocess.run(command(course), env=env(), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _recorded(course) == _marked(course)
+    assert set(_recorded(course)) == set(CLASS)
+
+    # a submission the gradebook has no grade for is named by feedback, report and export
+    shutil.copytree(course / "submitted" / "s1", course / "submitted" / "s9")
+    base = [sys.executable, "-m", "course_lib.cli", "--course", str(course)]
+    for args in (["feedback", "01-tensors"], ["report", "01-tensors", "-o", str(tmp_path / "report")],
+                 ["export", "gradebook", "-o", str(tmp_path / "grades.csv")]):
+        done = subprocess.run(base + args, env=env(), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert ("warning: 1 student(s) have a submission of 01-tensors but no grade in the gradebook "
+                "(left out here): s9;") in done.stderr, (args, done.stderr)
