@@ -29,36 +29,51 @@ class Context:
     files: dict
     key: str = ""  # the references' key: the notebook, its grader and the whole set-up of the run
     run: object = field(default=None, compare=False, repr=False)  # how the solution runs (None: here)
+    accept_failing: bool = False  # grade an nbgrader-format notebook whose solution fails its own tests
+    notes: list = field(default_factory=list, compare=False)  # what the batch summary must say about it
+
 
     @classmethod
-    def prepare(cls, config: CourseConfig, spec: NotebookSpec, device: str, runner=None) -> "Context":
-        """Validate the grader and get the references, computed where the students' work will run."""
+    def prepare(cls, config: CourseConfig, spec: NotebookSpec, device: str, runner=None,
+                accept_failing: bool = False) -> "Context":
+        """Validate the grader and get the references, computed where the students' work will run.
+
+        ``accept_failing``: see :func:`~course_lib.judge.references.load_references`.
+        """
         spec.validate()
         if config.sandbox and runner is None:
             sandbox.check()
         run = None if runner is None else (lambda job: next(iter(runner.run([job])))[1])
         files = assignment_files(config, spec)
         job = solution_job(config, spec, device=device, files=files)
-        return cls(config, spec, device, load_references(config, spec, device=device, run=run, job=job), files,
-                   key=reference_key(spec, device=device, seed=config.seed, job=job), run=run)
+        notes: list = []
+        accept_failing = accept_failing or config.accept_failing_solution
+        references = load_references(config, spec, device=device, run=run, job=job, accept_failing=accept_failing,
+                                     notes=notes)
+        return cls(config, spec, device, references, files,
+                   key=reference_key(spec, device=device, seed=config.seed, job=job), run=run,
+                   accept_failing=accept_failing, notes=notes)
 
     def check_setup(self) -> None:
         """Run the solution again, now: raises ``GradingSetupError`` if the set-up no longer runs it."""
         job = solution_job(self.config, self.spec, device=self.device, files=self.files)
-        load_references(self.config, self.spec, device=self.device, run=self.run, job=job, fresh=True)
+        load_references(self.config, self.spec, device=self.device, run=self.run, job=job, fresh=True,
+                        accept_failing=self.accept_failing)
 
     @cached_property
     def release_nb(self):
         return self.spec.release_nb()
 
     @cached_property
-    def test_cells(self) -> dict:
-        return self.spec.test_cells()
+    def nbgrader_tests(self) -> tuple[dict, dict]:
+        """An nbgrader-format notebook's test cells, as nbgrader generated them, ready to run; helpers to keep."""
+        return prepared_tests(self.config, self.spec)
 
     def job(self, student: str, path: Path, student_nb=None):
+        tests, keeps = self.nbgrader_tests
         return make_job(self.config, self.spec, student=student, notebook_path=path, device=self.device,
                         student_nb=student_nb, files=self.files, release_nb=self.release_nb,
-                        tests=self.test_cells)
+                        tests=tests, keeps=keeps)
 
     def judge(self, result: ExecutionResult) -> GradedSubmission:
         return judge(self.spec.grader, result, self.references)
@@ -71,6 +86,15 @@ class Context:
                        for q in self.spec.grader.questions for c in q.checks)
         return GradedSubmission(student=student, assignment=self.spec.assignment, notebook=self.spec.name,
                                 checks=checks, status="unreadable", problems=(reason,), device=self.device)
+
+
+def prepared_tests(config: CourseConfig, spec: NotebookSpec) -> tuple[dict, dict]:
+    """``(grade_id -> ready test cell, grade_id -> helper names)``; empty for a notebook with a grader module."""
+    if not spec.in_notebook:
+        return {}, {}
+    from .judge.nbtests import generated_sources, prepared_cells
+
+    return prepared_cells(spec.source_nb(), generated_sources(config, spec), where=str(spec.source))
 
 
 def pick_notebook(config: CourseConfig, assignment_id: str, notebook: str | None, path: Path) -> NotebookSpec:

@@ -65,6 +65,7 @@ class CheckResult:
     passed: bool
     message: str = ""
     describe: str = ""
+    needs_review: bool = False  # not scored automatically: a person must look (nbgrader's "needs manual grade")
 
 
 @dataclass(frozen=True)

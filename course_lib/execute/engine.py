@@ -41,11 +41,27 @@ class LimitedOutputClient(PapermillNotebookClient):
             used[cell_index] = before + size
             if used[cell_index] > self.max_output_bytes:
                 if before <= self.max_output_bytes:
-                    outs.append(new_output("stream", name="stderr",
+                    # on stdout: a note of the grader's must never count as the cell writing to stderr
+                    outs.append(new_output("stream", name="stdout",
                                            text=f"{TRUNCATED} this cell printed more than "
                                                 f"{self.max_output_bytes // 1000} kB]\n"))
                 return None
         return super().output(outs, msg, display_id, cell_index)
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        """A cell whose execute reply says error shows that error, as nbgrader's executor makes it do.
+
+        A student who disables IPython's traceback display (``showtraceback``, ``set_custom_exc``) leaves a
+        failing cell with no error output; the reply still says what was raised.
+        """
+        content = (exec_reply or {}).get("content", {})
+        if content.get("status") == "error" and not any(
+                o.get("output_type") == "error" and o.get("ename") == content.get("ename") for o in cell.outputs):
+            cell.outputs.append(new_output("error", ename=str(content.get("ename", "")),
+                                           evalue=str(content.get("evalue", "")),
+                                           traceback=list(content.get("traceback") or [])
+                                           or ["ERROR: an error occurred while showing tracebacks was disabled"]))
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
 
 class CourseEngine(NBClientEngine):

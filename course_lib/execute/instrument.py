@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from ..judge.kernel_side import MIME
+from ..judge.nbtests import keep_source
 from ..models import CellError
 from ..notebooks import grade_id, is_grade, is_locked, is_solution
 
@@ -47,15 +48,18 @@ def probe_source(question: str, source: str, name: str) -> str:
 
 
 def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, seed: int, device: str,
-               tests: dict | None = None):
+               tests: dict | None = None, keeps: dict | None = None):
     """A copy of ``student_nb`` ready to run: clean, restored, with grading cells added.
 
     Args:
         student_nb: The submission (nbformat v4).
         release_nb: The released notebook it derives from (its locked cells win).
         probes: ``(grade_id, probe source, probe function name)`` per question.
-        tests: ``grade_id -> cell``: the source notebook's test cells, hidden tests
-            included; they replace the student's copies (as nbgrader's ``OverwriteCells`` does).
+        tests: ``grade_id -> cell``: the test cells as nbgrader generated them, hidden tests included,
+            ready to run through the set-up's runner (:mod:`course_lib.judge.nbtests`); they replace the
+            student's copies (as nbgrader's ``OverwriteCells`` does).
+        keeps: ``grade_id -> names``: read-only cells whose functions and classes the tests use; a grading
+            cell after each remembers them as the instructor defined them.
     """
     nb = copy.deepcopy(student_nb)
     locked = {grade_id(c): c for c in release_nb.cells if is_locked(c) and grade_id(c)}
@@ -75,6 +79,11 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
     nb.cells = cells
     nb.metadata["kernelspec"] = copy.deepcopy(release_nb.metadata.get("kernelspec", {}))
 
+    for gid, names in (keeps or {}).items():
+        for i, cell in enumerate(nb.cells):
+            if grade_id(cell) == gid and ROLE not in cell.metadata and cell.cell_type == "code":
+                nb.cells.insert(i + 1, _grading_cell(keep_source(names), "keep", gid))
+                break
     order = [grade_id(c) for c in release_nb.cells if grade_id(c)]
     for question, source, name in probes:
         index = _anchor(nb.cells, question, order, release_nb)
@@ -101,28 +110,40 @@ def _anchor(cells, question: str, order: list[str], release_nb) -> int:
     return len(cells)
 
 
-def test_result(cell) -> dict:
-    """An executed test cell scored by nbgrader's own rule (``determine_grade``), and why it lost points."""
-    from nbgrader.utils import determine_grade
+def test_outcome(cell, ignore: str = "") -> dict:
+    """What one executed test cell showed, as plain data for the grader to score (nbgrader's rule, there).
 
-    score, most = determine_grade(cell)
-    reason = ""
+    ``ignore``: nbgrader's ``c.IgnorePattern.pattern``; stderr matching it does not count, as in nbgrader.
+    """
+    import re
+
+    outcome = {"ran": cell.get("execution_count") is not None or bool(cell.get("outputs")), "error": None,
+               "stderr": None, "shown": None, "report": None}
     for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            evalue = str(output.get("evalue", "")).strip()
-            ename = str(output.get("ename", "")) or "an error"
-            reason = f"raised {ename}: {evalue}"[:500] if evalue else f"raised {ename}"
-            break
-        if output.get("output_type") == "stream" and output.get("name") == "stderr":
-            first = str(output.get("text", "")).strip().splitlines()[:1]
-            reason = ("wrote to stderr, which nbgrader's rule counts as failing"
-                      + (f" ({first[0][:200]})" if first else ""))
-            break
-    return {"score": float(score or 0.0), "max_score": float(most), "reason": reason}
+        kind = output.get("output_type")
+        if kind == "display_data" and MIME in output.get("data", {}):
+            report = output["data"][MIME]
+            if isinstance(report, dict) and report.get("kind") == "test":
+                outcome["report"] = report
+        elif kind == "error" and outcome["error"] is None:
+            outcome["error"] = {"ename": str(output.get("ename", "")), "evalue": str(output.get("evalue", ""))[:500]}
+        elif kind == "stream" and output.get("name") == "stderr" and outcome["stderr"] is None:
+            text = str(output.get("text", ""))
+            if ignore and re.search(ignore, text):
+                continue
+            first = text.strip().splitlines()[:1]
+            outcome["stderr"] = first[0][:200] if first else ""
+        elif kind == "execute_result" and outcome["shown"] is None:
+            shown = output.get("data", {}).get("text/plain")
+            outcome["shown"] = ("".join(shown) if isinstance(shown, list) else str(shown))[:200] \
+                if shown is not None else None
+    if outcome["report"] is not None and outcome["report"].get("question") != cell.metadata[ROLE].get("question"):
+        outcome["report"] = None
+    return outcome
 
 
-def read_run(nb) -> tuple[dict, list[CellError], dict]:
-    """Probe records by question, the errors of the student's own cells, and test cells' scores."""
+def read_run(nb, ignore: str = "") -> tuple[dict, list[CellError], dict]:
+    """Probe records by question, the errors of the student's own cells, and what each test cell showed."""
     probes: dict = {}
     tests: dict = {}
     errors: list[CellError] = []
@@ -130,7 +151,9 @@ def read_run(nb) -> tuple[dict, list[CellError], dict]:
     own_index = 0
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get(ROLE)
-        if meta:
+        if meta and meta.get("role") == "test":
+            tests[meta.get("question", "")] = test_outcome(cell, ignore)
+        elif meta:
             if meta.get("role") == "probe":
                 for output in cell.get("outputs", []):
                     if output.get("output_type") == "display_data" and MIME in output.get("data", {}):
@@ -144,13 +167,12 @@ def read_run(nb) -> tuple[dict, list[CellError], dict]:
             continue
         if grade_id(cell):
             question = grade_id(cell)
-            if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
-                tests[question] = test_result(cell)
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.get("output_type") == "stream" and TRUNCATED in str(output.get("text", "")):
                 errors.append(CellError(own_index, OUTPUT_LIMIT, "printed more than the output limit; "
                                         "the rest of its output was dropped", question))
-            if output.get("output_type") == "error":
+            if output.get("output_type") == "error" and not any(e.cell_index == own_index for e in errors
+                                                                  if e.ename != OUTPUT_LIMIT):
                 errors.append(CellError(own_index, str(output.get("ename", "")), str(output.get("evalue", ""))[:500],
                                         question))
         own_index += 1
@@ -160,7 +182,18 @@ def read_run(nb) -> tuple[dict, list[CellError], dict]:
 def strip(nb):
     """The executed notebook without the cells grading added (and papermill's error banners)."""
     nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells
-                if ROLE not in c.get("metadata", {})
-                and "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    cells = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get(ROLE)
+        if meta and meta.get("role") == "test":  # the test cell as the instructor wrote it, with what it showed
+            cell.source = meta.get("source", "")
+            cell.outputs = [o for o in cell.get("outputs", []) if MIME not in o.get("data", {})]
+            del cell.metadata[ROLE]
+            cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != "course-test"]
+            if not cell.metadata["tags"]:
+                del cell.metadata["tags"]
+        elif meta or "papermill-error-cell-tag" in cell.get("metadata", {}).get("tags", []):
+            continue
+        cells.append(cell)
+    nb.cells = cells
     return nb

@@ -11,6 +11,7 @@ from ..assignment import NotebookSpec
 from ..config import CourseConfig
 from ..errors import ConfigError
 from ..notebooks import read_notebook
+from ..judge.nbtests import ignore_pattern
 from .instrument import instrument
 from .run import Job
 
@@ -60,18 +61,25 @@ def assignment_files(config: CourseConfig, spec: NotebookSpec) -> dict:
 
 
 def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook_path: Path, device: str,
-             student_nb=None, files: dict | None = None, release_nb=None, tests: dict | None = None) -> Job:
+             student_nb=None, files: dict | None = None, release_nb=None, tests: dict | None = None,
+             keeps: dict | None = None) -> Job:
     """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
     nb = student_nb if student_nb is not None else read_notebook(notebook_path, student=student)
     limits = config.limits_for(spec.assignment)
     # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
     threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
+    if tests is None:
+        from ..grade import prepared_tests
+
+        tests, keeps = prepared_tests(config, spec)
     prepared = instrument(nb, release_nb if release_nb is not None else spec.release_nb(), spec.grader.probes(),
-                          seed=config.seed, device=device, tests=tests if tests is not None else spec.test_cells())
+                          seed=config.seed, device=device, tests=tests, keeps=keeps)
     return Job(student=student, assignment=spec.assignment, notebook=spec.name,
                source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
                kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
                notebook_timeout=limits.notebook_timeout,
                files=files if files is not None else assignment_files(config, spec),
                sandbox=config.sandbox, policy=limits.policy(),
-               env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+               # nbgrader sets NBGRADER_EXECUTION while it autogrades; notebooks may look at it
+               env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "NBGRADER_EXECUTION": "autograde"},
+               ignore_pattern=ignore_pattern(config.root) if spec.in_notebook else "")

@@ -60,6 +60,7 @@ class Job:
     env: dict = field(default_factory=dict)
     sandbox: bool = True
     policy: Policy = field(default_factory=Policy)
+    ignore_pattern: str = ""  # nbgrader's c.IgnorePattern.pattern: stderr of test cells that does not count
 
 
 @contextlib.contextmanager
@@ -262,7 +263,7 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
                                    runtime=time.monotonic() - started,
                                    device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname(),
                                    setup_done=False)
-        probes, errors, tests = read_run(executed)
+        probes, errors, tests = read_run(executed, job.ignore_pattern)
         limit = (f"it ran longer than the time limit ({job.cell_timeout:g} s per cell, "
                  f"{job.notebook_timeout:g} s per notebook) and was stopped")
         errors = [dataclasses.replace(e, ename=CELL_TIMEOUT_ERROR, evalue=limit)

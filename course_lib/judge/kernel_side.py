@@ -44,14 +44,16 @@ def install(seed, device):
     from IPython import get_ipython
 
     # Bound now, before any student code runs: rebinding IPython.display later does not reach it.
-    return Runner(get_ipython().display_pub.publish)
+    return Runner(get_ipython().display_pub.publish, Pristine())
 
 
 class Runner:
-    """Runs one probe function against the student's namespace."""
+    """Runs one probe function, or one nbgrader test cell, against the student's namespace."""
 
-    def __init__(self, publish):
+    def __init__(self, publish, pristine=None):
         self._publish = publish
+        self._pristine = pristine
+        self._kept = {}
 
     def run(self, question, source, name):
         from IPython import get_ipython
@@ -65,6 +67,284 @@ class Runner:
         except BaseException as exc:  # a probe must always report
             record["error"] = raised(exc)
         self._publish(data={MIME: record}, metadata={})
+
+
+    def keep(self, names):
+        """Remember what a read-only cell of the instructor's just defined: tests use these, not later rebindings."""
+        from IPython import get_ipython
+
+        space = get_ipython().user_ns
+        for name in names:
+            if name in space:
+                self._kept[name] = space[name]
+
+    def test(self, question, code, plan):
+        """Run one nbgrader test cell, rewritten by the grader, and report how it went; returns its value.
+
+        The code is compiled with the compiler of the set-up (never the student's ``compile``, input or AST
+        transformers, or optimisation flags) and runs with the modules, builtins and helpers it names bound
+        to the objects of the set-up; assertions of the common forms record their operands as data for the
+        grader to decide again. The student's own bindings are put back afterwards.
+        """
+        from IPython import get_ipython
+
+        p = self._pristine
+        record = {"question": question, "kind": "test", "lifted": [], "error": None, "value": None, "text": None,
+                  "value_sent": bool(plan.get("value")), "done": False}
+        user = get_ipython().user_ns
+        changes = p.restore()
+        try:
+            overlay = self._overlay(plan)
+            space = dict(user)
+            space.update(overlay)
+            space["__builtins__"] = p.builtins
+            space[LIFTER] = Lifter(record["lifted"], p)
+            try:
+                p.exec(p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0), space)
+                value = space.get(VALUE, None)
+                if plan.get("value"):
+                    record["value"] = bounded(value)
+                    record["text"] = p.text(value)
+                return value if plan.get("value") else None
+            except BaseException as exc:
+                record["error"] = raised(exc)
+                raise
+            finally:
+                for name, obj in space.items():
+                    if name in (LIFTER, VALUE, "__builtins__") or (name in overlay and obj is overlay[name]):
+                        continue
+                    if user.get(name, _MISSING) is not obj:
+                        user[name] = obj
+                for name in plan.get("keep", ()):
+                    if name in space:
+                        self._kept[name] = space[name]
+                record["done"] = True
+                self._publish(data={MIME: record}, metadata={})
+        finally:
+            p.put_back(changes)
+
+    def _overlay(self, plan):
+        out = {}
+        for name, spec in plan.get("protect", {}).items():
+            try:
+                if spec[0] == "kept":
+                    if spec[1] in self._kept:
+                        out[name] = self._kept[spec[1]]
+                else:
+                    out[name] = self._pristine.resolve(spec)
+            except Exception:  # an import the set-up cannot make: the name stays as the notebook left it
+                continue
+        return out
+
+
+LIFTER = "__course_assert__"
+VALUE = "__course_value__"
+MAX_LIFTED_BYTES = 16 * 2**20
+
+
+class Pristine:
+    """The objects assertions rely on, captured when the set-up cell runs (before any student code)."""
+
+    MODULES = ("builtins", "math", "numpy", "numpy.testing", "numpy.linalg", "torch", "torch.testing",
+               "torch.nn.functional", "torch.linalg")
+
+    def __init__(self):
+        import builtins
+        import importlib
+        import sys
+
+        for name in self.MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+        self.builtins = builtins
+        self.compile, self.exec, self.repr = builtins.compile, builtins.exec, builtins.repr
+        self.import_module = importlib.import_module
+        self.sys_modules = sys.modules
+        self.loaded = dict(sys.modules)
+        self.prefixes = tuple({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+        self.dicts = [(m.__dict__, dict(m.__dict__)) for m in (sys.modules.get(n) for n in self.MODULES)
+                      if m is not None]
+        torch = sys.modules.get("torch")
+        self.classes = [(torch.Tensor, dict(torch.Tensor.__dict__))] if torch is not None else []
+        self.builtin_names = dict(builtins.__dict__)
+        self.functions = {}
+        for path in FUNCTIONS:
+            try:
+                self.functions[path] = self.resolve(("attr", *path.rsplit(".", 1)))
+            except Exception:
+                pass
+        self.types = {}
+        for path in TYPES:
+            try:
+                self.types[path] = self.resolve(("attr", *path.rsplit(".", 1)))
+            except Exception:
+                pass
+
+    def resolve(self, spec):
+        """``("module", name)``, ``("attr", module, name)`` or ``("builtin", name)`` as it was at set-up."""
+        if spec[0] == "builtin":
+            return self.builtin_names[spec[1]]
+        module = self.loaded.get(spec[1])
+        if module is None:
+            module = self.import_module(spec[1])
+        if spec[0] == "module":
+            return module
+        for space, snapshot in self.dicts:
+            if space is module.__dict__ and spec[2] in snapshot:
+                return snapshot[spec[2]]
+        try:
+            return getattr(module, spec[2])
+        except AttributeError:  # `from package import submodule`
+            return self.import_module(f"{spec[1]}.{spec[2]}")
+
+    def restore(self):
+        """Put back what student code changed in the modules assertions use; returns how to undo that."""
+        changes = []
+        for name in self.MODULES:
+            module = self.loaded.get(name)
+            if module is not None and self.sys_modules.get(name, _MISSING) is not module:
+                changes.append((self.sys_modules, name, self.sys_modules.get(name, _MISSING), module))
+                self.sys_modules[name] = module
+        for space, snapshot in self.dicts:
+            for key, obj in snapshot.items():
+                now = space.get(key, _MISSING)
+                if now is not obj:
+                    changes.append((space, key, now, obj))
+                    space[key] = obj
+        for cls, snapshot in self.classes:
+            for key, obj in snapshot.items():
+                now = cls.__dict__.get(key, _MISSING)
+                if now is not obj:
+                    try:
+                        type.__setattr__(cls, key, obj)
+                        changes.append((cls, key, now, obj))
+                    except (TypeError, AttributeError):
+                        pass
+        return changes
+
+    def put_back(self, changes):
+        """Undo :meth:`restore` where the test left things as the set-up had them."""
+        for target, key, before, pristine in reversed(changes):
+            if isinstance(target, type):
+                if target.__dict__.get(key, _MISSING) is pristine:
+                    if before is _MISSING:
+                        type.__delattr__(target, key)
+                    else:
+                        type.__setattr__(target, key, before)
+            elif target.get(key, _MISSING) is pristine:
+                if before is _MISSING:
+                    del target[key]
+                else:
+                    target[key] = before
+
+    def text(self, value):
+        """What IPython would show for ``value`` (for nbgrader's partial-credit rule), or ``None``."""
+        if value is None:
+            return None
+        try:
+            return self.repr(value)[:200]
+        except BaseException:
+            return None
+
+    def type_names(self, spec):
+        """Known type names of an ``isinstance`` second argument (``None`` if any is unknown)."""
+        items = spec if type(spec) is tuple else tuple(getattr(spec, "__args__", ())) \
+            if type(spec).__name__ == "UnionType" else (spec,)
+        names = []
+        for item in items:
+            if type(item) is tuple:
+                inner = self.type_names(item)
+                if inner is None:
+                    return None
+                names.extend(inner)
+                continue
+            name = next((path for path, known in self.types.items() if known is item), None)
+            if name is None:
+                return None
+            names.append(name)
+        return names
+
+    def trusted(self, obj):
+        """Whether an object's type comes from an installed library (not from the notebook)."""
+        cls = type(obj)
+        module_name = getattr(cls, "__module__", None)
+        if type(module_name) is not str or module_name in ("__main__", "builtins"):
+            return module_name == "builtins"
+        module = self.loaded.get(module_name) or self.sys_modules.get(module_name)
+        origin = getattr(getattr(module, "__spec__", None), "origin", None)
+        if type(origin) is not str or not os.path.realpath(origin).startswith(self.prefixes):
+            return False
+        found = module
+        for part in str(getattr(cls, "__qualname__", "")).split("."):
+            found = getattr(found, part, None)
+        return found is cls
+
+
+FUNCTIONS = ("numpy.allclose", "numpy.array_equal", "numpy.isclose", "numpy.testing.assert_allclose",
+             "numpy.testing.assert_array_equal", "numpy.testing.assert_almost_equal",
+             "numpy.testing.assert_array_almost_equal", "numpy.testing.assert_equal", "torch.allclose",
+             "torch.equal", "torch.testing.assert_close", "math.isclose")
+TYPES = ("builtins.int", "builtins.float", "builtins.bool", "builtins.str", "builtins.list", "builtins.tuple",
+         "builtins.dict", "builtins.complex", "types.NoneType", "numpy.ndarray", "numpy.generic", "numpy.number",
+         "numpy.floating", "numpy.integer", "numpy.bool_", "torch.Tensor", "torch.Size", "torch.dtype",
+         "torch.device", "numbers.Number", "numbers.Real", "numbers.Integral")
+COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+           "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+class Lifter:
+    """What a lifted assertion calls: decides it here as the original would, and records its operands as data."""
+
+    def __init__(self, entries, pristine):
+        self._entries = entries
+        self._p = pristine
+
+    def __call__(self, index, form, args, kwargs=None, message=None, negate=False):
+        p, kwargs = self._p, kwargs or {}
+        entry = {"index": index, "form": form, "negate": bool(negate), "ok": None}
+        try:
+            entry["args"] = [bounded(a) for a in args]
+            entry["kwargs"] = {str(k): bounded(v) for k, v in kwargs.items()}
+            entry["trusted"] = [p.trusted(a) for a in args]
+            if form == "isinstance":
+                entry["types"] = p.type_names(args[1])
+        except BaseException as exc:
+            entry["encode_error"] = raised(exc)
+        self._entries.append(entry)
+        if form in COMPARE:
+            ok = bool(COMPARE[form](args[0], args[1]))
+        elif form == "is None":
+            ok = args[0] is None
+        elif form == "is not None":
+            ok = args[0] is not None
+        elif form == "isinstance":
+            ok = p.builtin_names["isinstance"](args[0], args[1])
+        elif form == "truth":
+            ok = bool(args[0])
+        else:
+            result = p.functions[form](*args, **kwargs)
+            ok = True if ".assert_" in form else bool(result)
+        ok = (not ok) if negate else ok
+        entry["ok"] = ok
+        if not ok:
+            if message is None:
+                raise AssertionError()
+            raise AssertionError(message())
+
+
+def bounded(obj):
+    """:func:`encode`, but an array too big to send becomes a marker the grader leaves to the kernel's verdict."""
+    nbytes = getattr(obj, "nbytes", None)
+    if nbytes is None and hasattr(obj, "element_size") and hasattr(obj, "numel"):
+        try:
+            nbytes = obj.element_size() * obj.numel()
+        except BaseException:
+            nbytes = None
+    if type(nbytes) is int and nbytes > MAX_LIFTED_BYTES:
+        return {"kind": "too-big"}
+    return encode(obj)
 
 
 class Student:

@@ -47,27 +47,10 @@ def judge(grader: Grader, result: ExecutionResult, references: dict) -> GradedSu
 
 
 def judge_tests(grader, result: ExecutionResult) -> GradedSubmission:
-    """An nbgrader-format notebook: each test cell's score as nbgrader's rule gave it in the run."""
-    checks = []
-    for question in grader.questions:
-        check, = question.checks
-        record = result.tests.get(question.grade_id)
-        if record is None:
-            if result.status == "completed" and not result.problem:
-                message = "not graded: the notebook has no test cell for this question (was it deleted?)"
-            else:
-                message = _not_reached(result, question.grade_id)
-            points = 0.0
-        else:
-            points = max(0.0, min(float(record["score"]), check.points))
-            message = ""
-            if points < check.points:
-                message = (f"the test cell {record['reason']}" if record.get("reason")
-                           else f"partial credit: the tests gave {points:g} of {check.points:g} points")
-        checks.append(CheckResult(name=check.name, grade_id=question.grade_id, points=points,
-                                  max_points=check.points, passed=points >= check.points, message=message,
-                                  describe=check.describe))
-    return _graded(result, checks)
+    """An nbgrader-format notebook: each test cell scored by nbgrader's rule (see :mod:`.nbtests`)."""
+    from .nbtests import judge_tests as judge_nbgrader_tests
+
+    return judge_nbgrader_tests(grader, result)
 
 
 def _graded(result: ExecutionResult, checks: list) -> GradedSubmission:

@@ -1,0 +1,656 @@
+"""nbgrader's own format: test cells graded as ``nbgrader autograde`` grades them, and judged where students can't reach.
+
+Each autograder-tests cell (its source as nbgrader generated it into the gradebook:
+hidden tests and AUTOTEST expansions included) is rewritten here, in the grader
+process, before it goes to the kernel:
+
+* IPython syntax (magics, ``!``) is turned into Python with IPython's own transformer,
+  so the kernel compiles plain code with the compiler captured at set-up, never through
+  the student's ``compile``, input or AST transformers, or optimisation flags;
+* the common assertion forms (``assert a == b``, ``!=``, ``<``, ``<=``, ``>``, ``>=``,
+  ``is None``, ``isinstance``, ``np.allclose``, ``np.array_equal``,
+  ``np.testing.assert_allclose`` / ``assert_array_equal`` / ``assert_almost_equal``,
+  ``torch.allclose``, ``torch.equal``, ``torch.testing.assert_close``, ``math.isclose``,
+  and their ``not`` forms) call a recorder that decides them in the kernel with the
+  functions of the set-up and sends both operands out as data; :func:`recheck` decides
+  them again here;
+* the names the cell uses for modules, builtins and the instructor's read-only helpers
+  are bound to the objects of the set-up while it runs;
+* the value of its last expression (nbgrader's partial credit) travels as data and is
+  validated here.
+
+Scores follow nbgrader's ``determine_grade``: an error or output on stderr gives 0
+(stderr matching ``c.IgnorePattern.pattern`` does not count, as in nbgrader), a number
+as the cell's value gives that partial credit, anything else all the points. Where the
+course is stricter than nbgrader, :data:`STRICTER` says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import json
+import math
+import tokenize
+
+import numpy as np
+
+from ..models import CheckResult, ExecutionResult, GradedSubmission
+from .kernel_side import FUNCTIONS, LIFTER, VALUE
+
+#: Where the course grades an nbgrader-format cell more strictly than ``nbgrader autograde`` (and why).
+STRICTER = {
+    "value-out-of-range": "a partial-credit value below 0 or above the cell's points scores 0 for that cell "
+                          "(nbgrader gives full marks for a negative value and aborts the notebook above the "
+                          "maximum)",
+    "forged-number": "a cell value that only prints like a number (an object whose repr is numeric) scores 0 "
+                     "(nbgrader parses the printed text)",
+    "no-report": "a test cell that ran but whose result never reached the grader (the grading code in the kernel "
+                 "was tampered with) scores 0",
+    "lifted-assertion": "an assertion of a protected form that passed in the student's kernel but fails when the "
+                        "grader decides it on the operands' data (monkeypatched comparison functions, results "
+                        "that claim to equal anything) scores 0",
+    "error-in-reply": "a cell whose execute reply reports an error scores 0 even when the student stopped the "
+                      "error from being shown (nbgrader does the same when the error names differ)",
+    "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
+               "(nbgrader gives full marks to a test cell without output)",
+}
+
+ASSERT_CALLS = {"numpy.allclose", "numpy.array_equal", "numpy.isclose", "torch.allclose", "torch.equal",
+                "math.isclose"}
+STATEMENT_CALLS = {f for f in FUNCTIONS if ".assert_" in f}
+COMPARE_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+RUNNER = "__course_probe__"
+
+
+# -- the notebook's names (instructor's imports, helpers and own bindings) ---------------------------
+class Names:
+    """What the source notebook binds: imports (name -> module path), helpers of read-only cells, all names."""
+
+    def __init__(self, source_nb):
+        from ..notebooks import grade_id, is_locked, is_solution
+
+        self.imports: dict[str, tuple] = {}
+        self.bound: set[str] = set()
+        self.helpers: dict[str, list[str]] = {}  # grade id of a read-only cell -> functions and classes it defines
+        for cell in source_nb.cells:
+            if cell.cell_type != "code":
+                continue
+            tree = _parse(cell.source)
+            if tree is None:
+                continue
+            for node in tree.body:
+                self._imports(node)
+            self.bound |= _top_level_bindings(tree)
+            tags = cell.get("metadata", {}).get("tags", [])
+            if is_locked(cell) and not is_solution(cell) and grade_id(cell) and "parameters" not in tags:
+                from ..notebooks import is_grade
+
+                if not is_grade(cell):
+                    defs = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                         ast.ClassDef))]
+                    if defs:
+                        self.helpers[grade_id(cell)] = defs
+        self.kept = {name for names in self.helpers.values() for name in names}
+
+    def _imports(self, node) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.imports[alias.asname] = ("module", alias.name)
+                else:
+                    root = alias.name.split(".")[0]
+                    self.imports[root] = ("module", root)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                if alias.name != "*":
+                    self.imports[alias.asname or alias.name] = ("attr", node.module, alias.name)
+
+    def canonical(self, node) -> str:
+        """The dotted library path a callee expression names (``np.testing.assert_allclose`` ->
+        ``numpy.testing.assert_allclose``), or ""."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id not in self.imports:
+            return ""
+        spec = self.imports[node.id]
+        base = spec[1] if spec[0] == "module" else f"{spec[1]}.{spec[2]}"
+        return ".".join([base, *reversed(parts)])
+
+
+def _parse(source: str):
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError, ImportError):
+        return None
+
+
+def _top_level_bindings(tree) -> set[str]:
+    out = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                out |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.For, ast.With)):
+            out |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return out
+
+
+# -- rewriting one test cell ---------------------------------------------------------------------
+class _Lift(ast.NodeTransformer):
+    def __init__(self, names: Names):
+        self.names = names
+        self.count = 0
+
+    def _call(self, form: str, args: list, kwargs: list | None = None, msg=None, negate=False):
+        self.count += 1
+        keywords = [ast.keyword(arg="kwargs", value=ast.Dict(keys=[ast.Constant(k.arg) for k in kwargs or []],
+                                                               values=[k.value for k in kwargs or []]))]
+        if msg is not None:
+            keywords.append(ast.keyword(arg="message", value=ast.Lambda(
+                args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), body=msg)))
+        if negate:
+            keywords.append(ast.keyword(arg="negate", value=ast.Constant(True)))
+        return ast.Call(func=ast.Name(LIFTER, ast.Load()),
+                        args=[ast.Constant(self.count), ast.Constant(form), ast.Tuple(elts=args, ctx=ast.Load())],
+                        keywords=keywords)
+
+    def _form(self, test, msg, negate=False):
+        """The recorder call for an assertion's test, or ``None`` when its form is not protected."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return self._form(test.operand, msg, not negate)
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            op, right = test.ops[0], test.comparators[0]
+            if type(op) in COMPARE_OPS:
+                return self._call(COMPARE_OPS[type(op)], [test.left, right], msg=msg, negate=negate)
+            if isinstance(op, (ast.Is, ast.IsNot)) and isinstance(right, ast.Constant) and right.value is None:
+                form = "is None" if isinstance(op, ast.Is) else "is not None"
+                return self._call(form, [test.left], msg=msg, negate=negate)
+        if isinstance(test, ast.Call) and not any(isinstance(a, ast.Starred) for a in test.args) \
+                and all(k.arg for k in test.keywords):
+            if isinstance(test.func, ast.Name) and test.func.id == "isinstance" and len(test.args) == 2 \
+                    and not test.keywords and "isinstance" not in self.names.bound:
+                return self._call("isinstance", list(test.args), msg=msg, negate=negate)
+            form = self.names.canonical(test.func)
+            if form in ASSERT_CALLS and len(test.args) >= 2:
+                return self._call(form, list(test.args), test.keywords, msg=msg, negate=negate)
+        return None
+
+    def visit_Assert(self, node):
+        self.generic_visit(node)
+        if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And):
+            # `assert a and b, m` is `assert a, m` then `assert b, m`: each part in its own protected form
+            parts = [ast.copy_location(ast.Assert(test=v, msg=node.msg), node) for v in node.test.values]
+            out = []
+            for part in parts:
+                done = self.visit_Assert(part)
+                out.extend(done if isinstance(done, list) else [done])
+            return out
+        call = self._form(node.test, node.msg)
+        return ast.copy_location(ast.Expr(call), node) if call is not None else node
+
+    def visit_Expr(self, node):
+        self.generic_visit(node)
+        value = node.value
+        if isinstance(value, ast.Call) and not any(isinstance(a, ast.Starred) for a in value.args) \
+                and all(k.arg for k in value.keywords) and len(value.args) >= 2:
+            form = self.names.canonical(value.func)
+            if form in STATEMENT_CALLS:
+                return ast.copy_location(ast.Expr(self._call(form, list(value.args), value.keywords)), node)
+        return node
+
+
+def prepare(source: str, names: Names) -> tuple[str, dict]:
+    """A test cell's code as the kernel runs it, and the plan the kernel-side runner follows."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        python = TransformerManager().transform_cell(source)
+        tree = ast.parse(python)
+    except (SyntaxError, ValueError):
+        return source, {"value": False, "protect": {}, "keep": [], "lifted": 0}  # it fails in the kernel as it is
+    value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _quiet(python)
+    lifter = _Lift(names)
+    tree = lifter.visit(tree)
+    if value:
+        last = tree.body[-1]
+        tree.body[-1] = ast.copy_location(ast.Assign(targets=[ast.Name(VALUE, ast.Store())], value=last.value), last)
+    ast.fix_missing_locations(tree)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    protect = {}
+    for name in sorted(used):
+        if name in names.imports:
+            protect[name] = list(names.imports[name])
+        elif name in names.kept:
+            protect[name] = ["kept", name]
+        elif name in builtins.__dict__ and name not in names.bound and not name.startswith("__"):
+            protect[name] = ["builtin", name]
+    keep = sorted(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+    return ast.unparse(tree), {"value": value, "protect": protect, "keep": keep, "lifted": lifter.count}
+
+
+def _quiet(source: str) -> bool:
+    """IPython shows no value for a cell whose last token is ``;``."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                  if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                    tokenize.DEDENT, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return False
+    return bool(tokens) and tokens[-1].string == ";"
+
+
+def runner_source(grade_id: str, code: str, plan: dict) -> str:
+    """The source of the grading cell that runs a test cell through the set-up's runner."""
+    return f"{RUNNER}.test({grade_id!r}, {code!r}, {json.loads(json.dumps(plan))!r})"
+
+
+def keep_source(names: list[str]) -> str:
+    return f"{RUNNER}.keep({list(names)!r})\n"
+
+
+# -- judging ---------------------------------------------------------------------------------------
+class _Opaque:
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+
+_TOO_BIG = object()
+
+
+def _value(data):
+    """Wire data as plain Python and NumPy values (never running anything the kernel sent)."""
+    import base64
+
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "none":
+        return None
+    if kind == "scalar":
+        return float.fromhex(data["value"]) if data["type"] == "float" else data["value"]
+    if kind == "str":
+        return data["value"]
+    if kind == "array":
+        raw = base64.b64decode(data["data"])
+        arr = np.frombuffer(raw, dtype=np.dtype(data["wire"])).reshape(data["shape"]).copy()
+        return arr
+    if kind in ("list", "tuple"):
+        items = [_value(x) for x in data["items"]]
+        return items if kind == "list" else tuple(items)
+    if kind == "dict":
+        return {k: _value(v) for k, v in data["items"].items()}
+    if kind == "dtype":
+        return ("torch.dtype", data["value"])
+    if kind == "device":
+        return ("torch.device", data["value"])
+    if kind == "too-big":
+        return _TOO_BIG
+    return _Opaque(str(data.get("type", "unknown")) if isinstance(data, dict) else "unknown")
+
+
+def _opaque(value) -> bool:
+    if isinstance(value, _Opaque):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_opaque(v) for v in value)
+    if isinstance(value, dict):
+        return any(_opaque(v) for v in value.values())
+    return False
+
+
+def _has_big(value) -> bool:
+    if value is _TOO_BIG:
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_big(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_big(v) for v in value.values())
+    return False
+
+
+def _what(data) -> str:
+    from .values import article
+
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "object":
+        return f"an object of type {data.get('type')}"
+    return article(kind or "value")
+
+
+def _isinstance(data, names: list[str]) -> bool:
+    kind = data.get("kind")
+    typ, library = data.get("type"), data.get("library")
+    dtype = str(data.get("dtype", ""))
+    numpy_scalar = kind == "array" and library == "numpy-scalar"
+    np_kind = np.dtype(data["wire"]).kind if numpy_scalar and data.get("wire") else ""
+    for name in names:
+        if name == "builtins.int" and kind == "scalar" and typ in ("int", "bool"):
+            return True
+        if name == "builtins.float" and ((kind == "scalar" and typ == "float") or (numpy_scalar and dtype == "float64")):
+            return True
+        if name == "builtins.bool" and kind == "scalar" and typ == "bool":
+            return True
+        if name == "builtins.str" and kind == "str":
+            return True
+        if name in ("builtins.list", "builtins.dict") and kind == name.split(".")[1]:
+            return True
+        if name == "builtins.tuple" and kind == "tuple":
+            return True
+        if name == "types.NoneType" and kind == "none":
+            return True
+        if name == "numpy.ndarray" and kind == "array" and library == "numpy":
+            return True
+        if name == "torch.Tensor" and kind == "array" and library == "torch":
+            return True
+        if name == "torch.dtype" and kind == "dtype":
+            return True
+        if name == "torch.device" and kind == "device":
+            return True
+        if name in ("numpy.generic", "numpy.number") and numpy_scalar:
+            return name == "numpy.generic" or np_kind in "iufc"
+        if name == "numpy.floating" and numpy_scalar and np_kind == "f":
+            return True
+        if name == "numpy.integer" and numpy_scalar and np_kind in "iu":
+            return True
+        if name == "numpy.bool_" and numpy_scalar and np_kind == "b":
+            return True
+        if name in ("numbers.Number", "numbers.Real", "numbers.Integral"):
+            if kind == "scalar" and (name != "numbers.Integral" or typ in ("int", "bool")):
+                return True
+            if numpy_scalar and (np_kind in ("iu" if name == "numbers.Integral" else "iuf" if name ==
+                                             "numbers.Real" else "iufc")):
+                return True
+        if name == "builtins.complex" and numpy_scalar and dtype == "complex128":
+            return True
+    return False
+
+
+def _truth(result) -> bool:
+    arr = np.asarray(result)
+    if arr.size != 1:
+        raise ValueError("the truth value of an array with more than one element is ambiguous")
+    return bool(arr.reshape(()))
+
+
+def _compare(form: str, a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        left = np.asarray(a, dtype=float) if isinstance(a, (list, tuple)) else a
+        right = np.asarray(b, dtype=float) if isinstance(b, (list, tuple)) else b
+        ops = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
+               ">=": np.greater_equal}
+        return _truth(ops[form](left, right))
+    ops = {"==": lambda x, y: x == y, "!=": lambda x, y: x != y, "<": lambda x, y: x < y,
+           "<=": lambda x, y: x <= y, ">": lambda x, y: x > y, ">=": lambda x, y: x >= y}
+    return bool(ops[form](a, b))
+
+
+def _kw(entry, name, default):
+    data = entry.get("kwargs", {}).get(name)
+    return default if data is None else _value(data)
+
+
+def recheck(entry: dict) -> str:
+    """Why an assertion that passed in the kernel fails on its operands' data ("" when it holds)."""
+    if entry.get("ok") is not True:
+        return ""  # it failed (or raised) in the kernel already: the cell has lost its points there
+    if "encode_error" in entry:
+        return "its operands could not be sent to the grader"
+    form, raw = entry.get("form"), entry.get("args", [])
+    values = [_value(a) for a in raw]
+    trusted = entry.get("trusted") or [False] * len(values)
+    if any(_has_big(v) for v in values):
+        return ""  # too big to send: the kernel's verdict (with the set-up's functions) stands
+    if form == "isinstance":
+        names = entry.get("types")
+        if names is None:
+            return ""  # a type the grader does not know: the kernel's verdict stands
+        holds = _isinstance(raw[0], names)
+        if entry.get("negate"):
+            holds = not holds
+        return "" if holds else f"the value is {_what(raw[0])}, not an instance of {', '.join(names)}"
+    checked = values[:2] if form not in ("is None", "is not None", "truth") else values[:1]
+    opaque = [i for i, v in enumerate(checked) if _opaque(v)]
+    if opaque:
+        if all(i in opaque for i in range(len(checked))) or all(trusted[i] for i in opaque if i < len(trusted)):
+            return ""  # objects of installed libraries (or no data on either side): the kernel's verdict stands
+        what = _what(raw[opaque[0]])
+        return f"the test compared {what}, which the grader cannot read as data (return plain numbers, " \
+               "arrays or tensors)"
+    try:
+        holds = _decide(form, entry, values)
+    except AssertionError as exc:
+        return _short(str(exc)) or "the assertion does not hold"
+    except Exception as exc:  # the comparison itself is impossible on these values
+        return f"the values cannot be compared ({type(exc).__name__}: {_short(str(exc))})"
+    if entry.get("negate"):
+        holds = not holds
+    return "" if holds else "the assertion does not hold on the values the code returned"
+
+
+def _short(text: str) -> str:
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    return text[:200]
+
+
+def _decide(form: str, entry: dict, values: list) -> bool:
+    if form in ("==", "!=", "<", "<=", ">", ">="):
+        return _compare(form, values[0], values[1])
+    if form == "is None":
+        return values[0] is None
+    if form == "is not None":
+        return values[0] is not None
+    if form == "truth":
+        return _truth(values[0]) if isinstance(values[0], np.ndarray) else bool(values[0])
+    a, b = (np.asarray(v) if not isinstance(v, tuple) or not v or not isinstance(v[0], str) else v
+            for v in values[:2])
+    if form in ("numpy.allclose", "torch.allclose", "numpy.isclose"):
+        rtol, atol = _kw(entry, "rtol", 1e-05), _kw(entry, "atol", 1e-08)
+        equal_nan = bool(_kw(entry, "equal_nan", False))
+        if form == "torch.allclose" and np.broadcast_shapes(np.shape(a), np.shape(b)) is None:
+            return False
+        return bool(np.all(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+    if form in ("numpy.array_equal", "torch.equal"):
+        return bool(np.array_equal(a, b, equal_nan=bool(_kw(entry, "equal_nan", False))))
+    if form == "math.isclose":
+        rel, absolute = _kw(entry, "rel_tol", 1e-09), _kw(entry, "abs_tol", 0.0)
+        return math.isclose(float(np.asarray(a).reshape(())), float(np.asarray(b).reshape(())),
+                            rel_tol=rel, abs_tol=absolute)
+    if form == "numpy.testing.assert_allclose":
+        np.testing.assert_allclose(a, b, rtol=_kw(entry, "rtol", 1e-07), atol=_kw(entry, "atol", 0),
+                                   equal_nan=bool(_kw(entry, "equal_nan", True)))
+        return True
+    if form == "numpy.testing.assert_array_equal":
+        np.testing.assert_array_equal(a, b)
+        return True
+    if form in ("numpy.testing.assert_almost_equal", "numpy.testing.assert_array_almost_equal"):
+        decimal = _kw(entry, "decimal", 7 if form.endswith("assert_almost_equal") else 6)
+        getattr(np.testing, form.rsplit(".", 1)[1])(a, b, decimal=decimal)
+        return True
+    if form == "numpy.testing.assert_equal":
+        np.testing.assert_equal(values[0], values[1])
+        return True
+    if form == "torch.testing.assert_close":
+        return _assert_close(entry, raw, a, b)
+    return True  # a form the grader does not re-decide
+
+
+_CLOSE = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
+          "float64": (1e-7, 1e-7), "complex64": (1.3e-6, 1e-5), "complex128": (1e-7, 1e-7)}
+
+
+def _assert_close(entry, raw, a, b) -> bool:
+    dtypes = [str(r.get("dtype", "")) if r.get("kind") == "array" else
+              ("float64" if r.get("type") == "float" else "int64") for r in raw[:2]]
+    if bool(_kw(entry, "check_dtype", True)) and dtypes[0] != dtypes[1]:
+        return False
+    if np.shape(a) != np.shape(b):
+        return False
+    defaults = [_CLOSE.get(d, (0.0, 0.0)) for d in dtypes]
+    rtol = _kw(entry, "rtol", None)
+    atol = _kw(entry, "atol", None)
+    rtol = max(d[0] for d in defaults) if rtol is None else rtol
+    atol = max(d[1] for d in defaults) if atol is None else atol
+    return bool(np.all(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=bool(_kw(entry, "equal_nan", False)))))
+
+
+def score_test(record: dict | None, points: float) -> tuple[float | None, str]:
+    """The points of one executed test cell and, when it lost any, why (``None``: flagged for a person).
+
+    ``record`` is what the worker read off the cell (:func:`course_lib.execute.instrument.test_outcome`).
+    """
+    if record is None:
+        return None, "not graded: the notebook has no test cell for this question (was it deleted?)"
+    if not record.get("ran"):
+        return 0.0, "not graded: the notebook stopped before this test cell ran"
+    report = record.get("report")
+    error = (report or {}).get("error") or record.get("error")
+    if error:
+        ename, evalue = error.get("ename") or "an error", str(error.get("evalue", "")).strip()
+        return 0.0, (f"the test cell raised {ename}: {evalue}"[:500] if evalue else f"the test cell raised {ename}")
+    if report is None or not report.get("done"):
+        return 0.0, "the test cell's result never reached the grader (was the grading set-up changed?)"
+    if record.get("stderr") is not None:
+        first = record["stderr"]
+        return 0.0, ("the test cell wrote to stderr, which nbgrader's rule counts as failing"
+                     + (f" ({first})" if first else ""))
+    for entry in report.get("lifted", []):
+        why = recheck(entry)
+        if why:
+            return 0.0, f"an assertion of the test cell fails when the grader checks it: {why}"
+    if not report.get("value_sent"):
+        return points, ""
+    return _partial(report.get("value"), record.get("shown"), report.get("text"), points)
+
+
+def _partial(data, shown, text, points: float) -> tuple[float, str]:
+    """nbgrader's partial credit (a number as the cell's value), validated in the grader."""
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "none":
+        return points, ""
+    if kind == "scalar" and data.get("type") in ("int", "float"):
+        value = _value(data)
+        if not math.isfinite(value) or value < 0 or value > points:
+            return 0.0, (f"the test cell's result {value:g} is not a score between 0 and {points:g}, so the "
+                         "cell scores 0")
+        return float(value), (f"partial credit: the tests gave {value:g} of {points:g} points" if value < points
+                              else "")
+    printed = shown if shown is not None else text
+    try:
+        float(printed) if printed is not None else None
+        numeric = printed is not None
+    except (TypeError, ValueError):
+        numeric = False
+    if numeric and kind == "object":
+        return 0.0, (f"the test cell's result is an object of type {data.get('type')} that only prints like a "
+                     "number, so the cell scores 0")
+    if numeric:
+        value = float(printed)
+        if not math.isfinite(value) or value < 0 or value > points:
+            return 0.0, (f"the test cell's result {value:g} is not a score between 0 and {points:g}, so the "
+                         "cell scores 0")
+        return value, (f"partial credit: the tests gave {value:g} of {points:g} points" if value < points else "")
+    return points, ""  # nbgrader: a value that is not a number means all the points
+
+
+def judge_tests(grader, result: ExecutionResult) -> GradedSubmission:
+    """An nbgrader-format notebook: every test cell scored from what its run reported."""
+    from .verdict import _graded, _not_reached
+
+    checks = []
+    for question in grader.questions:
+        check, = question.checks
+        record = result.tests.get(question.grade_id)
+        review = False
+        if record is None and result.status == "completed" and not result.problem:
+            points, message, review = 0.0, ("not graded: the notebook has no test cell for this question (was it "
+                                            "deleted?); flagged for a person to review"), True
+        elif record is None or not record.get("ran") or (record.get("report") is None and not record.get("error")
+                                                         and result.status != "completed"):
+            points, message = 0.0, _not_reached(result, question.grade_id)
+        else:
+            score, message = score_test(record, check.points)
+            points = float(score or 0.0)
+        checks.append(CheckResult(name=check.name, grade_id=question.grade_id, points=points,
+                                  max_points=check.points, passed=points >= check.points and not review,
+                                  message=message, describe=check.describe, needs_review=review))
+    return _graded(result, checks)
+
+
+# -- the test cells of an assignment ---------------------------------------------------------------
+def generated_sources(config, spec) -> dict[str, str]:
+    """``grade_id -> source`` of the test cells as nbgrader generated them into the gradebook.
+
+    ``nbgrader generate_assignment`` (``course release``) stores every cell's source before it strips
+    hidden tests, with its AUTOTEST directives expanded: the tests nbgrader itself grades with.
+    """
+    from nbgrader.api import MissingEntry
+
+    from ..gradebook import open_gradebook
+
+    try:
+        with open_gradebook(config) as gb:
+            notebook = gb.find_notebook(spec.name, spec.assignment)
+            return {cell.name: cell.source for cell in notebook.source_cells}
+    except MissingEntry:
+        return {}
+
+
+def prepared_cells(source_nb, sources: dict[str, str], *, where: str = "") -> tuple[dict, dict]:
+    """The test cells ready to run through the set-up's runner, and the read-only helpers to keep.
+
+    ``sources`` (from :func:`generated_sources`) win over the source notebook's own text.
+    """
+    import copy
+
+    from ..errors import AssignmentError
+    from ..execute.instrument import ROLE
+    from ..notebooks import grade_id, is_grade, is_solution
+
+    names = Names(source_nb)
+    cells = {}
+    for cell in source_nb.cells:
+        if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell) or not grade_id(cell):
+            continue
+        gid = grade_id(cell)
+        source = sources.get(gid, cell.source)
+        if gid not in sources and "AUTOTEST" in source:
+            raise AssignmentError(f"{where or 'the notebook'}: test cell {gid!r} uses AUTOTEST, and the gradebook "
+                                  "holds no tests nbgrader generated from it",
+                                  hint="run `course release` for this assignment with this gradebook (--db-url) "
+                                       "first, so nbgrader generates its tests")
+        code, plan = prepare(source, names)
+        ready = copy.deepcopy(cell)
+        ready.source = runner_source(gid, code, plan)
+        ready.outputs, ready.execution_count = [], None
+        ready.metadata[ROLE] = {"role": "test", "question": gid, "source": source}
+        ready.metadata["tags"] = [*ready.metadata.get("tags", []), "course-test"]
+        cells[gid] = ready
+    return cells, names.helpers
+
+
+def ignore_pattern(root) -> str:
+    """nbgrader's ``c.IgnorePattern.pattern`` when ``c.IgnorePattern.enabled`` (as nbgrader applies it), else ""."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from ..config import CONFIG_FILE
+
+    try:
+        cfg = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    except Exception:  # the course's own loader reports a broken file
+        return ""
+    section = cfg.get("IgnorePattern", {})
+    pattern = section.get("pattern", "")
+    return str(pattern) if section.get("enabled", False) and isinstance(pattern, str) else ""
+
+
+def solution_failures(grader, result: ExecutionResult) -> dict[str, str]:
+    """``grade_id -> why`` for each test cell the instructor's solution does not pass in full."""
+    graded = judge_tests(grader, result)
+    return {c.grade_id: c.message or f"scored {c.points:g} of {c.max_points:g}" for c in graded.checks
+            if c.points < c.max_points or c.needs_review}
