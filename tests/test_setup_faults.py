@@ -135,6 +135,15 @@ def test_the_reference_key_changes_with_every_setting_that_can_change_a_grade(co
     assert reference_key(tensors_spec, device="cpu", seed=config.seed, job=fewer) == key
 
 
+def test_the_reference_key_is_the_same_for_the_same_set_up(config, tensors_spec):
+    from course_lib.judge.references import reference_key, solution_job
+
+    first, again = (solution_job(config, tensors_spec, device="cpu") for _ in range(2))
+    assert first.source != again.source  # new grading cells get new random ids...
+    assert (reference_key(tensors_spec, device="cpu", seed=config.seed, job=first)
+            == reference_key(tensors_spec, device="cpu", seed=config.seed, job=again))  # ...which change no grade
+
+
 def test_the_reference_key_changes_with_the_interpreter(config, tensors_spec, monkeypatch):
     from course_lib.judge import references
 

@@ -48,6 +48,14 @@ def setup_key(job) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()[:20]
 
 
+def _notebook_digest(source: str) -> str:
+    """A digest of an instrumented notebook without its cell ids (new grading cells get random ones)."""
+    nb = json.loads(source)
+    for cell in nb.get("cells", ()):
+        cell.pop("id", None)
+    return hashlib.sha256(json.dumps(nb, sort_keys=True).encode()).hexdigest()
+
+
 def solution_job(config: CourseConfig, spec: NotebookSpec, *, device: str, files: dict | None = None):
     """The job that runs the instructor's solution exactly as a submission of it would run."""
     from ..execute.jobs import make_job
@@ -82,7 +90,7 @@ def reference_key(spec: NotebookSpec, *, device: str, seed: int, job=None) -> st
 
     h = hashlib.sha256()
     grader = spec.grader_path.read_bytes() if spec.grader_path.is_file() else b"(the notebook's own tests)"
-    setup = (job.source + setup_key(job)).encode() if job is not None else b""
+    setup = (_notebook_digest(job.source) + setup_key(job)).encode() if job is not None else b""
     for part in (spec.source.read_bytes(), grader, KERNEL_SIDE.read_bytes(), device.encode(), str(seed).encode(),
                  setup):
         h.update(hashlib.sha256(part).digest())
