@@ -130,6 +130,8 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
     """
     assignment = Assignment.load(config, assignment_id)
     device = resolve_device(device or config.device, here=runner is None)
+    if students:
+        submissions(config, assignment_id, students)  # refuses an unknown student before anything runs
     with locks.hold(config, f"autograde-{assignment_id}", what=f"course autograde {assignment_id}", wait=wait):
         return _run_batch(config, assignment, device, students, force, runner, progress)
 

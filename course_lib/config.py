@@ -316,7 +316,8 @@ def masked_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy reads: hide whatever stands where a password would
         import re
 

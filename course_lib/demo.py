@@ -32,6 +32,9 @@ DEMO_CELL_TIMEOUT = 10  # so the slow student's cell is stopped quickly
 
 
 def _fresh(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise CourseError(f"{target} is a file, not a directory; not touching it",
+                          hint="pass --dir with a new or empty directory")
     if target.exists():
         if not (target / SENTINEL).exists() and any(target.iterdir()):
             raise CourseError(f"{target} exists and is not a demo directory; not touching it",
@@ -55,7 +58,7 @@ DEFAULT_ASSIGNMENT = "01-tensors"
 def demo(*, course: Path, target: Path, workers: int | None = None, assignments: list[str] | None = None) -> int:
     """Build and grade the demo course in ``target`` (default: the first assignment); returns the exit status."""
     started = time.monotonic()
-    source_config = CourseConfig.load(course)
+    source_config = CourseConfig.load(course).with_overrides(workers=workers)  # a bad --workers: before any copy
     _fresh(target)
     for name in ("source", "graders"):
         shutil.copytree(source_config.path(name), target / name)

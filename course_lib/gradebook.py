@@ -36,19 +36,19 @@ def open_gradebook(config: CourseConfig, *, create: bool = False):
     connection, a full disk) become :class:`GradebookError` too; what was committed stays.
     """
     tools_on_path()
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, InvalidEntry
     from sqlalchemy.exc import SQLAlchemyError
 
     if not create:
         require_gradebook(config)
     try:
         gb = Gradebook(config.db_url, config.course_id)
-    except (SQLAlchemyError, ImportError) as exc:
+    except (SQLAlchemyError, InvalidEntry, ImportError) as exc:
         raise gradebook_error(config, exc, "open") from None
     with gb:
         try:
             yield gb
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, InvalidEntry) as exc:  # nbgrader wraps some database errors in InvalidEntry
             raise gradebook_error(config, exc, "use") from None
 
 
@@ -64,8 +64,9 @@ def require_gradebook(config: CourseConfig) -> None:
     hint = ("grade first (course autograde AID), or name the gradebook autograde wrote: --db-url URL or "
             "c.CourseDirectory.db_url in nbgrader_config.py")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).is_file():
-            raise GradebookError(f"no gradebook at {url.database}", hint=hint)
+        database = url.database.removeprefix("file:").split("?")[0] if url.query.get("uri") else url.database
+        if not Path(database).is_file():
+            raise GradebookError(f"no gradebook at {database}", hint=hint)
     try:
         engine = create_engine(url)
         try:
@@ -81,8 +82,10 @@ def require_gradebook(config: CourseConfig) -> None:
 
 def gradebook_error(config: CourseConfig, exc: BaseException, doing: str) -> GradebookError:
     """A database failure as one line: the gradebook (password hidden), the database's reason, what to do."""
-    original = getattr(exc, "orig", None) or exc
-    reason = " ".join(str(original).split()) or type(original).__name__
+    original = getattr(exc, "orig", None) or getattr(exc.__cause__, "orig", None)
+    text = str(exc).strip()
+    reason = (" ".join(str(original).split()) if original is not None else text.splitlines()[0] if text
+              else type(exc).__name__)
     where = config.shown_db_url
     password = getattr(getattr(exc, "url", None), "password", None) or _password(config.db_url)
     if password:

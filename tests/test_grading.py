@@ -36,11 +36,12 @@ def test_released_blank_notebook_scores_zero(course_dir, tensors_spec, capsys):
     assert "not answered yet" in doc["checks"][0]["message"]
 
 
-def test_unreadable_file_is_graded_zero_with_reason(course_dir, tmp_path, capsys):
+def test_unreadable_file_is_refused_with_reason_not_scored_zero(course_dir, tmp_path, capsys):
     path = tmp_path / "broken.ipynb"
     path.write_text('{"cells": [')
-    doc = grade_json(course_dir, path, capsys)
-    assert doc["score"] == 0 and "truncated" in doc["errors"][0]
+    assert main(["--course", str(course_dir), "grade", str(path), "--assignment", "01-tensors", "--json"]) == 3
+    out, err = capsys.readouterr()
+    assert out == "" and "truncated" in err and "Traceback" not in err
 
 
 def test_one_wrong_answer_loses_exactly_its_question(graded_variants, tensors_spec):
