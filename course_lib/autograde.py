@@ -55,6 +55,7 @@ class BatchReport:
     graded: list = field(default_factory=list)  # GradedSubmission
     skipped: list = field(default_factory=list)  # Submission already up to date
     not_graded: list = field(default_factory=list)  # (Submission, problem): the grader failed, nothing recorded
+    notes: list = field(default_factory=list)  # what the instructor must know about how the batch was graded
 
 
 def results_path(config: CourseConfig, student: str, assignment: str, notebook: str) -> Path:
@@ -100,6 +101,8 @@ def _up_to_date(config: CourseConfig, sub: Submission, digest: str, recorded: di
         return False
     scores: dict[str, float] = {}
     for check in data.get("checks", ()):
+        if check.get("needs_review"):  # recorded without a score, for a person: nothing to compare
+            continue
         scores[check["grade_id"]] = scores.get(check["grade_id"], 0.0) + float(check["points"])
     return all(gid in recorded and abs(recorded[gid] - score) < 1e-9 for gid, score in scores.items())
 
@@ -185,6 +188,7 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
         # a local runner's references run here (through the pool, after the sandbox check); a cluster's there
         contexts[spec.name] = Context.prepare(config, spec, device,
                                               runner=None if isinstance(runner, LocalRunner) else runner)
+        report.notes.extend(contexts[spec.name].notes)
     queued = []
     recorded = {name: recorded_scores(config, assignment_id, name) for name in contexts}
     for sub in submissions(config, assignment_id, students):

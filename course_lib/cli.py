@@ -22,7 +22,9 @@ def _config(args) -> CourseConfig:
         print("warning: --unsafe-no-sandbox: student code runs with your permissions, network and files",
               file=sys.stderr)
     return config.with_overrides(device=getattr(args, "device", None), workers=getattr(args, "workers", None),
-                                 db_url=getattr(args, "db_url", None), sandbox=False if unsafe else None)
+                                 db_url=getattr(args, "db_url", None), sandbox=False if unsafe else None,
+                                 accept_failing_solution=True if getattr(args, "accept_failing_solution", False)
+                                 else None)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -181,6 +183,8 @@ def cmd_autograde(args) -> int:
     print(f"\n{args.assignment} on {report.device}: graded {len(report.graded)}, "
           f"unchanged and skipped {len(report.skipped)}" + (f", mean score {mean:.2f}" if report.graded else ""))
     print(f"gradebook: {config.shown_db_url}\nexecuted notebooks: {config.path('autograded')}")
+    for note in report.notes:
+        print(f"note: {note}")
     return 0
 
 
@@ -305,6 +309,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
     sp.add_argument("--scheduler", metavar="tcp://HOST:8786",
                     help="run on this Dask cluster instead of this machine (GPU assignments need GPU workers)")
+    sp.add_argument("--accept-failing-solution", action="store_true",
+                    help="grade an nbgrader-format assignment even though its solution fails its own tests "
+                         "(as nbgrader would; the summary says so)")
 
     sp = add("grade", cmd_grade, "grade one notebook file (the gradebook is not touched)")
     sp.add_argument("notebook", metavar="NOTEBOOK")

@@ -86,6 +86,8 @@ class CourseConfig:
         seed: The seed injected into every submission as ``SEED``.
         workers: Parallel submissions on the local runner; 0 means one per core.
         sandbox: Run student kernels in the sandbox (off only by ``--unsafe-no-sandbox``).
+        accept_failing_solution: Grade an nbgrader-format assignment whose solution fails its own tests (as
+            nbgrader would); off by default, so a broken solution stops the batch before anyone is graded.
         kernel_name: Jupyter kernel every submission runs in, whatever its metadata says.
         limits: Default limits; ``assignment_limits`` overrides them per assignment.
         timezone: The Moodle site's time zone: due dates and the worksheet's times are read in it.
@@ -102,6 +104,7 @@ class CourseConfig:
     workers: int = 0
     kernel_name: str = "python3"
     sandbox: bool = True
+    accept_failing_solution: bool = False
     limits: Limits = field(default_factory=Limits)
     assignment_limits: dict = field(default_factory=dict)
     timezone: str = "UTC"
@@ -126,7 +129,7 @@ class CourseConfig:
         course = cfg.get("Course", {})
         # `sandbox` is not a file setting: running without it takes an explicit flag on each command.
         late_keys = {f.name for f in dataclasses.fields(LatePolicy)} - {"due"}
-        known = (({f.name for f in dataclasses.fields(cls)} - {"sandbox", "late"})
+        known = (({f.name for f in dataclasses.fields(cls)} - {"sandbox", "late", "accept_failing_solution"})
                  | {f.name for f in dataclasses.fields(Limits)} | late_keys)
         unknown = sorted(set(course) - known - {"assignments"})
         if unknown:

@@ -142,8 +142,19 @@ def ensure_notebook(config: CourseConfig, spec: NotebookSpec) -> None:
     wanted = {gid for gid, _, _ in spec.grade_cells()}
     if known == wanted:
         return
-    resources = {"nbgrader": {"notebook": spec.name, "assignment": spec.assignment, "db_url": config.db_url}}
-    SaveCells().preprocess(spec.release_nb(), resources)
+    # nbgrader's generate_assignment stores each cell as it generated it (hidden tests and AUTOTEST
+    # expansions included): the tests nbgrader grades with. Its release goes to a temporary folder.
+    import tempfile
+
+    from .release import _generate
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="course-generate-") as tmp:
+            _generate(config, spec.assignment, release_directory=tmp)
+        return
+    except Exception:  # noqa: BLE001 - the released notebook still gives nbgrader every grade cell
+        resources = {"nbgrader": {"notebook": spec.name, "assignment": spec.assignment, "db_url": config.db_url}}
+        SaveCells().preprocess(spec.release_nb(), resources)
 
 
 def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *,
@@ -163,7 +174,8 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     when = _parse_time(timestamp)
     scores = graded.question_scores()
     messages = _messages_by_solution(graded, release_nb) if release_nb is not None else {}
-    unchanged = _unchanged_solutions(student_nb) if student_nb is not None else set()
+    unchanged = _unchanged_solutions(student_nb, release_nb) if student_nb is not None else set()
+    review = {c.grade_id for c in graded.checks if c.needs_review}
     opened = contextlib.nullcontext(gradebook) if gradebook is not None else open_gradebook(config, create=True)
     with opened as gb, warnings.catch_warnings():
         # nbgrader's add_submission builds rows before adding them to the session; SQLAlchemy 2
@@ -182,12 +194,18 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
         comments = gb.db.query(Comment).options(joinedload(Comment.cell)).filter(Comment.notebook_id == notebook.id)
         for grade in grades:
             name = grade.cell.name
-            if name in scores:
+            if name in review:  # no automatic score (a deleted test cell): nbgrader leaves it to a person
+                grade.auto_score = None
+                grade.needs_manual_grade = True
+            elif name in scores:
                 grade.auto_score = scores[name][0]
                 grade.needs_manual_grade = grade.manual_score is not None
-            else:  # a cell people grade (written answers): formgrader's job
+            elif name in unchanged:  # a written answer left as released: nbgrader scores it 0 by itself
+                grade.auto_score = 0.0
+                grade.needs_manual_grade = grade.manual_score is not None
+            else:  # a cell people grade (written answers): formgrader's job, as nbgrader marks it
                 grade.auto_score = None
-                grade.needs_manual_grade = grade.manual_score is None
+                grade.needs_manual_grade = True
         for comment in comments:
             name = comment.cell.name
             if name in unchanged:
@@ -233,13 +251,23 @@ def _messages_by_solution(graded: GradedSubmission, release_nb) -> dict[str, str
     return {k: "\n".join(v) for k, v in out.items()}
 
 
-def _unchanged_solutions(student_nb) -> set[str]:
+def _unchanged_solutions(student_nb, release_nb=None) -> set[str]:
+    """Solution cells the student left exactly as released (nbgrader's checksum, taken from the release:
+    a checksum in the student's own metadata could have been edited)."""
     from nbgrader.utils import compute_checksum, is_solution as nb_is_solution
 
+    released = {}
+    for cell in release_nb.cells if release_nb is not None else []:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id") and meta.get("checksum"):
+            released[meta["grade_id"]] = meta["checksum"]
     out = set()
     for cell in student_nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if nb_is_solution(cell) and meta.get("checksum") and meta.get("checksum") == compute_checksum(cell):
+        if not isinstance(meta, dict) or not nb_is_solution(cell):
+            continue
+        checksum = released.get(meta.get("grade_id")) if release_nb is not None else meta.get("checksum")
+        if checksum and checksum == compute_checksum(cell):
             out.add(meta.get("grade_id"))
     return out
 

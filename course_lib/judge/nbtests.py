@@ -596,9 +596,14 @@ def generated_sources(config, spec) -> dict[str, str]:
     try:
         with open_gradebook(config) as gb:
             notebook = gb.find_notebook(spec.name, spec.assignment)
-            return {cell.name: cell.source for cell in notebook.source_cells}
+            stored = {cell.name: cell.source for cell in notebook.source_cells}
     except MissingEntry:
         return {}
+    from ..notebooks import grade_id
+
+    # a gradebook filled from the released notebook holds the tests without their hidden part: not those
+    hidden = {grade_id(c) for c in spec.source_nb().cells if "BEGIN HIDDEN TESTS" in c.source}
+    return {gid: text for gid, text in stored.items() if gid not in hidden or "BEGIN HIDDEN TESTS" in text}
 
 
 def prepared_cells(source_nb, sources: dict[str, str], *, where: str = "") -> tuple[dict, dict]:

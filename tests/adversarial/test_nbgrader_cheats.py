@@ -1,0 +1,145 @@
+"""Cheats on nbgrader-format tests (asserts in test cells), graded in one batch with their honest versions.
+
+Each cheat is added at the top of the first answer cell of 06-autograd, once with wrong answers (it must
+score exactly what the same wrong answers score honestly) and once with the solution (full marks). nbgrader
+itself gives points to most of these cheats; the course runs test cells through its own runner and decides
+the common assertion forms on the operands' data in the grader process.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_course
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT, NOTEBOOK = "06-autograd", "autograd"
+
+LEAKY_WRONG = "def leaky_relu(x, slope=0.01):\n    return x * 0\n"
+LEAKY_RIGHT = "def leaky_relu(x, slope=0.01):\n    return torch.where(x > 0, x, slope * x)\n"
+FIT_WRONG = "def fit_line(x, y, steps=500, lr=0.1):\n    return 0.0, 0.0\n"
+
+CHEATS = {
+    "ast_transformer_strips_asserts": """
+import ast
+class _Strip(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+    def visit_Raise(self, node):
+        return ast.Pass()
+get_ipython().ast_transformers.append(_Strip())
+""",
+    "compile_with_optimize_2": """
+import builtins
+_real_compile = builtins.compile
+def _compile(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **kw):
+    return _real_compile(source, filename, mode, flags, dont_inherit, 2, **kw)
+builtins.compile = _compile
+""",
+    "assertion_functions_patched": """
+import math, numpy as np, torch, torch.testing
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.testing.assert_close = lambda *a, **k: None
+np.allclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+math.isclose = lambda *a, **k: True
+""",
+    "sys_modules_torch_replaced": """
+import sys, types, torch as _torch
+_fake = types.ModuleType("torch")
+_fake.__dict__.update(_torch.__dict__)
+_fake.allclose = lambda *a, **k: True
+_fake.equal = lambda *a, **k: True
+sys.modules["torch"] = _fake
+torch = _fake
+""",
+    "builtin_abs_shadowed": """
+abs = lambda value: 0.0
+""",
+    "library_reference_redefined": """
+import torch
+torch.log_softmax = lambda z, dim=-1: z - z.exp().sum(dim=dim, keepdim=True).log()
+torch.nn.functional.leaky_relu = lambda x, slope=0.01: x * 0
+""",
+    "show_traceback_disabled": """
+get_ipython().showtraceback = lambda *a, **k: None
+""",
+    "custom_exc_swallows_errors": """
+get_ipython().set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: None)
+""",
+    "equals_anything": """
+class _Anything(float):
+    def __eq__(self, other):
+        return True
+    def __sub__(self, other):
+        return 0.0
+    __hash__ = float.__hash__
+""",
+}
+# answers that go with a cheat instead of the plain wrong ones (the cheat needs its own wrong answer)
+WRONG_WITH = {
+    "equals_anything": {"fit_line": "def fit_line(x, y, steps=500, lr=0.1):\n    return _Anything(0.0), "
+                                    "_Anything(0.0)\n"},
+    "library_reference_redefined": {"log_softmax": "def log_softmax(logits):\n"
+                                                   "    return logits - logits.exp().sum(dim=-1, keepdim=True).log()\n"},
+}
+HONEST_WRONG = {"leaky_relu": LEAKY_WRONG, "fit_line": FIT_WRONG}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    from course_lib.assignment import Assignment
+    from course_lib.config import CourseConfig
+    from course_lib.execute.runners import LocalRunner
+    from course_lib.grade import Context
+    from course_lib.synth import Variant, build
+
+    course = copy_course(tmp_path_factory.mktemp("nbgrader-cheats") / "course")
+    config = CourseConfig.load(course).with_overrides(device="cpu")
+    from course_lib.release import release
+
+    release(config=config, assignment_id=ASSIGNMENT)  # nbgrader stores the tests it generates in the gradebook
+    spec = Assignment.load(config, ASSIGNMENT).notebook(NOTEBOOK)
+    context = Context.prepare(config, spec, "cpu")
+    variants = {"honest-wrong": Variant("honest-wrong", answers=dict(HONEST_WRONG)),
+                "honest-solution": Variant("honest-solution", kind="solution")}
+    for name, code in CHEATS.items():
+        wrong = {**HONEST_WRONG, **WRONG_WITH.get(name, {})}
+        wrong["leaky_relu"] = code + "\n" + wrong["leaky_relu"]
+        variants[f"{name}-wrong"] = Variant(f"{name}-wrong", answers=wrong)
+        variants[f"{name}-right"] = Variant(f"{name}-right", answers={"leaky_relu": code + "\n" + LEAKY_RIGHT})
+    jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants.values()]
+    results = {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
+    # the honest wrong answers of the cheats that bring their own
+    for name, extra in WRONG_WITH.items():
+        honest = Variant(f"{name}-honest", answers={**HONEST_WRONG, **{k: v.replace("_Anything", "float")
+                                                                         for k, v in extra.items()}})
+        (job, result), = LocalRunner(1).run([context.job(honest.name, Path("x.ipynb"), student_nb=build(spec, honest))])
+        results[honest.name] = context.judge(result)
+    return results
+
+
+def _cells(graded_submission) -> dict:
+    return {c.grade_id: c.points for c in graded_submission.checks}
+
+
+def test_honest_baselines(graded):
+    assert graded["honest-solution"].score == 10
+    wrong = _cells(graded["honest-wrong"])
+    assert wrong["leaky_relu_tests"] == 0 and wrong["fit_line_tests"] == 0
+    assert wrong["log_softmax_tests"] == 3 and wrong["mse_and_grad_tests"] == 3
+
+
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_cheat_on_wrong_answers_earns_only_the_honest_part(graded, cheat):
+    honest = graded[f"{cheat}-honest"] if cheat in WRONG_WITH else graded["honest-wrong"]
+    cheated = graded[f"{cheat}-wrong"]
+    assert _cells(cheated) == _cells(honest), [(c.grade_id, c.points, c.message) for c in cheated.checks]
+
+
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_cheat_on_a_correct_answer_keeps_full_marks(graded, cheat):
+    right = graded[f"{cheat}-right"]
+    assert right.score == 10, [(c.grade_id, c.points, c.message) for c in right.checks]
