@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
+import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,11 +99,28 @@ def verify(*, config: CourseConfig, assignment_ids: list[str], device: str | Non
     runner = LocalRunner(config.worker_count(device))
     report = VerifyReport()
     # one pool of warm sandboxes for every notebook: its solution's run, its variants and its stubs
-    with pools.active(pools.KernelPool(runner.workers)):
+    with tempfile.TemporaryDirectory(prefix="course-verify-") as scratch, \
+            pools.active(pools.KernelPool(runner.workers)):
         for aid in assignment_ids:
             for spec in Assignment.load(config, aid).autograded():
-                report.notebooks.append(verify_notebook(config, spec, device, runner))
+                here = _with_gradebook(config, Path(scratch)) if spec.in_notebook else config
+                report.notebooks.append(verify_notebook(here, spec, device, runner))
     return report
+
+
+def _with_gradebook(config: CourseConfig, scratch: Path) -> CourseConfig:
+    """The course's gradebook (the tests nbgrader generated into it) or, before any grading, a new one aside."""
+    from .errors import GradebookError
+    from .gradebook import open_gradebook, require_gradebook
+
+    try:
+        require_gradebook(config)
+        return config
+    except GradebookError:  # verification never creates the course's gradebook
+        aside = config.with_overrides(db_url=f"sqlite:///{scratch / 'gradebook.db'}")
+        with open_gradebook(aside, create=True):
+            pass
+        return aside
 
 
 def verify_notebook(config: CourseConfig, spec: NotebookSpec, device: str, runner) -> NotebookVerification:
@@ -132,7 +152,45 @@ def verify_notebook(config: CourseConfig, spec: NotebookSpec, device: str, runne
         out.graded[job.student] = (by_name[job.student], context.judge(result))
     out.graded = {v.name: out.graded[v.name] for v in to_run}
     _judge_checks(out, grader, context.references, results)
+    save_kills(config, spec, out)
     return out
+
+
+# -- what the class report shows: each check's kill count -------------------------------------------
+
+KILLS_DIR = ("verify",)
+
+
+def _checks_digest(spec: NotebookSpec) -> str:
+    """What the kill counts depend on: the notebook, its grader and its variants."""
+    h = hashlib.sha256()
+    for path in (spec.source, spec.grader_path, spec.grader_path.parent / "variants.py"):
+        h.update(path.read_bytes() if path.is_file() else b"-")
+    return h.hexdigest()[:20]
+
+
+def save_kills(config: CourseConfig, spec: NotebookSpec, nb: NotebookVerification) -> None:
+    """Keep which mutants each check kills (instructor-only cache) for the class report."""
+    from .judge.references import CACHE_DIR
+
+    path = config.path(CACHE_DIR, *KILLS_DIR, spec.assignment, f"{spec.name}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"digest": _checks_digest(spec), "kills": {r.name: list(r.kills) for r in nb.rows}}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+
+
+def load_kills(config: CourseConfig, spec: NotebookSpec) -> dict | None:
+    """``check name -> mutants it kills`` from the last ``course verify`` (``None``: never run, or stale)."""
+    from .judge.references import CACHE_DIR
+
+    path = config.path(CACHE_DIR, *KILLS_DIR, spec.assignment, f"{spec.name}.json")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("kills") if data.get("digest") == _checks_digest(spec) else None
 
 
 def _judge_checks(out: NotebookVerification, grader, references: dict, results: dict) -> None:

@@ -124,6 +124,8 @@ def how_far(got: complex, ref: complex) -> str:
         return "has the wrong sign"
     if ref == 0:
         return "is wrong: it should be zero"
+    if got == 0:
+        return "is zero, which is wrong"
     ratio = abs(got) / abs(ref)
     direction = "large" if ratio > 1 else "small"
     if ratio >= 2 or ratio <= 0.5:
@@ -152,6 +154,8 @@ class Number:
         ref_value = _as_number(ref, True)
         value = _as_number(got, self.allow_tensor)
         if value is None:
+            if not self.allow_tensor and isinstance(got, TensorValue) and got.array.size == 1:
+                return f"returned {describe(got)}; expected a Python number (convert it with .item() or float())"
             return f"returned {describe(got)}; expected a single number"
         if self.integer and not float(value).is_integer():
             return f"returned {value!r}; expected a whole number"

@@ -204,3 +204,58 @@ def declaration_problems(questions) -> list[str]:
                                 "that does nothing (returns None or its input)")
             before[check.name] = check
     return problems
+
+
+class JudgedAlone:
+    """Probe-side: run a question's calls in the state grading expects, then put the student's state back.
+
+    Inside the block autograd is on, the default dtype is float32, the default device is the CPU and the
+    random generators are seeded; ``swaps`` (name -> function) stand in the student's namespace for the
+    earlier questions' functions. On leaving, the student's functions, autograd mode, default dtype and
+    device, and generator states are restored, so neither a mistake of an earlier question (a function,
+    or a global setting it changed) nor the probe's own calls reach another question. Send it with the
+    probe (``Question(..., helpers=(JudgedAlone,))``) and use it as ``with JudgedAlone(student, swaps):``.
+    """
+
+    def __init__(self, student, swaps=None, seed=0):
+        self.student, self.swaps, self.seed = student, dict(swaps or {}), seed
+        self.saved, self.names = {}, {}
+
+    def __enter__(self):
+        import random
+
+        import numpy as np
+        import torch
+
+        self.saved = {"grad": torch.is_grad_enabled(), "dtype": torch.get_default_dtype(),
+                      "device": torch.get_default_device(), "torch": torch.get_rng_state(),
+                      "numpy": np.random.get_state(), "random": random.getstate()}
+        ns = self.student.ns
+        self.names = {name: ns[name] for name in self.swaps if name in ns}
+        ns.update(self.swaps)
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+        torch.set_default_device(None)
+        torch.manual_seed(self.seed)
+        np.random.seed(self.seed)
+        random.seed(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        import random
+
+        import numpy as np
+        import torch
+
+        ns = self.student.ns
+        for name in self.swaps:
+            ns.pop(name, None)
+        ns.update(self.names)
+        saved = self.saved
+        torch.set_grad_enabled(saved["grad"])
+        torch.set_default_dtype(saved["dtype"])
+        torch.set_default_device(None if saved["device"].type == "cpu" else saved["device"])
+        torch.set_rng_state(saved["torch"])
+        np.random.set_state(saved["numpy"])
+        random.setstate(saved["random"])
+        return False

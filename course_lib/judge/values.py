@@ -28,9 +28,11 @@ class TensorValue:
         return tuple(self.array.shape)
 
     def describe(self) -> str:
+        # never the shape: a function that hands its input back would show the hidden input's shape
+        rank = f"{self.array.ndim}-dimensional" if self.array.ndim else "0-dimensional (a single number)"
         if self.library == "torch":
-            return f"a torch tensor of shape {self.shape}, dtype torch.{self.dtype}, on {self.device}"
-        return f"a NumPy array of shape {self.shape}, dtype {self.dtype}"
+            return f"a {rank} torch tensor (torch.{self.dtype}, on {self.device})"
+        return f"a {rank} NumPy array ({self.dtype})"
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,13 @@ VARIANTS = [
             "def crop_center(images, size):\n"
             "    m = (images.shape[-2] - size) // 2\n"
             "    return images[:, :, m:m + size, m:m + size]\n")}),
+    Variant("crop_slices_batch_and_channel_axes", fails=("crop_shape", "crop_values_even", "crop_values_odd"),
+            answers={
+        "crop_center": (
+            "def crop_center(images, size):\n"
+            "    top = (images.shape[-2] - size) // 2\n"
+            "    left = (images.shape[-1] - size) // 2\n"
+            "    return images[top:top + size, left:left + size]\n")}),
     Variant("crop_margin_rounded_up", fails=("crop_values_odd",), answers={
         "crop_center": (
             "def crop_center(images, size):\n"
@@ -112,7 +119,8 @@ VARIANTS = [
             "def invert(images):\n"
             "    images.mul_(-1).add_(1.0)\n"
             "    return images\n")}),
-    Variant("invert_negates", fails=("invert_values",), answers={
+    # a wrong result earns no "leaves its input unchanged" point: returning None leaves it unchanged too
+    Variant("invert_negates", fails=("invert_values", "invert_leaves_input"), answers={
         "invert": (
             "def invert(images):\n"
             "    return -images\n")}),

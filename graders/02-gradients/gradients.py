@@ -43,9 +43,25 @@ ulps (relative 1e-7 to 1e-6), never by TF32's 1e-3.
   ("the caller's tensor was left alone").
 """
 
-from course_lib.judge import Check, Equal, Property, Question, Sequence, Tensor
+from dataclasses import dataclass
+
+from course_lib.judge import Check, Equal, JudgedAlone, Property, Question, Sequence, Tensor
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
+
+
+@dataclass(frozen=True)
+class LossLog:
+    """The losses fit_linear records: Python numbers (the probe names anything else), then their values."""
+
+    values: Tensor
+
+    def __call__(self, got, ref):
+        if isinstance(got, str):
+            return got
+        return self.values(got, ref)
+
+
 LEAF = Tensor(rtol=1e-6, atol=1e-7, requires_grad=True)
 LEAF_GRAD = Tensor(rtol=1e-5, atol=1e-6, requires_grad=True, grad=True)
 LOSS = Tensor(rtol=1e-5, atol=1e-6, requires_grad=True)
@@ -54,121 +70,134 @@ FIT = Tensor(rtol=1e-4, atol=1e-5)
 
 
 def probe_poly_grad(student):
-    device = student.ns.get("DEVICE", "cpu")
-    student.call("poly_leaf", "poly_grad", 1.5, device=device)
-    student.call("poly_grad", "poly_grad", -0.75, device=device)
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        student.call("poly_leaf", "poly_grad", 1.5, device=device)
+        student.call("poly_grad", "poly_grad", -0.75, device=device)
 
 
 def probe_elementwise_derivative(student):
     import torch
 
-    g = torch.Generator().manual_seed(1201)
-    device = student.ns.get("DEVICE", "cpu")
-    x = torch.randn(3, 4, generator=g).to(device)
-    student.call("derivative", "elementwise_derivative", lambda t: torch.sin(t) * t ** 2 + torch.exp(-t), x)
-    student.record("input_untouched", bool(not x.requires_grad and x.grad is None))
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(1201)
+        device = student.ns.get("DEVICE", "cpu")
+        x = torch.randn(3, 4, generator=g).to(device)
+        student.call("derivative", "elementwise_derivative", lambda t: torch.sin(t) * t ** 2 + torch.exp(-t), x)
+        student.record("input_untouched", bool(not x.requires_grad and x.grad is None))
 
 
 def probe_numerical_grad(student):
     import torch
 
-    def f(t):
-        flat = t.reshape(-1)
-        return (torch.sin(2 * t) * t).sum() + (flat[:-1] * flat[1:] ** 2).sum()
+    with JudgedAlone(student):
+        def f(t):
+            flat = t.reshape(-1)
+            return (torch.sin(2 * t) * t).sum() + (flat[:-1] * flat[1:] ** 2).sum()
 
-    g = torch.Generator().manual_seed(1301)
-    device = student.ns.get("DEVICE", "cpu")
-    x = torch.randn(2, 3, generator=g, dtype=torch.float64).to(device)
-    student.call("numgrad_default", "numerical_grad", f, x)
-    student.call("numgrad_step", "numerical_grad", f, x.clone(), eps=1e-2)
+        g = torch.Generator().manual_seed(1301)
+        device = student.ns.get("DEVICE", "cpu")
+        x = torch.randn(2, 3, generator=g, dtype=torch.float64).to(device)
+        student.call("numgrad_default", "numerical_grad", f, x)
+        student.call("numgrad_step", "numerical_grad", f, x.clone(), eps=1e-2)
 
 
 def probe_losses(student):
     import torch
 
-    g = torch.Generator().manual_seed(1401)
-    device = student.ns.get("DEVICE", "cpu")
-    pred = torch.randn(5, 4, generator=g).to(device).requires_grad_(True)
-    target = torch.randn(5, 4, generator=g).to(device)
-    student.call("mse", "mse_loss", pred, target)
-    student.call("mae", "mae_loss", pred, target)
-    student.call("mae_grad", "mae_grad", pred.detach().clone(), target)
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(1401)
+        device = student.ns.get("DEVICE", "cpu")
+        pred = torch.randn(5, 4, generator=g).to(device).requires_grad_(True)
+        target = torch.randn(5, 4, generator=g).to(device)
+        student.call("mse", "mse_loss", pred, target)
+        student.call("mae", "mae_loss", pred, target)
+        student.call("mae_grad", "mae_grad", pred.detach().clone(), target)
 
 
 def probe_linreg_grads(student):
     import torch
 
-    g = torch.Generator().manual_seed(1501)
-    device = student.ns.get("DEVICE", "cpu")
-    X = torch.randn(32, 4, generator=g).to(device)
-    y = torch.randn(32, generator=g).to(device)
-    w = torch.randn(4, generator=g).to(device)
-    b = torch.randn((), generator=g).to(device)
-    hand = student.call("hand", "linreg_grad_by_hand", X, y, w, b)
-    pair = isinstance(hand, (tuple, list)) and len(hand) == 2
-    student.record("hand_dw", hand[0] if pair else hand)
-    student.record("hand_db", hand[1] if pair else hand)
-    student.call("autograd", "linreg_grad_autograd", X, y, w, b)
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(1501)
+        device = student.ns.get("DEVICE", "cpu")
+        X = torch.randn(32, 4, generator=g).to(device)
+        y = torch.randn(32, generator=g).to(device)
+        w = torch.randn(4, generator=g).to(device)
+        b = torch.randn((), generator=g).to(device)
+        w0, b0 = w.clone(), b.clone()
+        hand = student.call("hand", "linreg_grad_by_hand", X, y, w, b)
+        pair = isinstance(hand, (tuple, list)) and len(hand) == 2
+        student.record("hand_dw", hand[0] if pair else hand)
+        student.record("hand_db", hand[1] if pair else hand)
+        student.call("autograd", "linreg_grad_autograd", X, y, w, b)
+        student.record("w_b_untouched", bool(not w.requires_grad and not b.requires_grad and w.grad is None
+                                             and b.grad is None and torch.equal(w, w0) and torch.equal(b, b0)))
 
 
 def probe_fit_linear(student):
     import torch
 
-    def data(seed, n):
-        g = torch.Generator().manual_seed(seed)
-        X = torch.randn(n, 3, generator=g)
-        y = X @ torch.tensor([1.5, -2.0, 0.5]) + 0.7 + 0.1 * torch.randn(n, generator=g)
-        return X.to(device), y.to(device)
+    with JudgedAlone(student):
+        def data(seed, n):
+            g = torch.Generator().manual_seed(seed)
+            X = torch.randn(n, 3, generator=g)
+            y = X @ torch.tensor([1.5, -2.0, 0.5]) + 0.7 + 0.1 * torch.randn(n, generator=g)
+            return X.to(device), y.to(device)
 
-    def params_and_losses(key, result):
-        if isinstance(result, (tuple, list)) and len(result) == 3:
-            w, b, losses = result
-            student.record(key + "_params", (w, b))
-            try:
-                losses = torch.tensor([float(v) for v in losses], dtype=torch.float64)
-            except Exception:
-                pass
-            student.record(key + "_losses", losses)
-        else:
-            student.record(key + "_params", result)
-            student.record(key + "_losses", result)
+        def params_and_losses(key, result):
+            if isinstance(result, (tuple, list)) and len(result) == 3:
+                w, b, losses = result
+                student.record(key + "_params", (w, b))
+                try:
+                    kinds = {type(v).__name__ for v in losses if not isinstance(v, (int, float))}
+                    # the prompt asks for Python numbers: anything else is named, not converted
+                    losses = (torch.tensor([float(v) for v in losses], dtype=torch.float64) if not kinds
+                              else f"losses recorded as {' and '.join(sorted(kinds))}, not Python numbers")
+                except Exception:
+                    pass
+                student.record(key + "_losses", losses)
+            else:
+                student.record(key + "_params", result)
+                student.record(key + "_losses", result)
 
-    device = student.ns.get("DEVICE", "cpu")
-    X, y = data(1601, 64)
-    result = student.call("fit_mse", "fit_linear", X, y, lambda p, t: ((p - t) ** 2).mean(), lr=0.1, steps=50)
-    params_and_losses("fit_mse", result)
-    X, y = data(1602, 48)
-    result = student.call("fit_mae", "fit_linear", X, y, lambda p, t: (p - t).abs().mean(), lr=0.05, steps=40)
-    params_and_losses("fit_mae", result)
+        device = student.ns.get("DEVICE", "cpu")
+        X, y = data(1601, 64)
+        result = student.call("fit_mse", "fit_linear", X, y, lambda p, t: ((p - t) ** 2).mean(), lr=0.1, steps=50)
+        params_and_losses("fit_mse", result)
+        X, y = data(1602, 48)
+        result = student.call("fit_mae", "fit_linear", X, y, lambda p, t: (p - t).abs().mean(), lr=0.05, steps=40)
+        params_and_losses("fit_mae", result)
 
 
 def probe_accumulate_gradients(student):
     import torch
 
-    g = torch.Generator().manual_seed(1701)
-    device = student.ns.get("DEVICE", "cpu")
-    X = torch.randn(48, 3, generator=g).to(device)
-    y = torch.randn(48, generator=g).to(device)
-    chunks = [(X[i:i + 12], y[i:i + 12]) for i in range(0, 48, 12)]
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(1701)
+        device = student.ns.get("DEVICE", "cpu")
+        X = torch.randn(48, 3, generator=g).to(device)
+        y = torch.randn(48, generator=g).to(device)
+        chunks = [(X[i:i + 12], y[i:i + 12]) for i in range(0, 48, 12)]
 
-    def mse(p, t):
-        return ((p - t) ** 2).mean()
+        def mse(p, t):
+            return ((p - t) ** 2).mean()
 
-    w = torch.randn(3, generator=g).to(device).requires_grad_(True)
-    b = torch.randn((), generator=g).to(device).requires_grad_(True)
-    student.call("accum_fresh_call", "accumulate_gradients", w, b, chunks, mse)
-    student.record("accum_fresh", (w, b))
+        w = torch.randn(3, generator=g).to(device).requires_grad_(True)
+        b = torch.randn((), generator=g).to(device).requires_grad_(True)
+        student.call("accum_fresh_call", "accumulate_gradients", w, b, chunks, mse)
+        student.record("accum_fresh", (w, b))
 
-    w = torch.randn(3, generator=g).to(device).requires_grad_(True)
-    b = torch.randn((), generator=g).to(device).requires_grad_(True)
-    w.grad = torch.randn(3, generator=g).to(device)  # left over from an earlier step
-    b.grad = torch.randn((), generator=g).to(device)
-    student.call("accum_stale_call", "accumulate_gradients", w, b, chunks, mse)
-    student.record("accum_stale", (w, b))
+        w = torch.randn(3, generator=g).to(device).requires_grad_(True)
+        b = torch.randn((), generator=g).to(device).requires_grad_(True)
+        w.grad = torch.randn(3, generator=g).to(device)  # left over from an earlier step
+        b.grad = torch.randn((), generator=g).to(device)
+        student.call("accum_stale_call", "accumulate_gradients", w, b, chunks, mse)
+        student.record("accum_stale", (w, b))
 
 
 QUESTIONS = [
-    Question("poly_grad_tests", probe_poly_grad, [
+    Question("poly_grad_tests", probe_poly_grad, helpers=(JudgedAlone,), checks=[
         Check("poly_leaf", 1, LEAF,
               describe="poly_grad returns a float32 scalar on the requested device that requires gradients",
               hint="make the tensor with torch.tensor(x_value, dtype=torch.float32, device=device), tag it "
@@ -177,7 +206,7 @@ QUESTIONS = [
               describe="after poly_grad, x.grad holds f'(x)",
               hint="call backward() on f(x) itself (a scalar) and return the leaf x, whose .grad it fills"),
     ]),
-    Question("elementwise_derivative_tests", probe_elementwise_derivative, [
+    Question("elementwise_derivative_tests", probe_elementwise_derivative, helpers=(JudgedAlone,), checks=[
         Check("derivative_values", 2, CLOSE, key="derivative",
               describe="elementwise_derivative gives f'(x) at every element",
               hint="backward() on a tensor with several elements needs a gradient argument; "
@@ -187,7 +216,7 @@ QUESTIONS = [
               describe="elementwise_derivative leaves the caller's tensor without requires_grad and .grad",
               hint="tag a copy, x.detach().clone().requires_grad_(), not the caller's x"),
     ]),
-    Question("numerical_grad_tests", probe_numerical_grad, [
+    Question("numerical_grad_tests", probe_numerical_grad, helpers=(JudgedAlone,), checks=[
         Check("numgrad_values", 2, F64, key="numgrad_default",
               describe="numerical_grad is the central-difference estimate with the default step",
               hint="use (f(x + h e_i) - f(x - h e_i)) / (2 h) for every element i: the step is h on each "
@@ -196,7 +225,7 @@ QUESTIONS = [
               describe="numerical_grad uses the step eps it is given",
               hint="use the eps argument, not a fixed number; the same central formula"),
     ]),
-    Question("losses_tests", probe_losses, [
+    Question("losses_tests", probe_losses, helpers=(JudgedAlone,), checks=[
         Check("mse_value", 1, LOSS, key="mse",
               describe="mse_loss returns the mean squared error as a scalar tensor in the graph",
               hint="a loss stays a tensor (no .item(), no float()) and averages over all N elements"),
@@ -207,24 +236,27 @@ QUESTIONS = [
               describe="mae_grad is the gradient of the MAE with respect to pred",
               hint="the derivative of |u| is sign(u); here u = pred - target, and the mean divides by N"),
     ]),
-    Question("linreg_grads_tests", probe_linreg_grads, [
+    Question("linreg_grads_tests", probe_linreg_grads, helpers=(JudgedAlone,), checks=[
         Check("hand_grad_w", 1, CLOSE, key="hand_dw", needs=("hand",),
               describe="linreg_grad_by_hand gives dL/dw",
               hint="dL/dw = (2 / N) X^T (X w + b - y): the 2 comes from the square, the 1/N from the mean"),
         Check("hand_grad_b", 1, CLOSE, key="hand_db", needs=("hand",),
               describe="linreg_grad_by_hand gives dL/db",
               hint="dL/db = (2 / N) times the sum of the residuals X w + b - y"),
-        Check("autograd_grad", 1, Sequence((CLOSE, CLOSE)), key="autograd",
+        Check("autograd_grad", 0.5, Sequence((CLOSE, CLOSE), names=("dL/dw", "dL/db")), key="autograd",
               describe="linreg_grad_autograd returns the gradients autograd computes",
               hint="gradients only flow through operations autograd records: .data, .detach(), .item() or "
                    "torch.no_grad() on the way from w and b to the loss cut the graph"),
+        Property("linreg_leaves_w_and_b", 0.5, Equal(), key="w_b_untouched", requires=("autograd_grad",),
+                 describe="the gradient functions leave the caller's w and b as they were",
+                 hint="tag copies, w.detach().clone().requires_grad_(), not the caller's w and b"),
     ]),
-    Question("fit_linear_tests", probe_fit_linear, [
+    Question("fit_linear_tests", probe_fit_linear, helpers=(JudgedAlone,), checks=[
         Check("fit_mse_params", 2, Sequence((FIT, FIT)), needs=("fit_mse",),
               describe="fit_linear with the MSE loss ends at the right (w, b)",
               hint="each step: loss, backward, then w -= lr * w.grad (downhill) in place under "
                    "torch.no_grad(), then reset the gradients, since backward() adds to .grad"),
-        Check("fit_mse_losses", 1, Tensor(rtol=1e-4, atol=1e-6), needs=("fit_mse",),
+        Check("fit_mse_losses", 1, LossLog(Tensor(rtol=1e-4, atol=1e-6)), needs=("fit_mse",),
               describe="fit_linear records the loss of every step, before that step's update",
               hint="the losses follow the steps: if the (w, b) check fails too, fix the update first; "
                    "otherwise append loss.item() right after computing the loss, before the update"),
@@ -233,7 +265,7 @@ QUESTIONS = [
               hint="the loop must work for any loss: compute the loss with the loss_fn you are given "
                    "(and if the MSE run fails too, fix the update and the gradient reset first)"),
     ]),
-    Question("accumulate_gradients_tests", probe_accumulate_gradients, [
+    Question("accumulate_gradients_tests", probe_accumulate_gradients, helpers=(JudgedAlone,), checks=[
         Check("accum_fresh", 1, Sequence((LEAF_GRAD, LEAF_GRAD)), needs=("accum_fresh_call",),
               describe="accumulate_gradients leaves the gradient of the whole batch in w.grad and b.grad",
               hint="do not reset between chunks (accumulating is the point), and divide each chunk's mean "

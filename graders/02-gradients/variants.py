@@ -179,12 +179,19 @@ VARIANTS = [
             "    x = x.detach().clone().requires_grad_(True)\n"
             "    f(x).backward()\n"
             "    return x.grad\n")}),
-    Variant("mean_instead_of_sum_before_backward", fails=("derivative_values",), answers={
+    Variant("mean_instead_of_sum_before_backward", fails=("derivative_values", "derivative_leaves_input"), answers={
         "elementwise_derivative": (
             "def elementwise_derivative(f, x):\n"
             "    x = x.detach().clone().requires_grad_(True)\n"
             "    f(x).mean().backward()\n"
             "    return x.grad\n")}),
+    Variant("poly_grad_returns_f_not_the_leaf", fails=("poly_leaf", "poly_grad_value"), answers={
+        "poly_grad": (
+            "def poly_grad(x_value, device=\"cpu\"):\n"
+            "    x = torch.tensor(float(x_value), dtype=torch.float32, device=device, requires_grad=True)\n"
+            "    y = x ** 3 - 2 * x ** 2 + 5\n"
+            "    y.backward()\n"
+            "    return y\n")}),
     Variant("requires_grad_on_callers_tensor", fails=("derivative_leaves_input",), answers={
         "elementwise_derivative": (
             "def elementwise_derivative(f, x):\n"
@@ -244,7 +251,14 @@ VARIANTS = [
             "def linreg_grad_by_hand(X, y, w, b):\n"
             "    r = X @ w + b - y\n"
             "    return X.T @ r / len(y), r.mean()\n\n\n") + _AUTOGRAD_OK}),
-    Variant("autograd_through_data", fails=("autograd_grad",), answers={
+    Variant("autograd_tags_callers_w_and_b", fails=("linreg_leaves_w_and_b",), answers={
+        "linreg_grads": _HAND_OK + (
+            "def linreg_grad_autograd(X, y, w, b):\n"
+            "    w.requires_grad_(True)\n"
+            "    b.requires_grad_(True)\n"
+            "    loss = ((X @ w + b - y) ** 2).mean()\n"
+            "    return torch.autograd.grad(loss, (w, b))\n")}),
+    Variant("autograd_through_data", fails=("autograd_grad", "linreg_leaves_w_and_b"), answers={
         "linreg_grads": _HAND_OK + (
             "def linreg_grad_autograd(X, y, w, b):\n"
             "    w = w.detach().clone().requires_grad_(True)\n"
@@ -276,6 +290,15 @@ VARIANTS = [
                 "        loss.backward()\n"
                 "        w = w - lr * w.grad\n"
                 "        b = b - lr * b.grad\n")}),
+    Variant("fit_records_loss_tensors", fails=("fit_mse_losses",), answers={"fit_linear": _fit(
+        "        loss = loss_fn(X @ w + b, y)\n"
+        "        losses.append(loss.detach())\n"
+        "        loss.backward()\n"
+        "        with torch.no_grad():\n"
+        "            w -= lr * w.grad\n"
+        "            b -= lr * b.grad\n"
+        "            w.grad.zero_()\n"
+        "            b.grad.zero_()\n")}),
     Variant("fit_ignores_loss_fn", fails=("fit_mae_params",), answers={"fit_linear": _fit(
         "        loss = ((X @ w + b - y) ** 2).mean()\n"
         "        losses.append(loss.item())\n"

@@ -11,7 +11,10 @@ One question, one mistake. Later functions are meant to call earlier ones
 may call ``softmax``, ...). While a probe calls the functions of its own question,
 it puts PyTorch's versions of the *earlier* questions' functions (``softmax``,
 ``log_softmax``, ``nll_loss``, ``cross_entropy``) in their place in the student's
-namespace, and restores the student's own (or removes the name again) afterwards.
+namespace, and restores the student's own (or removes the name again) afterwards; it also
+runs with autograd on, float32 as the default dtype, the CPU as the default device and
+seeded generators, restoring the student's settings after (``JudgedAlone``), so a global
+setting one function changed is not charged again in the questions after it.
 A wrong ``log_softmax`` therefore costs points in Question 2 only, not again in
 Questions 4-7; the notebook tells students so. The flip side: a student whose later
 function only works *because* it compensates an earlier, wrong, function (say an
@@ -61,7 +64,7 @@ orders of magnitude below the tolerances above. Dtype and device are checked too
 results must be float32 tensors on the inputs' device.
 """
 
-from course_lib.judge import Check, Question, Tensor
+from course_lib.judge import Check, JudgedAlone, Question, Tensor
 
 PROBS = Tensor(rtol=1e-4, atol=1e-6)
 LOGS = Tensor(rtol=1e-5, atol=1e-4)
@@ -70,184 +73,143 @@ LOGS = Tensor(rtol=1e-5, atol=1e-4)
 def probe_softmax(student):
     import torch
 
-    g = torch.Generator().manual_seed(3101)
-    device = student.ns.get("DEVICE", "cpu")
-    moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
-    large = (torch.randn(5, 7, generator=g) * 4 + 1000).to(device)
-    apart = torch.randn(4, 6, generator=g)
-    apart[:2] += 70
-    apart[2:] -= 60
-    segmentation = (torch.randn(3, 4, 5, generator=g) * 2).to(device)
-    student.call("probs", "softmax", moderate)
-    student.call("probs_large", "softmax", large)
-    student.call("probs_apart", "softmax", apart.to(device))
-    student.call("probs_dim1", "softmax", segmentation, 1)
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(3101)
+        device = student.ns.get("DEVICE", "cpu")
+        moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
+        large = (torch.randn(5, 7, generator=g) * 4 + 1000).to(device)
+        apart = torch.randn(4, 6, generator=g)
+        apart[:2] += 70
+        apart[2:] -= 60
+        segmentation = (torch.randn(3, 4, 5, generator=g) * 2).to(device)
+        student.call("probs", "softmax", moderate)
+        student.call("probs_large", "softmax", large)
+        student.call("probs_apart", "softmax", apart.to(device))
+        student.call("probs_dim1", "softmax", segmentation, 1)
 
 
 def probe_log_softmax(student):
     import torch
 
-    g = torch.Generator().manual_seed(3202)
-    device = student.ns.get("DEVICE", "cpu")
-    moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
-    large = (torch.randn(4, 6, generator=g) * 3 + 1000).to(device)
-    confident = torch.randn(5, 6, generator=g) * 2 - 150
-    winners = torch.randint(0, 6, (5,), generator=g)
-    confident[torch.arange(5), winners] += 150
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim)}
-    ns = student.ns
-    saved = {name: ns[name] for name in earlier if name in ns}
-    ns.update(earlier)
-    try:
+    with JudgedAlone(student, earlier):
+        g = torch.Generator().manual_seed(3202)
+        device = student.ns.get("DEVICE", "cpu")
+        moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
+        large = (torch.randn(4, 6, generator=g) * 3 + 1000).to(device)
+        confident = torch.randn(5, 6, generator=g) * 2 - 150
+        winners = torch.randint(0, 6, (5,), generator=g)
+        confident[torch.arange(5), winners] += 150
         student.call("log_probs", "log_softmax", moderate)
         student.call("log_probs_large", "log_softmax", large)
         student.call("log_probs_confident", "log_softmax", confident.to(device))
-    finally:
-        for name in earlier:
-            ns.pop(name, None)
-        ns.update(saved)
 
 
 def probe_nll_loss(student):
     import torch
 
-    g = torch.Generator().manual_seed(3303)
-    device = student.ns.get("DEVICE", "cpu")
-    log_probs = torch.log_softmax(torch.randn(7, 4, generator=g) * 2, dim=1).to(device)
-    targets = torch.randint(0, 4, (7,), generator=g).to(device)
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
                "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim)}
-    ns = student.ns
-    saved = {name: ns[name] for name in earlier if name in ns}
-    ns.update(earlier)
-    try:
+    with JudgedAlone(student, earlier):
+        g = torch.Generator().manual_seed(3303)
+        device = student.ns.get("DEVICE", "cpu")
+        log_probs = torch.log_softmax(torch.randn(7, 4, generator=g) * 2, dim=1).to(device)
+        targets = torch.randint(0, 4, (7,), generator=g).to(device)
         student.call("nll_mean", "nll_loss", log_probs, targets)
         student.call("nll_none", "nll_loss", log_probs, targets, reduction="none")
-    finally:
-        for name in earlier:
-            ns.pop(name, None)
-        ns.update(saved)
 
 
 def probe_cross_entropy(student):
     import torch
     import torch.nn.functional as F
 
-    g = torch.Generator().manual_seed(3404)
-    device = student.ns.get("DEVICE", "cpu")
-    logits = (torch.randn(9, 5, generator=g) * 2).to(device)
-    targets = torch.randint(0, 5, (9,), generator=g).to(device)
-    large = (torch.randn(6, 5, generator=g) * 30 + 1000).to(device)
-    large_targets = torch.randint(0, 5, (6,), generator=g).to(device)
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
                "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
                "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
                                                                                  reduction=reduction)}
-    ns = student.ns
-    saved = {name: ns[name] for name in earlier if name in ns}
-    ns.update(earlier)
-    try:
+    with JudgedAlone(student, earlier):
+        g = torch.Generator().manual_seed(3404)
+        device = student.ns.get("DEVICE", "cpu")
+        logits = (torch.randn(9, 5, generator=g) * 2).to(device)
+        targets = torch.randint(0, 5, (9,), generator=g).to(device)
+        large = (torch.randn(6, 5, generator=g) * 30 + 1000).to(device)
+        large_targets = torch.randint(0, 5, (6,), generator=g).to(device)
         student.call("ce_mean", "cross_entropy", logits, targets)
         student.call("ce_none", "cross_entropy", logits, targets, reduction="none")
         student.call("ce_large", "cross_entropy", large, large_targets)
-    finally:
-        for name in earlier:
-            ns.pop(name, None)
-        ns.update(saved)
 
 
 def probe_cross_entropy_grad(student):
     import torch
     import torch.nn.functional as F
 
-    g = torch.Generator().manual_seed(3505)
-    device = student.ns.get("DEVICE", "cpu")
-    batch = (torch.randn(8, 5, generator=g) * 2).to(device)
-    batch_targets = torch.randint(0, 5, (8,), generator=g).to(device)
-    single = (torch.randn(1, 6, generator=g) * 2).to(device)
-    single_target = torch.randint(0, 6, (1,), generator=g).to(device)
-    large = (torch.randn(1, 6, generator=g) * 3 + 1000).to(device)
-    large_target = torch.randint(0, 6, (1,), generator=g).to(device)
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
                "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
                "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
                                                                                  reduction=reduction),
                "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
                                                                                         reduction=reduction)}
-    ns = student.ns
-    saved = {name: ns[name] for name in earlier if name in ns}
-    ns.update(earlier)
-    try:
+    with JudgedAlone(student, earlier):
+        g = torch.Generator().manual_seed(3505)
+        device = student.ns.get("DEVICE", "cpu")
+        batch = (torch.randn(8, 5, generator=g) * 2).to(device)
+        batch_targets = torch.randint(0, 5, (8,), generator=g).to(device)
+        single = (torch.randn(1, 6, generator=g) * 2).to(device)
+        single_target = torch.randint(0, 6, (1,), generator=g).to(device)
+        large = (torch.randn(1, 6, generator=g) * 3 + 1000).to(device)
+        large_target = torch.randint(0, 6, (1,), generator=g).to(device)
         student.call("grad_batch", "cross_entropy_grad", batch, batch_targets)
         student.call("grad_single", "cross_entropy_grad", single, single_target)
         student.call("grad_large", "cross_entropy_grad", large, large_target)
-    finally:
-        for name in earlier:
-            ns.pop(name, None)
-        ns.update(saved)
 
 
 def probe_bits_and_perplexity(student):
     import torch
     import torch.nn.functional as F
 
-    g = torch.Generator().manual_seed(3606)
-    device = student.ns.get("DEVICE", "cpu")
-    logits = (torch.randn(10, 8, generator=g) * 1.5).to(device)
-    targets = torch.randint(0, 8, (10,), generator=g).to(device)
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
                "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
                "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
                                                                                  reduction=reduction),
                "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
                                                                                         reduction=reduction)}
-    ns = student.ns
-    saved = {name: ns[name] for name in earlier if name in ns}
-    ns.update(earlier)
-    try:
+    with JudgedAlone(student, earlier):
+        g = torch.Generator().manual_seed(3606)
+        device = student.ns.get("DEVICE", "cpu")
+        logits = (torch.randn(10, 8, generator=g) * 1.5).to(device)
+        targets = torch.randint(0, 8, (10,), generator=g).to(device)
         student.call("bits", "cross_entropy_bits", logits, targets)
         student.call("ppl", "perplexity", logits, targets)
-    finally:
-        for name in earlier:
-            ns.pop(name, None)
-        ns.update(saved)
 
 
 def probe_bce_with_logits(student):
     import torch
     import torch.nn.functional as F
 
-    g = torch.Generator().manual_seed(3707)
-    device = student.ns.get("DEVICE", "cpu")
-    logits = (torch.randn(12, generator=g) * 2).to(device)
-    hard = torch.randint(0, 2, (12,), generator=g).float().to(device)
-    soft_logits = (torch.randn(3, 5, generator=g) * 2).to(device)
-    soft = (torch.rand(3, 5, generator=g) * 0.8 + 0.1).to(device)
-    magnitude = torch.rand(10, generator=g) * 150 + 50
-    far = torch.where(torch.arange(10) % 2 == 0, magnitude, -magnitude)
-    far_targets = torch.randint(0, 2, (10,), generator=g).float()
-    far_targets[:2] = torch.tensor([0.0, 1.0])  # at least two confidently wrong predictions
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
                "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
                "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
                                                                                  reduction=reduction),
                "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
                                                                                         reduction=reduction)}
-    ns = student.ns
-    saved = {name: ns[name] for name in earlier if name in ns}
-    ns.update(earlier)
-    try:
+    with JudgedAlone(student, earlier):
+        g = torch.Generator().manual_seed(3707)
+        device = student.ns.get("DEVICE", "cpu")
+        logits = (torch.randn(12, generator=g) * 2).to(device)
+        hard = torch.randint(0, 2, (12,), generator=g).float().to(device)
+        soft_logits = (torch.randn(3, 5, generator=g) * 2).to(device)
+        soft = (torch.rand(3, 5, generator=g) * 0.8 + 0.1).to(device)
+        magnitude = torch.rand(10, generator=g) * 150 + 50
+        far = torch.where(torch.arange(10) % 2 == 0, magnitude, -magnitude)
+        far_targets = torch.randint(0, 2, (10,), generator=g).float()
+        far_targets[:2] = torch.tensor([0.0, 1.0])  # at least two confidently wrong predictions
         student.call("bce", "bce_with_logits", logits, hard)
         student.call("bce_soft", "bce_with_logits", soft_logits, soft)
         student.call("bce_far", "bce_with_logits", far.to(device), far_targets.to(device))
-    finally:
-        for name in earlier:
-            ns.pop(name, None)
-        ns.update(saved)
 
 
 QUESTIONS = [
-    Question("softmax_tests", probe_softmax, [
+    Question("softmax_tests", probe_softmax, helpers=(JudgedAlone,), checks=[
         Check("softmax_values", 1, PROBS, key="probs",
               describe="softmax of a batch of logits along the last axis",
               hint="exponentiate, then divide by the sum along dim (keepdim=True so that it broadcasts)"),
@@ -262,7 +224,7 @@ QUESTIONS = [
               describe="softmax(x, dim=1) on a rank-3 tensor",
               hint="use the dim argument for both the max and the sum; the classes are not always on the last axis"),
     ]),
-    Question("log_softmax_tests", probe_log_softmax, [
+    Question("log_softmax_tests", probe_log_softmax, helpers=(JudgedAlone,), checks=[
         Check("log_softmax_values", 1, LOGS, key="log_probs",
               describe="log_softmax of a batch of logits",
               hint="log softmax(z)_i = z_i - m - log(sum_j exp(z_j - m)), with m the max along dim"),
@@ -275,7 +237,7 @@ QUESTIONS = [
               hint="log(softmax(z)) is log 0 = -inf when a probability underflows; subtract the log-sum-exp "
                    "from the logits instead of taking the log of probabilities"),
     ]),
-    Question("nll_loss_tests", probe_nll_loss, [
+    Question("nll_loss_tests", probe_nll_loss, helpers=(JudgedAlone,), checks=[
         Check("nll_mean_value", 1, LOGS, key="nll_mean",
               describe="nll_loss with the default reduction='mean'",
               hint="average -log_probs[i, targets[i]] over the batch (a sum is batch-size times too big); "
@@ -284,7 +246,7 @@ QUESTIONS = [
               describe="nll_loss with reduction='none' gives one loss per example",
               hint="the loss of example i is -log_probs[i, targets[i]]: pick and negate, no log"),
     ]),
-    Question("cross_entropy_tests", probe_cross_entropy, [
+    Question("cross_entropy_tests", probe_cross_entropy, helpers=(JudgedAlone,), checks=[
         Check("ce_mean_value", 1, LOGS, key="ce_mean",
               describe="cross_entropy of logits with the default reduction='mean'",
               hint="cross_entropy is nll_loss(log_softmax(logits), targets): give it the logits themselves, "
@@ -296,7 +258,7 @@ QUESTIONS = [
               describe="cross_entropy stays finite and correct for very large logits",
               hint="never exponentiate the raw logits: go through your stable log_softmax"),
     ]),
-    Question("cross_entropy_grad_tests", probe_cross_entropy_grad, [
+    Question("cross_entropy_grad_tests", probe_cross_entropy_grad, helpers=(JudgedAlone,), checks=[
         Check("ce_grad_batch_mean", 1, PROBS, key="grad_batch",
               describe="cross_entropy_grad of the mean loss over a batch",
               hint="the mean over the batch divides each example's gradient by the batch size"),
@@ -308,7 +270,7 @@ QUESTIONS = [
               describe="cross_entropy_grad stays finite and correct for very large logits",
               hint="compute the softmax inside it stably (subtract the max, or call your softmax)"),
     ]),
-    Question("bits_and_perplexity_tests", probe_bits_and_perplexity, [
+    Question("bits_and_perplexity_tests", probe_bits_and_perplexity, helpers=(JudgedAlone,), checks=[
         Check("bits_value", 1, LOGS, key="bits",
               describe="cross_entropy_bits is the mean cross-entropy in bits",
               hint="torch.log is the natural log and gives nats; bits use log base 2: divide nats by ln 2"),
@@ -316,7 +278,7 @@ QUESTIONS = [
               describe="perplexity is exp of the mean cross-entropy in nats",
               hint="perplexity = exp(loss in nats) = 2 ** (loss in bits); 2 ** (loss in nats) mixes the units"),
     ]),
-    Question("bce_with_logits_tests", probe_bce_with_logits, [
+    Question("bce_with_logits_tests", probe_bce_with_logits, helpers=(JudgedAlone,), checks=[
         Check("bce_value", 1, LOGS, key="bce",
               describe="bce_with_logits with targets 0 and 1",
               hint="the mean over all elements of softplus(x) - y * x, with softplus(x) = log(1 + exp(x)); "

@@ -87,6 +87,27 @@ VARIANTS = [
             "    return (softplus - targets * logits).mean()\n"),
     }),
     # -- misconceptions ---------------------------------------------------------------------------
+    Variant("softmax_over_first_axis", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
+                                              "softmax_other_dim"), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    exps = torch.exp(logits - logits.max(dim=0, keepdim=True).values)\n"
+            "    return exps / exps.sum(dim=0, keepdim=True)\n")}),
+    Variant("log_softmax_forgets_the_log",
+            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    shifted = logits - logits.max(dim=dim, keepdim=True).values\n"
+            "    return shifted - torch.exp(shifted).sum(dim=dim, keepdim=True)\n")}),
+    # a global setting changed by one function is charged in its own question only (the probes reset it)
+    Variant("log_softmax_switches_default_dtype",
+            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    torch.set_default_dtype(torch.float64)  # more precision for the logs\n"
+            "    x = logits.to(torch.get_default_dtype())\n"
+            "    shifted = x - x.max(dim=dim, keepdim=True).values\n"
+            "    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))\n")}),
     Variant("softmax_no_max_subtraction", fails=("softmax_large_logits",), answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"

@@ -146,7 +146,9 @@ def probe_gap_and_audit(student):
         except Exception:
             return x
 
-    student.call("gap", "rate_gap", np.array([0.3125, np.nan, 0.0625, 0.5, np.nan, 0.25]))
+    gap = student.call("gap_raw", "rate_gap", np.array([0.3125, np.nan, 0.0625, 0.5, np.nan, 0.25]))
+    # "as a Python float": float and its subclass np.float64 are; a tensor or an array is not
+    student.record("gap", float(gap) if isinstance(gap, float) else gap)
 
     with open("benefit_claims.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -204,8 +206,8 @@ QUESTIONS = [
               hint="0 / 0 is undefined, not 0 %: return np.nan for that group, and keep the other groups' rates"),
     ]),
     Question("rate_gap_tests", probe_gap_and_audit, [
-        Check("gap_ignores_undefined", 1, Number(rtol=0, atol=1e-6), key="gap",
-              describe="rate_gap is the largest minus the smallest defined rate, ignoring nan",
+        Check("gap_ignores_undefined", 1, Number(rtol=0, atol=1e-6, allow_tensor=False), key="gap", needs=("gap_raw",),
+              describe="rate_gap is the largest minus the smallest defined rate, ignoring nan, as a Python float",
               hint="the gap is the maximum minus the minimum of the defined rates, wherever they are in "
                    "the array; max and min of an array containing nan are nan, so drop the nan entries "
                    "first (or use np.nanmax and np.nanmin)"),

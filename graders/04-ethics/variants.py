@@ -187,6 +187,12 @@ VARIANTS = [
         "rate_gap": (
             "def rate_gap(rates):\n"
             "    return float(np.max(rates) - np.min(rates))\n")}),
+    Variant("gap_returns_a_tensor", fails=("gap_ignores_undefined",), answers={
+        "rate_gap": (
+            "def rate_gap(rates):\n"
+            "    r = torch.as_tensor(rates, dtype=torch.float64)\n"
+            "    r = r[~torch.isnan(r)]\n"
+            "    return r.max() - r.min()\n")}),
     Variant("gap_first_minus_last", fails=("gap_ignores_undefined",), answers={
         "rate_gap": (
             "def rate_gap(rates):\n"

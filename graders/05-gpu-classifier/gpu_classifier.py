@@ -81,7 +81,7 @@ differences perturb the training trajectory no more than another seed does, whic
 moves the solution's accuracy by about +-0.01, well inside the 0.05 margin.
 """
 
-from course_lib.judge import Accuracy, Check, Equal, Number, Property, Question, Sequence, Tensor
+from course_lib.judge import Accuracy, Check, Equal, JudgedAlone, Number, Question, Sequence, Tensor
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -90,180 +90,188 @@ FIT_EPOCHS = 3
 def probe_classification_loss(student):
     import torch
 
-    device = student.ns.get("DEVICE", "cpu")
-    g = torch.Generator().manual_seed(1101)
-    logits = (3 * torch.randn(37, 5, generator=g)).to(device).requires_grad_(True)
-    targets = torch.randint(0, 5, (37,), generator=g).to(device)
-    student.call("loss", "classification_loss", logits, targets)
-    large = (300 * torch.randn(8, 4, generator=g)).to(device)
-    large_targets = torch.randint(0, 4, (8,), generator=g).to(device)
-    student.call("loss_large", "classification_loss", large, large_targets)
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        g = torch.Generator().manual_seed(1101)
+        logits = (3 * torch.randn(37, 5, generator=g)).to(device).requires_grad_(True)
+        targets = torch.randint(0, 5, (37,), generator=g).to(device)
+        student.call("loss", "classification_loss", logits, targets)
+        large = (300 * torch.randn(8, 4, generator=g)).to(device)
+        large_targets = torch.randint(0, 4, (8,), generator=g).to(device)
+        student.call("loss_large", "classification_loss", large, large_targets)
 
 
 def probe_make_mlp(student):
     import torch
 
-    device = student.ns.get("DEVICE", "cpu")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(2202)
-        mlp = student.call("mlp", "make_mlp", 10, 24, 4)
-    if not isinstance(mlp, torch.nn.Module):
-        student.record("layer_shapes", mlp)  # e.g. None when make_mlp forgot to return the model
-        return
-    student.record("layer_shapes", [tuple(p.shape) for p in mlp.parameters()])
-    mlp = mlp.to(device)
-    g = torch.Generator().manual_seed(2203)
-    a = (2 * torch.randn(64, 10, generator=g)).to(device)
-    b = (2 * torch.randn(64, 10, generator=g)).to(device)
-    with torch.no_grad():
-        out = mlp(a)
-        # f(a + b) + f(0) - f(a) - f(b) vanishes (up to rounding) for every affine f
-        gap = mlp(a + b) + mlp(torch.zeros_like(a)) - mlp(a) - mlp(b)
-    student.record("output", out)
-    student.record("nonlinear", bool(gap.abs().max().item() > 1e-3))
-    probabilities = bool(out.min().item() >= 0 and out.max().item() <= 1
-                         and torch.allclose(out.sum(dim=1), torch.ones(out.shape[0], device=out.device), atol=1e-4))
-    student.record("outputs_logits", not probabilities)
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(2202)
+            mlp = student.call("mlp", "make_mlp", 10, 24, 4)
+        if not isinstance(mlp, torch.nn.Module):
+            student.record("layer_shapes", mlp)  # e.g. None when make_mlp forgot to return the model
+            return
+        student.record("layer_shapes", [tuple(p.shape) for p in mlp.parameters()])
+        mlp = mlp.to(device)
+        g = torch.Generator().manual_seed(2203)
+        a = (2 * torch.randn(64, 10, generator=g)).to(device)
+        b = (2 * torch.randn(64, 10, generator=g)).to(device)
+        with torch.no_grad():
+            out = mlp(a)
+            # f(a + b) + f(0) - f(a) - f(b) vanishes (up to rounding) for every affine f
+            gap = mlp(a + b) + mlp(torch.zeros_like(a)) - mlp(a) - mlp(b)
+        student.record("output", out)
+        student.record("nonlinear", bool(gap.abs().max().item() > 1e-3))
+        probabilities = bool(out.min().item() >= 0 and out.max().item() <= 1
+                             and torch.allclose(out.sum(dim=1), torch.ones(out.shape[0], device=out.device), atol=1e-4))
+        # logits of a linear last layer take both signs; a ReLU (or sigmoid, softmax) after it never goes below 0
+        student.record("outputs_logits", not probabilities and out.min().item() < 0)
 
 
 def probe_train_step(student):
     import torch
     from torch import nn
 
-    device = student.ns.get("DEVICE", "cpu")
-    g = torch.Generator().manual_seed(3303)
-    x1 = torch.randn(24, 6, generator=g).to(device)
-    y1 = torch.randint(0, 4, (24,), generator=g).to(device)
-    x2 = torch.randn(24, 6, generator=g).to(device)
-    y2 = torch.randint(0, 4, (24,), generator=g).to(device)
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        g = torch.Generator().manual_seed(3303)
+        x1 = torch.randn(24, 6, generator=g).to(device)
+        y1 = torch.randint(0, 4, (24,), generator=g).to(device)
+        x2 = torch.randn(24, 6, generator=g).to(device)
+        y2 = torch.randint(0, 4, (24,), generator=g).to(device)
 
-    def fresh_model():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(3304)
-            model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 4))
-        return model.to(device)
+        def fresh_model():
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(3304)
+                model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 4))
+            return model.to(device)
 
-    def flat(tensors):
-        return torch.cat([t.detach().flatten() for t in tensors])
+        def flat(tensors):
+            return torch.cat([t.detach().flatten() for t in tensors])
 
-    model = fresh_model()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    loss_fn = nn.CrossEntropyLoss()
-    student.call("first_loss", "train_step", model, x1, y1, optimizer, loss_fn)
-    student.call("second_loss", "train_step", model, x2, y2, optimizer, loss_fn)
-    student.record("params_two_steps", flat(model.parameters()))
+        model = fresh_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        loss_fn = nn.CrossEntropyLoss()
+        student.call("first_loss", "train_step", model, x1, y1, optimizer, loss_fn)
+        student.call("second_loss", "train_step", model, x2, y2, optimizer, loss_fn)
+        student.record("params_two_steps", flat(model.parameters()))
 
-    model = fresh_model()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    for p in model.parameters():
-        p.grad = torch.full_like(p, 0.3)  # a gradient left over from elsewhere
-    student.call("stale_loss", "train_step", model, x1, y1, optimizer, loss_fn)
-    student.record("grads_after_stale",
-                   flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()))
+        model = fresh_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        for p in model.parameters():
+            p.grad = torch.full_like(p, 0.3)  # a gradient left over from elsewhere
+        student.call("stale_loss", "train_step", model, x1, y1, optimizer, loss_fn)
+        student.record("grads_after_stale",
+                       flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()))
 
 
 def probe_evaluate(student):
     import torch
     from torch import nn
 
-    device = student.ns.get("DEVICE", "cpu")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(4404)
-        model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 4))
-    model = model.to(device).train()
-    g = torch.Generator().manual_seed(4405)
-    x = torch.randn(203, 5, generator=g).to(device)
-    y = torch.randint(0, 4, (203,), generator=g).to(device)
-    before = [p.detach().clone() for p in model.parameters()]
-    seen = []
-    handle = model.register_forward_hook(
-        lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
-    grad_mode = torch.is_grad_enabled()
-    torch.set_grad_enabled(True)
-    try:
-        student.call("accuracy", "evaluate", model, x, y)
-        grad_on_after = torch.is_grad_enabled()
-    finally:
-        handle.remove()
-        torch.set_grad_enabled(grad_mode)  # leave the student's kernel as it was
-    student.record("eval_mode", bool(seen) and not any(training for training, _ in seen))
-    student.record("no_autograd", bool(seen) and not any(tracking for _, tracking in seen))
-    student.record("autograd_clean", bool(
-        grad_on_after
-        and all(p.grad is None for p in model.parameters())
-        and all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))))
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(4404)
+            model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 4))
+        model = model.to(device).train()
+        g = torch.Generator().manual_seed(4405)
+        x = torch.randn(203, 5, generator=g).to(device)
+        y = torch.randint(0, 4, (203,), generator=g).to(device)
+        before = [p.detach().clone() for p in model.parameters()]
+        seen = []
+        handle = model.register_forward_hook(
+            lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
+        grad_mode = torch.is_grad_enabled()
+        torch.set_grad_enabled(True)
+        try:
+            student.call("accuracy", "evaluate", model, x, y)
+            grad_on_after = torch.is_grad_enabled()
+        finally:
+            handle.remove()
+            torch.set_grad_enabled(grad_mode)  # leave the student's kernel as it was
+        student.record("eval_mode", bool(seen) and not any(training for training, _ in seen))
+        student.record("no_autograd", bool(seen) and not any(tracking for _, tracking in seen))
+        # true only of a forward pass that left no trace: an evaluate that does nothing earns nothing here
+        student.record("autograd_clean", bool(
+            seen and grad_on_after
+            and all(p.grad is None for p in model.parameters())
+            and all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))))
 
 
 def probe_fit(student):
     import torch
     from torch import nn
 
-    device = student.ns.get("DEVICE", "cpu")
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
 
-    def correct_train_step(model, xb, yb, optimizer, loss_fn):
-        optimizer.zero_grad()
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
+        def correct_train_step(model, xb, yb, optimizer, loss_fn):
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
 
-    g = torch.Generator().manual_seed(5505)
-    x = torch.randn(150, 3, generator=g).to(device)
-    y = torch.randint(0, 2, (150,), generator=g).to(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(5506)
-        model = nn.Sequential(nn.Linear(3, 10), nn.ReLU(), nn.Linear(10, 2))
-    model = model.to(device)
-    model.eval()  # as the student's evaluate() leaves it
-    modes = []
-    handle = model.register_forward_hook(lambda module, inputs, output: modes.append(module.training))
-    missing = object()
-    saved = student.ns.get("train_step", missing)
-    student.ns["train_step"] = correct_train_step  # Question 3 is graded on its own
-    try:
-        student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(), 3, 0.05, 32, 5507)
-    finally:
-        handle.remove()
-        if saved is missing:
-            student.ns.pop("train_step", None)
-        else:
-            student.ns["train_step"] = saved
-    student.record("params_after_fit", torch.cat([p.detach().flatten() for p in model.parameters()]))
-    student.record("train_mode", bool(modes) and all(modes))
+        g = torch.Generator().manual_seed(5505)
+        x = torch.randn(150, 3, generator=g).to(device)
+        y = torch.randint(0, 2, (150,), generator=g).to(device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(5506)
+            model = nn.Sequential(nn.Linear(3, 10), nn.ReLU(), nn.Linear(10, 2))
+        model = model.to(device)
+        model.eval()  # as the student's evaluate() leaves it
+        modes = []
+        handle = model.register_forward_hook(lambda module, inputs, output: modes.append(module.training))
+        missing = object()
+        saved = student.ns.get("train_step", missing)
+        student.ns["train_step"] = correct_train_step  # Question 3 is graded on its own
+        try:
+            student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(), 3, 0.05, 32, 5507)
+        finally:
+            handle.remove()
+            if saved is missing:
+                student.ns.pop("train_step", None)
+            else:
+                student.ns["train_step"] = saved
+        student.record("params_after_fit", torch.cat([p.detach().flatten() for p in model.parameters()]))
+        student.record("train_mode", bool(modes) and all(modes))
 
 
 def probe_trained_model(student):
     import torch
-
-    device = student.ns.get("DEVICE", "cpu")
-    model = student.value("model", "model")
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
     import math
 
-    # The notebook's make_data, copied: the held-out split must not come from the student's namespace.
-    g = torch.Generator().manual_seed(6606)
-    n, classes, xs, ys = 3000, 3, [], []
-    for c in range(classes):
-        m = n // classes + (1 if c < n % classes else 0)
-        r = torch.rand(m, generator=g)
-        angle = 1.75 * math.pi * r + 2 * math.pi * c / classes + 0.2 * torch.randn(m, generator=g)
-        xs.append(2 * r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1))
-        ys.append(torch.full((m,), c, dtype=torch.int64))
-    x, y = torch.cat(xs).to(device), torch.cat(ys).to(device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits = model(x)
-    finally:
-        model.train(was_training)
-    # accuracy is counted in the grader process, from the exported outputs
-    student.record("held_out", (logits, y))
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        model = student.value("model", "model")
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
+
+        # The notebook's make_data, copied: the held-out split must not come from the student's namespace.
+        g = torch.Generator().manual_seed(6606)
+        n, classes, xs, ys = 3000, 3, [], []
+        for c in range(classes):
+            m = n // classes + (1 if c < n % classes else 0)
+            r = torch.rand(m, generator=g)
+            angle = 1.75 * math.pi * r + 2 * math.pi * c / classes + 0.2 * torch.randn(m, generator=g)
+            xs.append(2 * r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1))
+            ys.append(torch.full((m,), c, dtype=torch.int64))
+        x, y = torch.cat(xs).to(device), torch.cat(ys).to(device)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                logits = model(x)
+        finally:
+            model.train(was_training)
+        # accuracy is counted in the grader process, from the exported outputs
+        student.record("held_out", (logits, y))
 
 
 QUESTIONS = [
-    Question("classification_loss_tests", probe_classification_loss, [
+    Question("classification_loss_tests", probe_classification_loss, helpers=(JudgedAlone,), checks=[
         Check("loss_matches_cross_entropy", 1, Tensor(rtol=1e-5, atol=1e-6, requires_grad=True), key="loss",
               describe="classification_loss returns the mean cross-entropy of the logits, as a 0-d tensor "
                        "that stays in the autograd graph",
@@ -274,7 +282,7 @@ QUESTIONS = [
               hint="log(softmax(x)) underflows to log(0) = -inf for large logits; log_softmax (inside "
                    "F.cross_entropy) subtracts the maximum first and stays exact"),
     ]),
-    Question("make_mlp_tests", probe_make_mlp, [
+    Question("make_mlp_tests", probe_make_mlp, helpers=(JudgedAlone,), checks=[
         Check("mlp_layer_shapes", 1, Equal(), key="layer_shapes", needs=("mlp",),
               describe="make_mlp has two linear layers: in_features -> hidden and hidden -> classes",
               hint="nn.Linear(in_features, hidden) then nn.Linear(hidden, classes), each with a bias, "
@@ -283,11 +291,11 @@ QUESTIONS = [
               describe="make_mlp puts a non-linearity between its linear layers",
               hint="two linear layers in a row are just one linear layer: put nn.ReLU() between them"),
         Check("mlp_outputs_logits", 1, Equal(), key="outputs_logits", needs=("mlp",),
-              describe="make_mlp's model outputs logits, not probabilities",
-              hint="do not end the model with a softmax: the cross-entropy loss applies it, and argmax is the "
-                   "same on logits"),
+              describe="make_mlp's model outputs logits (its last layer is the linear one), not probabilities",
+              hint="end the model with the second nn.Linear: no softmax (the cross-entropy loss applies it) and no "
+                   "ReLU after it (logits must be able to be negative)"),
     ]),
-    Question("train_step_tests", probe_train_step, [
+    Question("train_step_tests", probe_train_step, helpers=(JudgedAlone,), checks=[
         Check("step_returns_float", 1, Number(rtol=1e-5, atol=1e-6, allow_tensor=False), key="first_loss",
               describe="train_step returns the batch loss (before the update) as a Python float",
               hint="return loss.item(), not the loss tensor"),
@@ -300,25 +308,27 @@ QUESTIONS = [
               describe="train_step clears gradients left in .grad before computing new ones",
               hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),
     ]),
-    Question("evaluate_tests", probe_evaluate, [
+    Question("evaluate_tests", probe_evaluate, helpers=(JudgedAlone,), checks=[
         Check("eval_accuracy_value", 1, Number(rtol=1e-6, atol=1e-6, allow_tensor=False), key="accuracy",
               describe="evaluate returns the fraction of correct predictions as a Python float in [0, 1]",
               hint="predictions are the argmax of the logits over dim=1; compare with y, average, and return "
                    "a Python float with .item()"),
-        Property("eval_in_eval_mode", 1, Equal(), key="eval_mode", requires=("eval_accuracy_value",),
+        Check("eval_in_eval_mode", 1, Equal(), key="eval_mode", needs=("accuracy",),
               describe="evaluate runs the model in eval mode",
               hint="call model.eval() before the forward pass: dropout and batch norm behave differently "
                    "in training mode"),
-        Property("eval_without_autograd", 1, Equal(), key="no_autograd", requires=("eval_accuracy_value",),
+        Check("eval_without_autograd", 1, Equal(), key="no_autograd", needs=("accuracy",),
               describe="evaluate runs the forward pass without recording gradients",
               hint="put the forward pass inside a `with torch.no_grad():` block"),
-        Property("eval_leaves_no_gradients", 1, Equal(), key="autograd_clean", requires=("eval_accuracy_value",),
+        Check("eval_leaves_no_gradients", 1, Equal(), key="autograd_clean", needs=("accuracy",),
               describe="evaluate leaves the parameters and their .grad untouched and autograd switched on",
               hint="evaluating needs no loss and no backward(); use a with block rather than switching "
                    "autograd off for the rest of the notebook"),
     ]),
-    Question("fit_tests", probe_fit, [
-        Check("fit_loss_history", 1, Sequence((Number(rtol=1e-5, atol=1e-6),) * FIT_EPOCHS), key="history",
+    Question("fit_tests", probe_fit, helpers=(JudgedAlone,), checks=[
+        Check("fit_loss_history", 1, Sequence((Number(rtol=1e-5, atol=1e-6, allow_tensor=False),) * FIT_EPOCHS,
+                                              names=tuple(f"loss of epoch {i + 1}" for i in range(FIT_EPOCHS))),
+              key="history",
               describe="fit returns the mean batch loss of every epoch",
               hint="one entry per epoch: the plain average of the losses train_step returned in that epoch; "
                    "every batch counts, including the last smaller one"),
@@ -327,11 +337,11 @@ QUESTIONS = [
               hint="create the optimizer (SGD, momentum=0.9) and the seeded generator once; draw a new "
                    "torch.randperm order every epoch; slice it into consecutive batches and keep the last "
                    "smaller one"),
-        Property("fit_trains_in_train_mode", 1, Equal(), key="train_mode", requires=("fit_trained_parameters",),
+        Check("fit_trains_in_train_mode", 1, Equal(), key="train_mode", needs=("history",),
               describe="fit trains the model in training mode",
               hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),
     ]),
-    Question("train_model_tests", probe_trained_model, [
+    Question("train_model_tests", probe_trained_model, helpers=(JudgedAlone,), checks=[
         Check("trained_model_beats_linear", 2, Accuracy(minimum=0.70),
               key="held_out",
               describe="the trained model clearly beats any linear model on held-out data",

@@ -145,6 +145,12 @@ VARIANTS = [
             "def make_mlp(in_features, hidden, classes):\n"
             "    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, classes),\n"
             "                         nn.Softmax(dim=1))\n")}),
+    # a wrong structure the parameter shapes cannot see: a ReLU after the last linear layer
+    Variant("mlp_ends_with_relu", fails=("mlp_outputs_logits", *TRAINED), answers={
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, classes),\n"
+            "                         nn.ReLU())\n")}),
     Variant("grad_accumulates_no_zero_grad",
             fails=("step_updates_parameters", "step_clears_old_gradients", *TRAINED), answers={
         "train_step": (
@@ -196,6 +202,30 @@ VARIANTS = [
             "    with torch.no_grad():\n"
             "        predictions = model(x).argmax(dim=1)\n"
             "    return (predictions == y).float().mean()\n")}),
+    # switched off for the rest of the notebook: charged here, and fit's probe still judges fit on its own
+    # (its checks pass); the notebook's own training cell then cannot backpropagate, so the model is untrained
+    Variant("evaluate_switches_autograd_off", fails=("eval_leaves_no_gradients", *TRAINED), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    torch.set_grad_enabled(False)  # no autograd while evaluating\n"
+            "    predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    Variant("fit_history_of_tensors", fails=("fit_loss_history",), answers={
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    generator = torch.Generator().manual_seed(seed)\n"
+            "    history = []\n"
+            "    for epoch in range(epochs):\n"
+            "        model.train()\n"
+            "        order = torch.randperm(len(x), generator=generator).to(x.device)\n"
+            "        losses = []\n"
+            "        for start in range(0, len(x), batch_size):\n"
+            "            idx = order[start:start + batch_size]\n"
+            "            losses.append(train_step(model, x[idx], y[idx], optimizer, loss_fn))\n"
+            "        history.append(torch.tensor(losses).mean())\n"
+            "    return history\n")}),
     Variant("no_shuffle", fails=("fit_loss_history", "fit_trained_parameters", *TRAINED), answers={
         "fit": (
             "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
