@@ -35,6 +35,7 @@ class CheckStats:
     runs: int
     failures: int
     messages: tuple  # (message, count), most frequent first
+    kills: int | None = None  # known misconceptions (mutants) it catches, from `course verify`; None: not verified
 
     @property
     def failure_rate(self) -> float:
@@ -67,6 +68,7 @@ class ClassReport:
     checks: list = field(default_factory=list)  # CheckStats, most failed first
     runs: list = field(default_factory=list)  # Run
     trouble: list = field(default_factory=list)  # Run that hit a limit or failed to run
+    verified: bool = False  # kill counts from an up-to-date `course verify` for every notebook
 
     @property
     def scores(self) -> list[float]:
@@ -92,6 +94,10 @@ def compute(config: CourseConfig, assignment_id: str) -> ClassReport:
     students = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
     per_check: dict[tuple, list] = {}
     per_question: dict[tuple, list] = {}
+    from .verify import load_kills
+
+    kills = {spec.name: load_kills(config, spec) or {} for spec in assignment.autograded()}
+    report.verified = all(kills.values())
     for student in students:
         for spec in assignment.autograded():
             graded = load_results(config, student, assignment_id, spec.name)
@@ -112,8 +118,10 @@ def compute(config: CourseConfig, assignment_id: str) -> ClassReport:
     for (nb, gid, name), results in per_check.items():
         failed = [c for c in results if not c.passed]
         messages = Counter(c.message.strip().splitlines()[0] if c.message.strip() else "(no message)" for c in failed)
+        known = kills.get(nb, {}).get(name)
         report.checks.append(CheckStats(nb, gid, name, results[0].describe, len(results), len(failed),
-                                        tuple(messages.most_common(TOP_MESSAGES))))
+                                        tuple(messages.most_common(TOP_MESSAGES)),
+                                        None if known is None else len(known)))
     report.checks.sort(key=lambda c: (-c.failure_rate, c.notebook, c.grade_id, c.name))
     for (nb, gid), pairs in per_question.items():
         most = pairs[0][1]

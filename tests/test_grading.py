@@ -47,7 +47,7 @@ def test_unreadable_file_is_refused_with_reason_not_scored_zero(course_dir, tmp_
 def test_one_wrong_answer_loses_exactly_its_question(graded_variants, tensors_spec):
     graded = graded_variants["invert_negates"]
     full = {q.grade_id: (q.points, q.points) for q in tensors_spec.grader.questions}
-    assert graded.question_scores() == {**full, "invert_tests": (1.0, 3.0)}
+    assert graded.question_scores() == {**full, "invert_tests": (0.0, 3.0)}  # no property point for a wrong result
 
 
 def test_erroring_cell_loses_only_its_question(graded_variants, tensors_spec):

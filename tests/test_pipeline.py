@@ -17,7 +17,8 @@ from conftest import copy_course
 pytestmark = pytest.mark.slow
 
 CLASS = {"s-correct": "solution", "s-invert": "invert_negates", "s-blank": "blank", "s-error": "error_in_one_cell"}
-EXPECTED = {"s-correct": 20.0, "s-invert": 18.0, "s-blank": 0.0, "s-error": 17.0}
+# invert_negates loses invert_values (2) and, with a wrong result, "leaves its input unchanged" (1)
+EXPECTED = {"s-correct": 20.0, "s-invert": 17.0, "s-blank": 0.0, "s-error": 17.0}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_gradebook_holds_per_question_scores_readable_by_nbgrader(graded_course)
         totals = {s: gb.find_submission("01-tensors", s).score for s in CLASS}
         assert totals == EXPECTED
         invert = gb.find_grade("invert_tests", "tensors", "01-tensors", "s-invert")
-        assert (invert.auto_score, invert.max_score, invert.needs_manual_grade) == (1.0, 3.0, False)
+        assert (invert.auto_score, invert.max_score, invert.needs_manual_grade) == (0.0, 3.0, False)
         crop = gb.find_grade("crop_center_tests", "tensors", "01-tensors", "s-error")
         assert crop.auto_score == 0.0
         blank = gb.find_comment("make_grid", "tensors", "01-tensors", "s-blank")
@@ -83,7 +84,7 @@ def test_autograded_notebooks_and_feedback_hide_the_grader(graded_course, capsys
     assert main(["--course", str(course), "feedback", "01-tensors"]) == 0
     assert "wrote 4 feedback" in capsys.readouterr().out
     page = (course / "feedback" / "s-invert" / "01-tensors" / "tensors.html").read_text()
-    assert "18 / 20" in page and "Question 6" in page and "invert returns 1 - images" in page
+    assert "17 / 20" in page and "Question 6" in page and "invert returns 1 - images" in page
     assert "values are wrong" in page
     assert not any(h in page for h in hidden)
     assert "def probe" not in page

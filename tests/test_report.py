@@ -79,6 +79,21 @@ def test_html_report_has_valid_plots_escapes_text_and_lists_failed_runs(graded_c
     assert "w-gpu (cuda)" in page
 
 
+def test_each_check_shows_how_many_known_misconceptions_it_kills(graded_course, tmp_path):
+    from course_lib.report import compute, write_report
+    from course_lib.verify import CheckRow, NotebookVerification, save_kills
+
+    config, spec, first = graded_course
+    assert all(c.kills is None for c in compute(config, "01-tensors").checks)  # never verified: unknown
+    rows = [CheckRow(q.grade_id, c.name, c.points, kills=("m1", "m2") if c is first else ())
+            for q in spec.grader.questions for c in q.checks]
+    save_kills(config, spec, NotebookVerification("01-tensors", "tensors", rows=rows))
+    report = compute(config, "01-tensors")
+    assert report.verified and report.checks[0].kills == 2 and report.checks[1].kills == 0
+    page = write_report(config=config, assignment_id="01-tensors", out=tmp_path / "r").read_text()
+    assert "<th>kills</th>" in page and "course verify 01-tensors" not in page
+
+
 def test_report_without_graded_submissions_says_what_to_do(own_course, tmp_path):
     from course_lib.config import CourseConfig
     from course_lib.errors import CourseError
