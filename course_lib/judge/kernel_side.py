@@ -270,8 +270,10 @@ class Pristine:
         """Whether an object's type comes from an installed library (not from the notebook)."""
         cls = type(obj)
         module_name = getattr(cls, "__module__", None)
-        if type(module_name) is not str or module_name in ("__main__", "builtins"):
-            return module_name == "builtins"
+        if module_name == "builtins":
+            return self.builtin_names.get(str(getattr(cls, "__qualname__", ""))) is cls
+        if type(module_name) is not str or module_name == "__main__":
+            return False
         module = self.loaded.get(module_name) or self.sys_modules.get(module_name)
         origin = getattr(getattr(module, "__spec__", None), "origin", None)
         if type(origin) is not str or not os.path.realpath(origin).startswith(self.prefixes):

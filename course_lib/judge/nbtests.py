@@ -415,13 +415,19 @@ def recheck(entry: dict) -> str:
             holds = not holds
         return "" if holds else f"the value is {_what(raw[0])}, not an instance of {', '.join(names)}"
     checked = values[:2] if form not in ("is None", "is not None", "truth") else values[:1]
-    opaque = [i for i, v in enumerate(checked) if _opaque(v)]
-    if opaque:
-        if all(i in opaque for i in range(len(checked))) or all(trusted[i] for i in opaque if i < len(trusted)):
-            return ""  # objects of installed libraries (or no data on either side): the kernel's verdict stands
-        what = _what(raw[opaque[0]])
+    # each operand is plain data, an object of an installed library, or an object of the notebook's own
+    # making (also inside a list or dict: only the outer type is vouched for)
+    sides = ["data" if not _opaque(v) else
+             "lib" if isinstance(v, _Opaque) and i < len(trusted) and trusted[i] else "own"
+             for i, v in enumerate(checked)]
+    if "own" in sides:
+        if all(side == "own" for side in sides):
+            return ""  # the notebook's objects on every side: nothing the grader can read; the kernel decided
+        what = _what(raw[sides.index("own")])
         return f"the test compared {what}, which the grader cannot read as data (return plain numbers, " \
                "arrays or tensors)"
+    if "lib" in sides:
+        return ""  # an object of an installed library (pytest.approx, ...): the kernel's verdict stands
     try:
         holds = _decide(form, entry, values)
     except AssertionError as exc:

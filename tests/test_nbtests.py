@@ -1,0 +1,158 @@
+"""nbgrader-format test cells: how they are rewritten, and how the grader decides them (no kernel)."""
+
+import nbformat
+import numpy as np
+import pytest
+
+from course_lib.judge import kernel_side
+from course_lib.judge.nbtests import Names, prepare, recheck, score_test
+
+
+def notebook(*cells):
+    nb = nbformat.v4.new_notebook()
+    for source, meta in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if meta:
+            cell.metadata["nbgrader"] = meta
+        nb.cells.append(cell)
+    return nb
+
+
+NB = notebook(("import numpy as np\nimport torch\nfrom numpy.testing import assert_allclose as close\n", None),
+              ("def helper(x):\n    return x\n", {"grade_id": "helpers", "locked": True, "grade": False,
+                                                "solution": False}),
+              ("def sum(values):\n    return 0\n", {"grade_id": "answer", "solution": True, "grade": False}))
+
+
+def test_protected_forms_become_recorder_calls():
+    code, plan = prepare("assert f(1) == 2, 'msg'\nassert not np.allclose(a, b, atol=1e-3)\n"
+                         "assert isinstance(x, float) and x > 0\nclose(a, b)\nassert f(x)\n", Names(NB))
+    assert plan["lifted"] == 5
+    assert "__course_assert__(1, '=='" in code and "message=lambda: 'msg'" in code
+    assert "'numpy.allclose'" in code and "negate=True" in code and "'atol': 0.001" in code
+    assert "'isinstance'" in code and "'>'" in code  # both parts of `and`
+    assert "'numpy.testing.assert_allclose'" in code  # the alias resolved through the notebook's imports
+    assert "assert f(x)" in code  # not a protected form: it stays an assert
+    assert not plan["value"]
+
+
+def test_value_of_the_last_expression_unless_quiet():
+    assert prepare("score = 1\nscore", Names(NB))[1]["value"]
+    assert not prepare("score = 1\nscore;", Names(NB))[1]["value"]
+    assert not prepare("x = 1\nassert x == 1", Names(NB))[1]["value"]
+
+
+def test_names_bound_to_the_set_up_objects():
+    _, plan = prepare("assert abs(helper(np.pi)) == sum([1]) + len([])\n", Names(NB))
+    assert plan["protect"]["np"] == ["module", "numpy"]
+    assert plan["protect"]["helper"] == ["kept", "helper"]  # a read-only cell's function
+    assert plan["protect"]["abs"] == ["builtin", "abs"] and plan["protect"]["len"] == ["builtin", "len"]
+    assert "sum" not in plan["protect"]  # the notebook itself defines sum: the question asks for it
+
+
+def test_syntax_error_is_left_for_the_kernel():
+    code, plan = prepare("assert (1 ==\n", Names(NB))
+    assert code == "assert (1 ==\n" and plan["lifted"] == 0
+
+
+class Anything(float):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = float.__hash__
+
+
+def entry(form, *args, trusted=None, **kwargs):
+    """What the kernel-side recorder sends for an assertion that passed there."""
+    data = {"index": 1, "form": form, "negate": False, "ok": True,
+            "args": [kernel_side.encode(a) for a in args],
+            "kwargs": {k: kernel_side.encode(v) for k, v in kwargs.items()},
+            "trusted": trusted or [False] * len(args)}
+    if form == "isinstance":
+        data["types"] = ["builtins.float"]
+        data["args"] = data["args"][:1]
+    return data
+
+
+def test_recheck_decides_on_the_data():
+    assert recheck(entry("==", 2, 2)) == ""
+    assert recheck(entry("==", 2, 3)) != ""
+    assert recheck(entry("<=", 0.001, 1e-2)) == ""
+    assert recheck(entry("==", (3, 4), [3, 4])) != ""  # a tuple is not a list, as in Python
+    assert recheck(entry("numpy.allclose", np.ones(3), np.ones(3) + 1e-9)) == ""
+    assert recheck(entry("numpy.allclose", np.ones(3), np.zeros(3))) != ""
+    assert recheck(entry("numpy.testing.assert_allclose", np.ones(2), np.array([1.0, 1.5]))) != ""
+    assert recheck(entry("math.isclose", 0.1 + 0.2, 0.3)) == ""
+
+
+def test_an_object_of_the_notebooks_own_fails_against_data():
+    message = recheck(entry("==", Anything(0.0), 5.0))
+    assert "Anything" in message and "cannot read as data" in message
+    assert recheck(entry("==", [Anything(0.0)], [5.0], trusted=[True, True])) != ""  # hidden in a list
+    assert recheck(entry("==", Anything(0.0), Anything(1.0))) == ""  # nothing to read on either side
+    assert recheck(entry("==", 0.5, Anything(0.5), trusted=[True, True])) == ""  # a library's object (approx)
+    assert recheck(entry("isinstance", Anything(1.0), float)) != ""  # a float subclass is not a float here
+    assert recheck(entry("isinstance", np.float64(1.0), float)) == ""  # np.float64 is a float subclass
+
+
+def test_a_failed_assertion_is_the_kernels_to_report():
+    failed = entry("==", 2, 3)
+    failed["ok"] = False
+    assert recheck(failed) == ""
+
+
+def report(value=None, sent=False, **extra):
+    return {"ran": True, "error": None, "stderr": None, "shown": extra.pop("shown", None),
+            "report": {"kind": "test", "done": True, "error": None, "lifted": extra.pop("lifted", []),
+                       "value_sent": sent, "value": kernel_side.encode(value) if sent else None,
+                       "text": repr(value) if sent else None}, **extra}
+
+
+@pytest.mark.parametrize("value,shown,points", [
+    (1.5, "1.5", 1.5),  # partial credit
+    (3, "3", 3.0),
+    (5.0, "5.0", 0.0),  # above the cell's points: 0 (nbgrader aborts the notebook)
+    (-1.0, "-1.0", 0.0),  # negative: 0 (nbgrader gives full marks)
+    ("0.5", "'0.5'", 3.0),  # not a number: all the points, as nbgrader
+    (np.float64(0.5), "np.float64(0.5)", 3.0),  # NumPy 2 prints it unparseably: all the points, as nbgrader
+    (None, None, 3.0),
+])
+def test_partial_credit_as_nbgrader_reads_it_and_validated(value, shown, points):
+    assert score_test(report(value, sent=True, shown=shown), 3.0)[0] == points
+
+
+def test_an_object_that_prints_like_a_number_scores_nothing():
+    class Forged:
+        def __repr__(self):
+            return "3.0"
+
+    assert score_test(report(Forged(), sent=True, shown="3.0"), 3.0)[0] == 0.0
+
+
+def test_errors_stderr_and_missing_reports_score_zero():
+    assert score_test(report(error={"ename": "AssertionError", "evalue": "no"}), 2)[0] == 0
+    assert score_test(report(stderr="oops"), 2)[0] == 0
+    silent = report()
+    silent["report"] = None
+    assert score_test(silent, 2) == (0.0, "the test cell's result never reached the grader (was the grading "
+                                          "set-up changed?)")
+    swallowed = report()
+    swallowed["report"]["error"] = {"ename": "AssertionError", "evalue": ""}  # display of errors disabled
+    assert score_test(swallowed, 2)[0] == 0
+    assert score_test(report(lifted=[entry("==", Anything(0.0), 1.0)]), 2)[0] == 0
+    assert score_test(report(), 2) == (2, "")
+
+
+def test_ignore_pattern_drops_only_matching_stderr():
+    from course_lib.execute.instrument import ROLE, test_outcome
+
+    cell = nbformat.v4.new_code_cell("x")
+    cell.metadata[ROLE] = {"role": "test", "question": "q"}
+    cell.execution_count = 3
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
+                                           text="/lib/x.py:3: UserWarning: deprecated\n  warnings.warn(\n")]
+    pattern = r"(?m)^.*:\d+: [A-Za-z]*Warning: "
+    assert test_outcome(cell, pattern)["stderr"] is None
+    assert test_outcome(cell, "")["stderr"] == "/lib/x.py:3: UserWarning: deprecated"
+    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="my own message\n"))
+    assert test_outcome(cell, pattern)["stderr"] == "my own message"
