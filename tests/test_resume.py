@@ -98,6 +98,10 @@ def test_kill_9_mid_batch_then_rerun_grades_only_the_rest_and_matches_an_uninter
     assert f"graded {len(CLASS) - done}, unchanged and skipped {done}" in rerun.stdout
     assert snapshot(course) == expected
     assert len(results(course)) == len(CLASS)
+    # the killed coordinator's run and pool folders (hidden probes' code inside) are gone after the next start
+    import tempfile
+
+    assert not list(Path(tempfile.gettempdir()).glob(f"course-*-{proc.pid}-*"))
 
 
 def _recorded(course: Path) -> dict:
