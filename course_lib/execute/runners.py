@@ -30,8 +30,10 @@ class Runner(Protocol):
 
 
 def _failed(job: Job, problem: str) -> ExecutionResult:
+    """The result of a job the grading machinery itself failed to run: never a grade (``setup_done`` false)."""
     return ExecutionResult(job.student, job.assignment, job.notebook, status="failed", problem=problem,
-                           device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname())
+                           device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname(),
+                           setup_done=False)
 
 
 class InlineRunner:
