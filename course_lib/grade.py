@@ -125,6 +125,14 @@ def grade_file(*, config: CourseConfig, assignment_id: str, path: Path, notebook
     except SubmissionError as exc:
         return context.unreadable(student, exc), None
     (_, result), = InlineRunner().run([job])
+    if not result.setup_done:  # nothing of the student's ran: a zero would blame them for the grader
+        from .errors import GradingSetupError
+        from .judge.references import describe_setup
+
+        raise GradingSetupError(f"the grading set-up is broken: the run failed before any student code ran "
+                                f"({result.problem or result.status}); settings: {describe_setup(job)}",
+                                hint="fix the limits in nbgrader_config.py, the interpreter or the sandbox, "
+                                     "then grade the file again", notebook=spec.name)
     return context.judge(result), result
 
 
