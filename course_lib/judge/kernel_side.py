@@ -98,6 +98,13 @@ class Runner:
             space = dict(user)
             space.update(overlay)
             space["__builtins__"] = p.builtins
+            for name, spec in plan.get("protect", {}).items():
+                if spec[0] == "kept" and name in overlay and type(overlay[name]) is p.function_type:
+                    # the instructor's helper sees what the test cell sees (the set-up's modules and builtins)
+                    fn = overlay[name]
+                    space[name] = overlay[name] = p.function_type(fn.__code__, space, fn.__name__,
+                                                                  fn.__defaults__, fn.__closure__)
+                    overlay[name].__kwdefaults__ = fn.__kwdefaults__
             space[LIFTER] = Lifter(record["lifted"], p)
             try:
                 p.exec(p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0), space)
@@ -160,6 +167,7 @@ class Pristine:
                 pass
         self.builtins = builtins
         self.compile, self.exec, self.repr = builtins.compile, builtins.exec, builtins.repr
+        self.function_type = type(install)
         self.import_module = importlib.import_module
         self.sys_modules = sys.modules
         self.loaded = dict(sys.modules)

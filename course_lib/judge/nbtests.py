@@ -74,6 +74,7 @@ class Names:
         self.imports: dict[str, tuple] = {}
         self.bound: set[str] = set()
         self.helpers: dict[str, list[str]] = {}  # grade id of a read-only cell -> functions and classes it defines
+        self.uses: dict[str, set[str]] = {}  # helper -> the names it reads
         for cell in source_nb.cells:
             if cell.cell_type != "code":
                 continue
@@ -88,10 +89,13 @@ class Names:
                 from ..notebooks import is_grade
 
                 if not is_grade(cell):
-                    defs = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                         ast.ClassDef))]
+                    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                    ast.ClassDef))]
                     if defs:
-                        self.helpers[grade_id(cell)] = defs
+                        self.helpers[grade_id(cell)] = [n.name for n in defs]
+                    for node in defs:  # what a helper itself uses is bound for it as for the test
+                        self.uses[node.name] = {n.id for n in ast.walk(node)
+                                                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         self.kept = {name for names in self.helpers.values() for name in names}
 
     def _imports(self, node) -> None:
@@ -224,6 +228,8 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
         tree.body[-1] = ast.copy_location(ast.Assign(targets=[ast.Name(VALUE, ast.Store())], value=last.value), last)
     ast.fix_missing_locations(tree)
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for name in list(used):
+        used |= names.uses.get(name, set())
     protect = {}
     for name in sorted(used):
         if name in names.imports:

@@ -143,3 +143,64 @@ def test_cheat_on_wrong_answers_earns_only_the_honest_part(graded, cheat):
 def test_cheat_on_a_correct_answer_keeps_full_marks(graded, cheat):
     right = graded[f"{cheat}-right"]
     assert right.score == 10, [(c.grade_id, c.points, c.message) for c in right.checks]
+
+
+HELPERS = "99-helpers"
+
+
+def helper_assignment(course):
+    """A small nbgrader-format assignment whose test cell calls a read-only helper of the instructor's."""
+    import nbformat
+
+    def cell(source, gid, kind="code", **meta):
+        new = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+        new.metadata["nbgrader"] = {"grade_id": gid, "schema_version": 3, "task": False, "grade": False,
+                                    "solution": False, "locked": False, **meta}
+        return new
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [
+        cell("import torch", "imports", locked=True),
+        cell("def check_close(a, b, message):\n    assert torch.allclose(a, b), message", "helpers", locked=True),
+        cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION", "double",
+             solution=True),
+        cell("check_close(double(torch.ones(3)), torch.full((3,), 2.0), 'double is wrong')", "double_tests",
+             grade=True, locked=True, points=2),
+    ]
+    (course / "source" / HELPERS).mkdir(parents=True)
+    nbformat.write(nb, course / "source" / HELPERS / "helpers.ipynb")
+
+
+HELPER_CHEATS = {
+    "honest-wrong": "def double(x):\n    return x\n",
+    "helper-redefined": "def check_close(a, b, message):\n    pass\n\ndef double(x):\n    return x\n",
+    "helper-module-rebound": ("import types\n_real = torch\ntorch = types.SimpleNamespace(allclose=lambda a, b: True, "
+                              "ones=_real.ones, full=_real.full)\n\ndef double(x):\n    return x\n"),
+    "right-with-redefined-helper": "def check_close(a, b, message):\n    pass\n\ndef double(x):\n    return 2 * x\n",
+}
+
+
+@pytest.fixture(scope="module")
+def helper_graded(tmp_path_factory):
+    from course_lib.assignment import Assignment
+    from course_lib.config import CourseConfig
+    from course_lib.execute.runners import LocalRunner
+    from course_lib.grade import Context
+    from course_lib.release import release
+    from course_lib.synth import Variant, build
+
+    course = copy_course(tmp_path_factory.mktemp("nbgrader-helper-cheats") / "course")
+    helper_assignment(course)
+    config = CourseConfig.load(course).with_overrides(device="cpu")
+    release(config=config, assignment_id=HELPERS)
+    spec = Assignment.load(config, HELPERS).notebook("helpers")
+    context = Context.prepare(config, spec, "cpu")
+    jobs = [context.job(name, Path(f"{name}.ipynb"), student_nb=build(spec, Variant(name, answers={"double": code})))
+            for name, code in HELPER_CHEATS.items()]
+    return {job.student: context.judge(result).score for job, result in LocalRunner(2).run(jobs)}
+
+
+def test_a_redefined_or_rebound_helper_of_the_instructor_changes_nothing(helper_graded):
+    assert helper_graded == {"honest-wrong": 0, "helper-redefined": 0, "helper-module-rebound": 0,
+                             "right-with-redefined-helper": 2}
