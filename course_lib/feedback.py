@@ -54,6 +54,14 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
 
 
+#: What an nbgrader-format notebook's feedback says about how its test cells were checked.
+PROTECTED_FORMS = ("This notebook's test cells ran through the grader's own runner. Assertions of the forms "
+                   "a == b, !=, <, <=, >, >=, is None, isinstance, np.allclose, np.array_equal, torch.allclose, "
+                   "torch.equal, math.isclose, np.testing.assert_* and torch.testing.assert_close were decided "
+                   "again by the grader on the values your code returned; other assertions ran in your "
+                   "notebook.")
+
+
 def render(config: CourseConfig, assignment_id: str, notebook: str, student: str) -> str | None:
     """The feedback page of one student's notebook, or ``None`` if it was never graded."""
     assignment = Assignment.load(config, assignment_id)
@@ -76,7 +84,8 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
         score=scores["score"], max_score=scores["max_score"], needs_manual=scores["needs_manual_grade"],
         late_penalty=scores["late_penalty"], seconds_late=scores["seconds_late"],
         late_text=duration(scores["seconds_late"]), late_policy=config.late_for(assignment_id).describe(),
-        problems=list(graded.problems), questions=questions)
+        problems=list(graded.problems), questions=questions,
+        protected=PROTECTED_FORMS if spec.in_notebook else "")
 
 
 def feedback(*, config: CourseConfig, assignment_id: str, students: list[str] | None = None) -> FeedbackReport:
@@ -85,7 +94,7 @@ def feedback(*, config: CourseConfig, assignment_id: str, students: list[str] | 
     from .gradebook import require_gradebook
 
     assignment = Assignment.load(config, assignment_id)
-    require_gradebook(config)  # feedback reads the totals there: never from a new, empty one
+    require_gradebook(config, assignment_id)  # feedback reads the totals there: never from a new, empty one
     base = config.path("autograded")
     if students:
         unknown = sorted(s for s in set(students) if not (base / s / assignment_id).is_dir())
