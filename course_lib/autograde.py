@@ -17,7 +17,6 @@ before anything is recorded. One batch per course and assignment runs at a time
 from __future__ import annotations
 
 import dataclasses
-import contextlib
 import hashlib
 import json
 import os
@@ -222,15 +221,13 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
                 yield job
 
         guard = _SetupGuard(report, contexts, min(SUSPECT_AFTER, len(queued)))
-        results = runner.run(jobs())
-        with contextlib.closing(results) if hasattr(results, "close") else contextlib.nullcontext():
-            for job, result in results:
-                sub, digest, student_nb = pending.pop((job.student, job.notebook))
-                for item in guard.admit(job, sub, result, (sub, digest, student_nb)):
-                    (sub, digest, student_nb), result = item
-                    finish(sub, contexts[sub.notebook].judge(result), result.executed, student_nb, digest)
-            for (sub, digest, student_nb), result in guard.close():
+        # an error leaves the runner's generator to be closed after the kernel pool (so its kernels end first)
+        for job, result in runner.run(jobs()):
+            sub, digest, student_nb = pending.pop((job.student, job.notebook))
+            for (sub, digest, student_nb), result in guard.admit(job, sub, result, (sub, digest, student_nb)):
                 finish(sub, contexts[sub.notebook].judge(result), result.executed, student_nb, digest)
+        for (sub, digest, student_nb), result in guard.close():
+            finish(sub, contexts[sub.notebook].judge(result), result.executed, student_nb, digest)
     report.graded.sort(key=lambda g: (g.student, g.notebook))
     if report.not_graded:
         listed = "; ".join(f"{sub.student} ({problem})" for sub, problem in report.not_graded[:10])
