@@ -63,13 +63,22 @@ PROTECTED_FORMS = ("This notebook's test cells ran through the grader's own runn
 
 
 def render(config: CourseConfig, assignment_id: str, notebook: str, student: str) -> str | None:
-    """The feedback page of one student's notebook, or ``None`` if it was never graded."""
+    """The feedback page of one student's notebook, or ``None`` if it was never graded.
+
+    Graded means the gradebook holds its scores: a done-marker in ``autograded/`` whose grades the gradebook
+    lost (deleted or replaced since) gets no page; the command's warning names the student.
+    """
+    from nbgrader.api import MissingEntry
+
     assignment = Assignment.load(config, assignment_id)
     spec = assignment.notebook(notebook)
     graded = load_results(config, student, assignment_id, notebook)
     if graded is None:
         return None
-    scores = notebook_scores(config, assignment_id, notebook, student)
+    try:
+        scores = notebook_scores(config, assignment_id, notebook, student)
+    except MissingEntry:
+        return None
     titles = question_titles(spec.release_nb())
     questions = []
     for gid, title in titles.items():

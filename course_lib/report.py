@@ -98,10 +98,14 @@ def compute(config: CourseConfig, assignment_id: str) -> ClassReport:
 
     kills = {spec.name: load_kills(config, spec) or {} for spec in assignment.autograded()}
     report.verified = all(kills.values())
+    from .gradebook import recorded_scores
+
+    # graded means the gradebook holds its scores (it may have been deleted or replaced since autograded/ was)
+    held = {spec.name: recorded_scores(config, assignment_id, spec.name) for spec in assignment.autograded()}
     for student in students:
         for spec in assignment.autograded():
             graded = load_results(config, student, assignment_id, spec.name)
-            if graded is None:
+            if graded is None or not held[spec.name].get(student):
                 continue
             problem = graded.problems[0] if graded.problems else ""
             run = Run(student, spec.name, graded.status, graded.runtime, graded.device, graded.worker or "local",

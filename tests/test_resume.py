@@ -145,3 +145,8 @@ def test_a_gradebook_deleted_mid_batch_is_regraded_by_a_plain_rerun_and_the_comm
         assert done.returncode == 0, done.stderr
         assert ("warning: 1 student(s) have a submission of 01-tensors but no grade in the gradebook "
                 "(left out here): s9;") in done.stderr, (args, done.stderr)
+    # a done-marker whose grade the gradebook does not hold gets no feedback page (and no traceback)
+    shutil.copytree(course / "autograded" / "s1", course / "autograded" / "s8")
+    done = subprocess.run(base + ["feedback", "01-tensors"], env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 6 feedback file(s)" in done.stdout and not (course / "feedback" / "s8").exists()
