@@ -85,7 +85,7 @@ class BatchBusy(CourseError):
 class GradebookError(CourseError):
     """The gradebook's database cannot be opened, read or written (what is already committed stays)."""
 
-    exit_code = 5
+    exit_code = 7
 
 
 def from_os_error(exc: OSError) -> CourseError:

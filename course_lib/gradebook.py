@@ -52,7 +52,7 @@ def open_gradebook(config: CourseConfig, *, create: bool = False):
             raise gradebook_error(config, exc, "use") from None
 
 
-def require_gradebook(config: CourseConfig) -> None:
+def require_gradebook(config: CourseConfig, assignment_id: str = "AID") -> None:
     """Raise :class:`GradebookError` unless ``config.db_url`` holds an nbgrader gradebook (creating nothing)."""
     from pathlib import Path
 
@@ -61,7 +61,7 @@ def require_gradebook(config: CourseConfig) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     url = make_url(config.db_url)
-    hint = ("grade first (course autograde AID), or name the gradebook autograde wrote: --db-url URL or "
+    hint = (f"run `course autograde {assignment_id}` first, or name the gradebook it wrote: --db-url URL or "
             "c.CourseDirectory.db_url in nbgrader_config.py")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         database = url.database.removeprefix("file:").split("?")[0] if url.query.get("uri") else url.database

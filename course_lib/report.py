@@ -88,7 +88,7 @@ def compute(config: CourseConfig, assignment_id: str) -> ClassReport:
     from .gradebook import open_gradebook, require_gradebook
 
     assignment = Assignment.load(config, assignment_id)
-    require_gradebook(config)  # the totals come from there: never describe what a new, empty one holds
+    require_gradebook(config, assignment_id)  # the totals come from there: never describe what a new, empty one holds
     report = ClassReport(assignment_id)
     base = config.path("autograded")
     students = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []

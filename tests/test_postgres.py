@@ -196,7 +196,7 @@ def test_postgresql_failures_are_one_clear_line(postgres, own_course, tmp_path, 
         (["export", "gradebook", "-o", str(tmp_path / "x.csv"), "--db-url", url], "holds no nbgrader gradebook"),
     ]
     for argv, fragment in cases:
-        assert main([*root, *argv]) == 5, argv
+        assert main([*root, *argv]) == 7, argv
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err, (argv, err)
         assert "not-the-password" not in err and PASSWORD not in err

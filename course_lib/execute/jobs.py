@@ -32,7 +32,7 @@ def resolve_device(device: str, *, here: bool = True) -> str:
             count = gpu_count()
             if count <= index:
                 found = f"{count} CUDA device(s)" if count else "no usable CUDA GPU"
-                raise ConfigError(f"--device {device}, but this machine has {found}",
+                raise ConfigError(f"device {device} (--device, or c.Course.device), but this machine has {found}",
                                   hint="use --device cpu, or auto (CUDA where there is a GPU); "
                                        "c.Course.device sets the default")
         return device
