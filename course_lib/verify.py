@@ -103,7 +103,8 @@ def verify(*, config: CourseConfig, assignment_ids: list[str], device: str | Non
             pools.active(pools.KernelPool(runner.workers)):
         for aid in assignment_ids:
             for spec in Assignment.load(config, aid).autograded():
-                here = _with_gradebook(config, Path(scratch)) if spec.in_notebook else config
+                # nbgrader's format (no grader module) reads the tests nbgrader generated into a gradebook
+                here = config if spec.grader_path.is_file() else _with_gradebook(config, Path(scratch))
                 report.notebooks.append(verify_notebook(here, spec, device, runner))
     return report
 

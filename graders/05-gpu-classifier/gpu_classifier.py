@@ -240,34 +240,35 @@ def probe_fit(student):
 
 
 def probe_trained_model(student):
-    import torch
     import math
 
-    with JudgedAlone(student):
-        device = student.ns.get("DEVICE", "cpu")
-        model = student.value("model", "model")
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
+    import torch
 
-        # The notebook's make_data, copied: the held-out split must not come from the student's namespace.
-        g = torch.Generator().manual_seed(6606)
-        n, classes, xs, ys = 3000, 3, [], []
-        for c in range(classes):
-            m = n // classes + (1 if c < n % classes else 0)
-            r = torch.rand(m, generator=g)
-            angle = 1.75 * math.pi * r + 2 * math.pi * c / classes + 0.2 * torch.randn(m, generator=g)
-            xs.append(2 * r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1))
-            ys.append(torch.full((m,), c, dtype=torch.int64))
-        x, y = torch.cat(xs).to(device), torch.cat(ys).to(device)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                logits = model(x)
-        finally:
-            model.train(was_training)
-        # accuracy is counted in the grader process, from the exported outputs
-        student.record("held_out", (logits, y))
+    # not JudgedAlone: the student's trained model is run as the notebook left it (its dtype, its device)
+    device = student.ns.get("DEVICE", "cpu")
+    model = student.value("model", "model")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
+
+    # The notebook's make_data, copied: the held-out split must not come from the student's namespace.
+    g = torch.Generator().manual_seed(6606)
+    n, classes, xs, ys = 3000, 3, [], []
+    for c in range(classes):
+        m = n // classes + (1 if c < n % classes else 0)
+        r = torch.rand(m, generator=g)
+        angle = 1.75 * math.pi * r + 2 * math.pi * c / classes + 0.2 * torch.randn(m, generator=g)
+        xs.append(2 * r[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1))
+        ys.append(torch.full((m,), c, dtype=torch.int64))
+    x, y = torch.cat(xs).to(device), torch.cat(ys).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    finally:
+        model.train(was_training)
+    # accuracy is counted in the grader process, from the exported outputs
+    student.record("held_out", (logits, y))
 
 
 QUESTIONS = [
@@ -341,7 +342,7 @@ QUESTIONS = [
               describe="fit trains the model in training mode",
               hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),
     ]),
-    Question("train_model_tests", probe_trained_model, helpers=(JudgedAlone,), checks=[
+    Question("train_model_tests", probe_trained_model, checks=[
         Check("trained_model_beats_linear", 2, Accuracy(minimum=0.70),
               key="held_out",
               describe="the trained model clearly beats any linear model on held-out data",

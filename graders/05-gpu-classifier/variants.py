@@ -132,6 +132,13 @@ VARIANTS = [
             "def classification_loss(logits, targets):\n"
             "    probs = torch.softmax(logits, dim=1)\n"
             "    return -torch.log(probs[torch.arange(len(targets)), targets]).mean()\n")}),
+    # stable on every row alone, but shifted by the largest logit of the whole batch: rows far below it underflow
+    Variant("log_softmax_shifted_by_batch_max", fails=("loss_stable_for_large_logits",), answers={
+        "classification_loss": (
+            "def classification_loss(logits, targets):\n"
+            "    shifted = logits - logits.max()\n"
+            "    log_probs = shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))\n"
+            "    return -log_probs[torch.arange(len(targets)), targets].mean()\n")}),
     Variant("linear_model_only", fails=("mlp_layer_shapes", "mlp_is_nonlinear", *TRAINED), answers={
         "make_mlp": (
             "def make_mlp(in_features, hidden, classes):\n"

@@ -101,6 +101,15 @@ VARIANTS = [
             "    loss = ((x @ w - y) ** 2).mean()\n"
             "    loss.backward()\n"
             "    return loss.detach(), w.grad.clone()\n")}),
+    Variant("mse_and_grad_loss_as_python_float", fails=(GRAD,), answers={
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    w = w.detach().clone().requires_grad_(True)\n"
+            "    loss = ((x @ w - y) ** 2).mean()\n"
+            "    loss.backward()\n"
+            "    return loss.item(), w.grad\n")}),
+    Variant("fit_line_returns_tensors", fails=(FIT,), answers={"fit_line": fit_line().replace(
+        "    return w.item(), b.item()\n", "    return w.detach(), b.detach()\n")}),
     # partial credit: b converges within 20 steps, w does not (1 of 2 points)
     Variant("fit_line_ignores_steps", fails=(FIT,), answers={"fit_line": fit_line(loop="range(20)")}),
     # correct, but it prints its progress to stderr: nbgrader's rule gives the test cell no points
