@@ -140,6 +140,8 @@ def load_references(config: CourseConfig, spec: NotebookSpec, *, device: str, ru
                              *([f"probes not reached: {', '.join(missing)}"] if missing else []),
                              *([result.problem] if result.problem else [])])
         if setup_broken:
+            if not result.setup_done:  # nothing of the notebook ran: the probes it did not reach say nothing
+                details = result.problem or f"the run ended ({result.status}) before the grading set-up completed"
             raise GradingSetupError(
                 f"the grading set-up is broken: the solution notebook {spec.source} fails under the current "
                 f"settings ({describe_setup(job)}): {details or result.problem or result.status}",
