@@ -172,3 +172,46 @@ def test_the_command_itself_prints_no_traceback(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines()[0].startswith("error: c.Course.seed = 'abc'")
+
+
+@pytest.mark.slow
+def test_a_full_disk_mid_batch_is_a_message_and_loses_no_grade(tmp_path, capsys, monkeypatch):
+    """The disk fills after the first submission is recorded: one line, exit 1; the rerun completes the class."""
+    import errno
+
+    from nbgrader.api import Gradebook
+
+    from course_lib import autograde as batch
+    from course_lib.assignment import Assignment
+    from course_lib.config import CourseConfig
+    from course_lib.synth import build, load_variants, write
+
+    course = copy_course(tmp_path / "course")
+    spec = Assignment.load(CourseConfig.load(course), "01-tensors").notebook("tensors")
+    variants = {v.name: v for v in load_variants(spec)}
+    for student, variant in (("s-a", "solution"), ("s-b", "blank"), ("s-c", "invert_negates")):
+        write(build(spec, variants[variant]), tmp_path / "inbox" / f"{student}.ipynb")
+    root = ["--course", str(course)]
+    assert main([*root, "collect", "01-tensors", "--from", str(tmp_path / "inbox")]) == 0
+    real, calls = batch.save_results, []
+
+    def fills_up(config, graded, digest):
+        calls.append(graded.student)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")  # as the kernel reports it: no file name
+        real(config, graded, digest)
+
+    monkeypatch.setattr(batch, "save_results", fills_up)
+    args = [*root, "autograde", "01-tensors", "--device", "cpu", "--workers", "1", "--quiet"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "no space left on the disk" in err and "what was graded is kept" in err
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "dl-pytorch") as gb:
+        recorded = {s.student.id for s in gb.find_assignment("01-tensors").submissions}
+    assert set(calls) <= recorded  # everything judged before the disk filled is in the gradebook
+
+    monkeypatch.setattr(batch, "save_results", real)
+    assert main(args) == 0
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "dl-pytorch") as gb:
+        scores = {s.student.id: s.score for s in gb.find_assignment("01-tensors").submissions}
+    assert scores["s-a"] == 20.0 and scores["s-b"] == 0.0 and set(scores) == {"s-a", "s-b", "s-c"}
