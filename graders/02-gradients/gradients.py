@@ -99,6 +99,7 @@ def probe_numerical_grad(student):
         device = student.ns.get("DEVICE", "cpu")
         x = torch.randn(2, 3, generator=g, dtype=torch.float64).to(device)
         student.call("numgrad_default", "numerical_grad", f, x)
+        student.record("numgrad_x_after", x)  # compared with the solution's untouched x, bit for bit
         student.call("numgrad_step", "numerical_grad", f, x.clone(), eps=1e-2)
 
 
@@ -217,13 +218,17 @@ QUESTIONS = [
               hint="tag a copy, x.detach().clone().requires_grad_(), not the caller's x"),
     ]),
     Question("numerical_grad_tests", probe_numerical_grad, helpers=(JudgedAlone,), checks=[
-        Check("numgrad_values", 2, F64, key="numgrad_default",
+        Check("numgrad_values", 1.5, F64, key="numgrad_default",
               describe="numerical_grad is the central-difference estimate with the default step",
               hint="use (f(x + h e_i) - f(x - h e_i)) / (2 h) for every element i: the step is h on each "
                    "side, 2 h in total"),
         Check("numgrad_custom_step", 1, F64, key="numgrad_step",
               describe="numerical_grad uses the step eps it is given",
               hint="use the eps argument, not a fixed number; the same central formula"),
+        Property("numgrad_leaves_x", 0.5, Tensor(rtol=0, atol=0, requires_grad=True), key="numgrad_x_after",
+                 requires=("numgrad_values",), describe="numerical_grad leaves x as it was (\"Do not change x\")",
+                 hint="nudge a copy (x + h e_i), not x itself: adding and subtracting h in place does not give "
+                      "back the same bits"),
     ]),
     Question("losses_tests", probe_losses, helpers=(JudgedAlone,), checks=[
         Check("mse_value", 1, LOSS, key="mse",

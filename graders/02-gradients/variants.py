@@ -198,7 +198,21 @@ VARIANTS = [
             "    x.requires_grad_(True)\n"
             "    f(x).sum().backward()\n"
             "    return x.grad\n")}),
-    Variant("forward_difference_instead_of_central", fails=("numgrad_values", "numgrad_custom_step"), answers={
+    Variant("numgrad_nudges_x_in_place", fails=("numgrad_leaves_x",), answers={
+        "numerical_grad": (
+            "def numerical_grad(f, x, eps=1e-3):\n"
+            "    estimate = torch.zeros_like(x)\n"
+            "    flat = x.view(-1)\n"
+            "    for i in range(x.numel()):\n"
+            "        flat[i] += eps\n"
+            "        up = f(x)\n"
+            "        flat[i] -= 2 * eps\n"
+            "        down = f(x)\n"
+            "        flat[i] += eps  # back where it was, up to rounding\n"
+            "        estimate.view(-1)[i] = (up - down) / (2 * eps)\n"
+            "    return estimate\n")}),
+    Variant("forward_difference_instead_of_central",
+            fails=("numgrad_values", "numgrad_custom_step", "numgrad_leaves_x"), answers={
         "numerical_grad": (
             "def numerical_grad(f, x, eps=1e-3):\n"
             "    grad = torch.zeros_like(x)\n"
@@ -207,7 +221,8 @@ VARIANTS = [
             "        step.view(-1)[i] = eps\n"
             "        grad.view(-1)[i] = (f(x + step) - f(x)) / eps\n"
             "    return grad\n")}),
-    Variant("central_difference_divides_by_eps", fails=("numgrad_values", "numgrad_custom_step"), answers={
+    Variant("central_difference_divides_by_eps",
+            fails=("numgrad_values", "numgrad_custom_step", "numgrad_leaves_x"), answers={
         "numerical_grad": (
             "def numerical_grad(f, x, eps=1e-3):\n"
             "    grad = torch.zeros_like(x)\n"
