@@ -383,8 +383,23 @@ def _skip_unused_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
+def _quiet_library_logs() -> None:
+    """Keep nbgrader's database log (a traceback per failed commit) off the terminal.
+
+    nbgrader logs every failed gradebook commit with its whole traceback before raising; the error it raises
+    is reported once, in one line, by :func:`main`. Its logger has no handler in this program, so Python's
+    last-resort handler would print the traceback too.
+    """
+    import logging
+
+    log = logging.getLogger("tornado.application")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> int:
     _skip_unused_imports()
+    _quiet_library_logs()
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -101,4 +101,8 @@ def from_os_error(exc: OSError) -> CourseError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return CourseError(f"not allowed to write or read{where}: {exc.strerror}",
                            hint="check the permissions of that file and its folder")
-    return CourseError(f"{exc.strerror or exc}{where}", hint="check that the file exists and can be read")
+    if isinstance(exc, FileNotFoundError):
+        return CourseError(f"no such file or folder{where}", hint="check the path (a folder written into must exist)")
+    if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
+        return CourseError(f"{exc.strerror}{where}", hint="give a file where a file is asked for")
+    return CourseError(f"{exc.strerror or exc}{where}", hint="check the path and its permissions")

@@ -161,17 +161,26 @@ def test_bad_input_is_one_clear_message(tmp_path, capsys, argv, setup, status, f
     assert after == before
 
 
-def test_the_command_itself_prints_no_traceback(tmp_path):
-    """The installed entry point, as an instructor runs it: one line on stderr and the exit status."""
+@pytest.mark.parametrize("argv, setup, status, fragment", [
+    (["feedback", "01-tensors"], append_config('c.Course.seed = "abc"'), 2, "error: c.Course.seed = 'abc'"),
+    # nbgrader logs each failed commit with its traceback before raising: that log stays off the terminal
+    (["autograde", "02-gradients", "--unsafe-no-sandbox", "--db-url",
+      "sqlite:///file:{course}/gradebook.db?mode=ro&uri=true"], with_gradebook, 7, "readonly database"),
+], ids=["config", "read-only-gradebook"])
+def test_the_command_itself_prints_no_traceback(tmp_path, argv, setup, status, fragment):
+    """The program as an instructor runs it: one error line on stderr (and the exit status), nothing else."""
     import subprocess
     import sys
 
     course = copy_course(tmp_path / "course")
-    (course / "nbgrader_config.py").write_text((course / "nbgrader_config.py").read_text() + '\nc.Course.seed = "abc"\n')
-    done = subprocess.run([sys.executable, "-m", "course_lib.cli", "--course", str(course), "feedback", "01-tensors"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[0].startswith("error: c.Course.seed = 'abc'")
+    (tmp_path / "work").mkdir()
+    setup(course, tmp_path / "work")
+    argv = [a.replace("{course}", str(course)) for a in argv]
+    done = subprocess.run([sys.executable, "-m", "course_lib.cli", "--course", str(course), *argv],
+                          capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stderr.splitlines() if not line.startswith(("warning: ", "  -> "))]
+    assert done.returncode == status and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], done.stderr
 
 
 @pytest.mark.slow

@@ -192,7 +192,8 @@ def test_postgresql_failures_are_one_clear_line(postgres, own_course, tmp_path, 
     cases = [
         (["feedback", "01-tensors", "--db-url", wrong], "password authentication failed"),
         (["autograde", "01-tensors", "--db-url", wrong, "--device", "cpu"], "password authentication failed"),
-        (["report", "01-tensors", "-o", str(tmp_path / "r"), "--db-url", url.rsplit("/", 1)[0] + "/no_such_db"], "does not exist"),
+        (["report", "01-tensors", "-o", str(tmp_path / "r"), "--db-url", url.rsplit("/", 1)[0] + "/no_such_db"],
+         "does not exist"),
         (["export", "gradebook", "-o", str(tmp_path / "x.csv"), "--db-url", url], "holds no nbgrader gradebook"),
     ]
     for argv, fragment in cases:
