@@ -13,7 +13,7 @@ import pytest
 
 from course_lib.autograde import BatchReport, _SetupGuard
 from course_lib.errors import GradingSetupError
-from course_lib.execute.run import Job, setup_done
+from course_lib.execute.run import Job
 from course_lib.execute.sandbox import Policy
 from course_lib.models import ExecutionResult, Submission
 
@@ -97,24 +97,23 @@ def test_a_small_batch_of_dead_kernels_is_checked_before_it_is_recorded():
         _feed(guard, [_result("s1", "kernel-died")])
 
 
-def test_the_set_up_cell_tells_the_graders_faults_from_the_students():
+@pytest.mark.slow
+def test_a_kernel_killed_by_the_student_is_the_students_and_one_that_cannot_set_up_is_the_graders(config,
+                                                                                                   tensors_spec):
     import nbformat
 
-    from course_lib.execute.instrument import ROLE
+    from course_lib.execute.jobs import make_job
+    from course_lib.execute.run import run_job
 
-    def nb(setup_count, setup_error=False, later_count=None):
-        setup = nbformat.v4.new_code_cell("install()", execution_count=setup_count)
-        setup.metadata[ROLE] = {"role": "setup"}
-        if setup_error:
-            setup.outputs = [nbformat.v4.new_output("error", ename="MemoryError", evalue="", traceback=[])]
-        student = nbformat.v4.new_code_cell("x = 1", execution_count=later_count)
-        return nbformat.v4.new_notebook(cells=[setup, student])
+    nb = tensors_spec.release_nb()
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells.insert(first, nbformat.v4.new_code_cell("import os\nos._exit(1)"))  # the student's very first code
+    job = make_job(config, tensors_spec, student="s1", notebook_path=Path("s1.ipynb"), device="cpu", student_nb=nb)
+    killed = run_job(job)
+    assert killed.status == "kernel-died" and killed.setup_done
 
-    assert setup_done(nb(1, later_count=2), "kernel-died")  # died in the student's cell: the student's
-    assert setup_done(nb(1, later_count=2), "completed")
-    assert not setup_done(nb(None), "failed")  # the kernel never ran the set-up
-    assert not setup_done(nb(1), "kernel-died")  # died in the set-up
-    assert not setup_done(nb(1, setup_error=True, later_count=2), "completed")  # import torch failed
+    starved = run_job(dataclasses.replace(job, policy=Policy(max_processes=1)))
+    assert starved.status != "completed" and not starved.setup_done
 
 
 def test_the_reference_key_changes_with_every_setting_that_can_change_a_grade(config, tensors_spec):

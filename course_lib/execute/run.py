@@ -172,23 +172,6 @@ def _role(cell) -> str:
     return cell.get("metadata", {}).get(ROLE, {}).get("role", "")
 
 
-def setup_done(executed, status: str) -> bool:
-    """Whether the grading set-up cell ran cleanly and the run went on past it (so the student's code ran).
-
-    A kernel that dies, hangs or fails during the set-up (seeding, ``import torch``) fails before any code of
-    the student's: a fault of the limits, the interpreter or the sandbox, never the student's.
-    """
-    cells = executed.cells
-    for i, cell in enumerate(cells):
-        if _role(cell) != "setup":
-            continue
-        if cell.get("execution_count") is None or any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return False
-        return status == "completed" or any(c.get("cell_type") == "code" and c.get("execution_count") is not None
-                                            for c in cells[i + 1:])
-    return True  # no set-up cell: nothing to tell the grader's faults apart by
-
-
 def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult:
     """Execute one prepared submission and return what happened (never raises for the student's faults).
 
@@ -201,6 +184,10 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
     # The notebook's clock starts at its first own cell: the grading set-up (which imports torch) is not
     # the student's time, however loaded the machine is.
     clock = {"deadline": None}
+    # Whether the kernel answered the grading set-up cell with success. Until then no code of the student's ran,
+    # so a kernel that dies, hangs or fails before (seeding, ``import torch``) is a fault of the limits, the
+    # interpreter or the sandbox, never the student's.
+    setup = {"done": False}
     # private (0700): it holds the probes' code; the sandbox reaches its home and conn only through its binds
     scratch = scratches.make("run")
     (scratch / "home").mkdir()
@@ -214,6 +201,10 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
                 return SETUP_TIMEOUT
             remaining = (clock["deadline"] or time.monotonic() + job.notebook_timeout) - time.monotonic()
             return max(1, int(min(job.cell_timeout, remaining) + 0.999))
+
+        def on_cell_executed(cell, cell_index, execute_reply):
+            if _role(cell) == "setup" and (execute_reply or {}).get("content", {}).get("status") == "ok":
+                setup["done"] = True
 
         def on_cell_start(cell, cell_index):
             if _role(cell) == "setup":
@@ -235,7 +226,7 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
                                                 f"({job.cell_timeout:g} s per cell, {job.notebook_timeout:g} s "
                                                 "per notebook) and was interrupted",
                                       "traceback": []},
-                    on_cell_start=on_cell_start,
+                    on_cell_start=on_cell_start, on_cell_executed=on_cell_executed,
                     # a loaded machine can be slow to deliver the last output of a cell; that is not the student's fault
                     iopub_timeout=IOPUB_TIMEOUT,
                     # the notebook stays in memory while it runs (no rewrite after every cell)
@@ -274,6 +265,6 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
             job.student, job.assignment, job.notebook, status=status, probes=probes, tests=tests,
             cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),
             runtime=time.monotonic() - started, device=str(job.parameters.get("DEVICE", "cpu")),
-            worker=socket.gethostname(), setup_done=setup_done(executed, status))
+            worker=socket.gethostname(), setup_done=setup["done"])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
