@@ -215,11 +215,56 @@ class JudgedAlone:
     device, and generator states are restored, so neither a mistake of an earlier question (a function,
     or a global setting it changed) nor the probe's own calls reach another question. Send it with the
     probe (``Question(..., helpers=(JudgedAlone,))``) and use it as ``with JudgedAlone(student, swaps):``.
+
+    ``forbidden`` names library functions (``"torch.softmax"``, ``"torch.Tensor.softmax"``) the question
+    asks students not to call: inside the block they raise a ``RuntimeError`` saying so, except when the
+    swapped-in functions call them; the probe's own code reaches them through :meth:`original`.
     """
 
-    def __init__(self, student, swaps=None, seed=0):
+    def __init__(self, student, swaps=None, seed=0, forbidden=()):
         self.student, self.swaps, self.seed = student, dict(swaps or {}), seed
-        self.saved, self.names = {}, {}
+        self.forbidden = tuple(forbidden)
+        self.saved, self.names, self.patched, self.trusted = {}, {}, {}, [0]
+
+    def original(self, name):
+        """The library function ``name`` as it was before the block (for the probe's own computations)."""
+        return self.patched[name][2] if name in self.patched else self._resolve(name)[1]
+
+    @staticmethod
+    def _resolve(name):
+        import importlib
+
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            try:
+                owner = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for part in parts[cut:-1]:
+                owner = getattr(owner, part)
+            return owner, getattr(owner, parts[-1])
+        raise ImportError(name)
+
+    def _as_trusted(self, fn):
+        trusted = self.trusted
+
+        def run(*args, **kwargs):
+            trusted[0] += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                trusted[0] -= 1
+        return run
+
+    def _refusing(self, name, fn):
+        trusted = self.trusted
+
+        def refuse(*args, **kwargs):
+            if trusted[0]:
+                return fn(*args, **kwargs)
+            raise RuntimeError(f"{name} is one of the ready-made functions this question asks you to write "
+                               "yourself (see the rules at the top of the notebook)")
+        return refuse
 
     def __enter__(self):
         import random
@@ -232,7 +277,11 @@ class JudgedAlone:
                       "numpy": np.random.get_state(), "random": random.getstate()}
         ns = self.student.ns
         self.names = {name: ns[name] for name in self.swaps if name in ns}
-        ns.update(self.swaps)
+        ns.update({name: self._as_trusted(fn) for name, fn in self.swaps.items()})
+        for name in self.forbidden:
+            owner, fn = self._resolve(name)
+            self.patched[name] = (owner, name.rsplit(".", 1)[1], fn)
+            setattr(owner, name.rsplit(".", 1)[1], self._refusing(name, fn))
         torch.set_grad_enabled(True)
         torch.set_default_dtype(torch.float32)
         torch.set_default_device(None)
@@ -247,6 +296,9 @@ class JudgedAlone:
         import numpy as np
         import torch
 
+        for owner, attribute, fn in self.patched.values():
+            setattr(owner, attribute, fn)
+        self.patched = {}
         ns = self.student.ns
         for name in self.swaps:
             ns.pop(name, None)

@@ -21,6 +21,11 @@ function only works *because* it compensates an earlier, wrong, function (say an
 ``nll_loss`` that takes probabilities, fed ``softmax`` by ``cross_entropy``) loses
 the later question too.
 
+The notebook's rules forbid PyTorch's ready-made versions inside the student's functions
+(``ready_made``): while a probe calls them, those library functions raise a ``RuntimeError``
+saying so, so a function that calls one loses its question's checks; the swapped-in earlier
+functions and the probes' own code may use them.
+
 Hidden inputs target the misconceptions: logits around +1000 (a softmax or
 log-sum-exp without the max subtracted overflows to nan/inf); rows of one batch
 about 130 apart (subtracting the max of the whole tensor instead of each row makes
@@ -66,6 +71,19 @@ results must be float32 tensors on the inputs' device.
 
 from course_lib.judge import Check, JudgedAlone, Question, Tensor
 
+def ready_made(logsumexp=False):
+    """The notebook's rules: PyTorch's ready-made versions the student's functions may not call.
+
+    While a probe calls the student's functions they raise, saying so; the swapped-in earlier functions and
+    the probe's own code may still use them. Question 2 also asks for the log-sum-exp trick by hand.
+    """
+    names = tuple(f"torch.nn.functional.{name}" for name in (
+        "softmax", "log_softmax", "nll_loss", "cross_entropy", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits", "logsigmoid", "softplus"))
+    names += ("torch.softmax", "torch.Tensor.softmax", "torch.log_softmax", "torch.Tensor.log_softmax")
+    return names + (("torch.logsumexp", "torch.Tensor.logsumexp") if logsumexp else ())
+
+
 PROBS = Tensor(rtol=1e-4, atol=1e-6)
 LOGS = Tensor(rtol=1e-5, atol=1e-4)
 
@@ -73,7 +91,7 @@ LOGS = Tensor(rtol=1e-5, atol=1e-4)
 def probe_softmax(student):
     import torch
 
-    with JudgedAlone(student):
+    with JudgedAlone(student, forbidden=ready_made()) as alone:
         g = torch.Generator().manual_seed(3101)
         device = student.ns.get("DEVICE", "cpu")
         moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
@@ -92,7 +110,7 @@ def probe_log_softmax(student):
     import torch
 
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim)}
-    with JudgedAlone(student, earlier):
+    with JudgedAlone(student, earlier, forbidden=ready_made(logsumexp=True)) as alone:
         g = torch.Generator().manual_seed(3202)
         device = student.ns.get("DEVICE", "cpu")
         moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
@@ -110,10 +128,10 @@ def probe_nll_loss(student):
 
     earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
                "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim)}
-    with JudgedAlone(student, earlier):
+    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
         g = torch.Generator().manual_seed(3303)
         device = student.ns.get("DEVICE", "cpu")
-        log_probs = torch.log_softmax(torch.randn(7, 4, generator=g) * 2, dim=1).to(device)
+        log_probs = alone.original("torch.log_softmax")(torch.randn(7, 4, generator=g) * 2, dim=1).to(device)
         targets = torch.randint(0, 4, (7,), generator=g).to(device)
         student.call("nll_mean", "nll_loss", log_probs, targets)
         student.call("nll_none", "nll_loss", log_probs, targets, reduction="none")
@@ -127,7 +145,7 @@ def probe_cross_entropy(student):
                "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
                "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
                                                                                  reduction=reduction)}
-    with JudgedAlone(student, earlier):
+    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
         g = torch.Generator().manual_seed(3404)
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(9, 5, generator=g) * 2).to(device)
@@ -149,7 +167,7 @@ def probe_cross_entropy_grad(student):
                                                                                  reduction=reduction),
                "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
                                                                                         reduction=reduction)}
-    with JudgedAlone(student, earlier):
+    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
         g = torch.Generator().manual_seed(3505)
         device = student.ns.get("DEVICE", "cpu")
         batch = (torch.randn(8, 5, generator=g) * 2).to(device)
@@ -173,7 +191,7 @@ def probe_bits_and_perplexity(student):
                                                                                  reduction=reduction),
                "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
                                                                                         reduction=reduction)}
-    with JudgedAlone(student, earlier):
+    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
         g = torch.Generator().manual_seed(3606)
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(10, 8, generator=g) * 1.5).to(device)
@@ -192,7 +210,7 @@ def probe_bce_with_logits(student):
                                                                                  reduction=reduction),
                "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
                                                                                         reduction=reduction)}
-    with JudgedAlone(student, earlier):
+    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
         g = torch.Generator().manual_seed(3707)
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(12, generator=g) * 2).to(device)
@@ -209,7 +227,7 @@ def probe_bce_with_logits(student):
 
 
 QUESTIONS = [
-    Question("softmax_tests", probe_softmax, helpers=(JudgedAlone,), checks=[
+    Question("softmax_tests", probe_softmax, helpers=(JudgedAlone, ready_made), checks=[
         Check("softmax_values", 1, PROBS, key="probs",
               describe="softmax of a batch of logits along the last axis",
               hint="exponentiate, then divide by the sum along dim (keepdim=True so that it broadcasts)"),
@@ -224,7 +242,7 @@ QUESTIONS = [
               describe="softmax(x, dim=1) on a rank-3 tensor",
               hint="use the dim argument for both the max and the sum; the classes are not always on the last axis"),
     ]),
-    Question("log_softmax_tests", probe_log_softmax, helpers=(JudgedAlone,), checks=[
+    Question("log_softmax_tests", probe_log_softmax, helpers=(JudgedAlone, ready_made), checks=[
         Check("log_softmax_values", 1, LOGS, key="log_probs",
               describe="log_softmax of a batch of logits",
               hint="log softmax(z)_i = z_i - m - log(sum_j exp(z_j - m)), with m the max along dim"),
@@ -237,7 +255,7 @@ QUESTIONS = [
               hint="log(softmax(z)) is log 0 = -inf when a probability underflows; subtract the log-sum-exp "
                    "from the logits instead of taking the log of probabilities"),
     ]),
-    Question("nll_loss_tests", probe_nll_loss, helpers=(JudgedAlone,), checks=[
+    Question("nll_loss_tests", probe_nll_loss, helpers=(JudgedAlone, ready_made), checks=[
         Check("nll_mean_value", 1, LOGS, key="nll_mean",
               describe="nll_loss with the default reduction='mean'",
               hint="average -log_probs[i, targets[i]] over the batch (a sum is batch-size times too big); "
@@ -246,7 +264,7 @@ QUESTIONS = [
               describe="nll_loss with reduction='none' gives one loss per example",
               hint="the loss of example i is -log_probs[i, targets[i]]: pick and negate, no log"),
     ]),
-    Question("cross_entropy_tests", probe_cross_entropy, helpers=(JudgedAlone,), checks=[
+    Question("cross_entropy_tests", probe_cross_entropy, helpers=(JudgedAlone, ready_made), checks=[
         Check("ce_mean_value", 1, LOGS, key="ce_mean",
               describe="cross_entropy of logits with the default reduction='mean'",
               hint="cross_entropy is nll_loss(log_softmax(logits), targets): give it the logits themselves, "
@@ -258,7 +276,7 @@ QUESTIONS = [
               describe="cross_entropy stays finite and correct for very large logits",
               hint="never exponentiate the raw logits: go through your stable log_softmax"),
     ]),
-    Question("cross_entropy_grad_tests", probe_cross_entropy_grad, helpers=(JudgedAlone,), checks=[
+    Question("cross_entropy_grad_tests", probe_cross_entropy_grad, helpers=(JudgedAlone, ready_made), checks=[
         Check("ce_grad_batch_mean", 1, PROBS, key="grad_batch",
               describe="cross_entropy_grad of the mean loss over a batch",
               hint="the mean over the batch divides each example's gradient by the batch size"),
@@ -270,7 +288,7 @@ QUESTIONS = [
               describe="cross_entropy_grad stays finite and correct for very large logits",
               hint="compute the softmax inside it stably (subtract the max, or call your softmax)"),
     ]),
-    Question("bits_and_perplexity_tests", probe_bits_and_perplexity, helpers=(JudgedAlone,), checks=[
+    Question("bits_and_perplexity_tests", probe_bits_and_perplexity, helpers=(JudgedAlone, ready_made), checks=[
         Check("bits_value", 1, LOGS, key="bits",
               describe="cross_entropy_bits is the mean cross-entropy in bits",
               hint="torch.log is the natural log and gives nats; bits use log base 2: divide nats by ln 2"),
@@ -278,7 +296,7 @@ QUESTIONS = [
               describe="perplexity is exp of the mean cross-entropy in nats",
               hint="perplexity = exp(loss in nats) = 2 ** (loss in bits); 2 ** (loss in nats) mixes the units"),
     ]),
-    Question("bce_with_logits_tests", probe_bce_with_logits, helpers=(JudgedAlone,), checks=[
+    Question("bce_with_logits_tests", probe_bce_with_logits, helpers=(JudgedAlone, ready_made), checks=[
         Check("bce_value", 1, LOGS, key="bce",
               describe="bce_with_logits with targets 0 and 1",
               hint="the mean over all elements of softplus(x) - y * x, with softplus(x) = log(1 + exp(x)); "

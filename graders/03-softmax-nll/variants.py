@@ -108,6 +108,30 @@ VARIANTS = [
             "    x = logits.to(torch.get_default_dtype())\n"
             "    shifted = x - x.max(dim=dim, keepdim=True).values\n"
             "    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))\n")}),
+    # the rules: PyTorch's ready-made versions raise inside the student's functions while they are graded
+    Variant("softmax_calls_torch_softmax", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
+                                                  "softmax_other_dim"), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    return torch.softmax(logits, dim=dim)\n")}),
+    Variant("log_softmax_calls_logsumexp",
+            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    return logits - torch.logsumexp(logits, dim=dim, keepdim=True)\n")}),
+    Variant("nll_calls_F_nll_loss", fails=("nll_mean_value", "nll_none_per_sample"), answers={
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction=\"mean\"):\n"
+            "    return F.nll_loss(log_probs, targets, reduction=reduction)\n")}),
+    Variant("cross_entropy_calls_nn_loss", fails=("ce_mean_value", "ce_none_per_sample", "ce_large_logits"),
+            answers={
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    return torch.nn.CrossEntropyLoss(reduction=reduction)(logits, targets)\n")}),
+    Variant("bce_calls_F_bce_with_logits", fails=("bce_value", "bce_soft_targets", "bce_large_logits"), answers={
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    return F.binary_cross_entropy_with_logits(logits, targets)\n")}),
     Variant("softmax_no_max_subtraction", fails=("softmax_large_logits",), answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
