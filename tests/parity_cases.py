@@ -198,15 +198,18 @@ class Assignment:
     """Students nbgrader grades in a run of their own: their notebook stops nbgrader's whole batch."""
 
 
-LOUD_INT = '''\
-class Loud(int):
-    def __eq__(self, other):
-        {action}
-        return int.__eq__(self, other)
-    __hash__ = int.__hash__
+ON_EVERY_CELL = """\
+a = 1
+import sys, warnings
+warnings.simplefilter("always")
 
-a = Loud(1)
-'''
+def _on_cell(info):
+    {action}
+
+get_ipython().events.register("pre_run_cell", _on_cell)
+"""
+"""An answer that also writes to stderr from then on, in every cell (test cells included), as a chatty
+library can; p1's tests call nothing of the student's, so a hook is how stderr reaches them."""
 
 
 def p1_class() -> Assignment:
@@ -226,16 +229,19 @@ def p1_class() -> Assignment:
         # an exception handler that prints nothing: the failing assert leaves no error output behind
         "custom-exc": edit(changed, set_a="a = 2\nget_ipython().set_custom_exc((BaseException,), "
                                           "lambda shell, etype, evalue, tb, tb_offset=None: None)"),
-        "wrong-answer": edit(changed, set_a="a = 2"),  # custom-exc without the handler
         "deleted-test-cell": drop(changed, "bar"),
         "manual-unanswered": edit(changed, baz="YOUR ANSWER HERE",
                                   quux="# YOUR CODE HERE\nraise NotImplementedError()"),
         "syntax-error": edit(changed, set_a="a = = 1"),
         "r-kernelspec": kernelspec(changed, "ir", "R"),
         "stdout-flood": edit(changed, set_a="a = 1\nprint('y' * 2_000_000)"),
-        "stderr-in-test": edit(changed, set_a=LOUD_INT.format(action="import sys; print('comparing', file=sys.stderr)")),
-        "ignored-warning": edit(changed, set_a=LOUD_INT.format(
-            action=f"import warnings; warnings.warn('{IGNORED_WARNING}: comparing an int')")),
+        "stderr-in-test": edit(changed, set_a=ON_EVERY_CELL.format(action="print('debug', file=sys.stderr)")),
+        "ignored-warning": edit(changed, set_a=ON_EVERY_CELL.format(
+            action=f"warnings.warn('{IGNORED_WARNING}: a library warning')")),
+        # an int that compares as an int, through an __eq__ of its own
+        "custom-eq": edit(changed, set_a="class Exact(int):\n    def __eq__(self, other):\n"
+                                         "        return int.__eq__(self, other)\n    __hash__ = int.__hash__\n\n"
+                                         "a = Exact(1)"),
         "test-cell-to-solution": retag(changed, "bar", solution=True),
         "duplicate-cell-id": with_cell_ids(changed, same=("foo", "bar")),
         # nbgrader stops its whole batch on these two ("old version of the nbgrader metadata format"):

@@ -53,6 +53,10 @@ STRICTER: dict[tuple[str, str, str], Stricter] = {
     **_graded_like("partial", "pc-above-max", "nbgrader fails the whole notebook on one bad partial-credit value; "
                    "the course grades the other cells", like=("partial", "pc-solution"), cells=("plain", "explain")),
     ("partial", "pc-negative", "partial"): Stricter("negative partial credit scores 0, not full marks", 0.0),
+    # `assert a == 1` is decided in the grader process, which reads `a` as data; an answer whose type brings
+    # its own __eq__ (the way to an object that equals anything) is not trusted, even one that behaves.
+    ("p1", "custom-eq", "bar"): Stricter("an answer of a type with its own __eq__ fails a grader-side "
+                                         "assertion", 0.0),
     # nbgrader stops its whole batch on these ("old version of the nbgrader metadata format": schema-1
     # metadata, or the blank metadata DeduplicateIds leaves on a duplicated grade id); the course restores
     # the release's cells and grades the answers, as it grades `changed`, whose answers they carry.
