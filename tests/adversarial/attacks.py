@@ -184,7 +184,8 @@ while True:
 
 ATTACKS = [
     Attack("redefines_comparisons", "invert_in_place", 19, after="imports", code=PATCH_COMPARISONS),
-    Attack("returns_always_equal_object", "solution", 18, after="invert", code=ALWAYS_EQUAL),
+    # invert's values (2) and, with no right result, its "leaves the input unchanged" property (1)
+    Attack("returns_always_equal_object", "solution", 17, after="invert", code=ALWAYS_EQUAL),
     Attack("forged_saved_outputs", "blank", 0, edit=forge_saved_outputs),
     Attack("forges_records_at_run_time", "blank", 0, after="imports", code=FORGE_AT_RUNTIME),
     Attack("edited_test_cells", "blank", 0, edit=edit_tests),
