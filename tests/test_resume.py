@@ -1,4 +1,5 @@
-"""An autograde killed with SIGKILL mid-batch resumes where it stopped and ends with the same gradebook."""
+"""An autograde killed with SIGKILL mid-batch resumes where it stopped and ends with the same gradebook; a rerun
+trusts the gradebook, not the done-markers in autograded/, so grades a lost gradebook no longer holds are redone."""
 
 from __future__ import annotations
 
