@@ -56,12 +56,31 @@ def read_notebook(path: Path, *, student: str = "", max_bytes: int = MAX_NOTEBOO
                               hint="ask the student to upload the .ipynb saved from Jupyter")
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
-        nbformat.validate(nb)
+        try:
+            nbformat.validate(nb)
+        except nbformat.ValidationError:
+            # a cell whose type was changed by hand keeps the other type's fields (a markdown cell with
+            # outputs): drop or add them, as Jupyter does when it changes a cell's type, and read it again
+            _fit_cells_to_their_types(nb)
+            nbformat.validate(nb)
     except Exception as exc:
         raise SubmissionError(f"the notebook structure is invalid: {str(exc).splitlines()[0]}",
                               student=student, notebook=name,
                               hint="ask the student to open and save it in Jupyter, then upload again") from None
     return nb
+
+
+def _fit_cells_to_their_types(nb) -> None:
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        if cell.get("cell_type") == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+            cell.pop("attachments", None)
+        elif cell.get("cell_type") in ("markdown", "raw"):
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
 
 
 def nbgrader_meta(cell) -> dict:

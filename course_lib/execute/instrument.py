@@ -63,6 +63,7 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
     """
     nb = copy.deepcopy(student_nb)
     locked = {grade_id(c): c for c in release_nb.cells if is_locked(c) and grade_id(c)}
+    released = {grade_id(c): c for c in release_nb.cells if grade_id(c)}
     locked.update(tests or {})
     cells = []
     for cell in nb.cells:
@@ -72,6 +73,8 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
         if gid in locked:
             original = locked[gid]
             cell = copy.deepcopy(original)
+        elif gid in released and cell.cell_type != released[gid].cell_type:
+            cell = _retyped(cell, released[gid].cell_type)  # as nbgrader's OverwriteCells restores a cell's type
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -90,6 +93,20 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
         nb.cells.insert(index, _grading_cell(probe_source(question, source, name), "probe", question))
     nb.cells.insert(0, _grading_cell(setup_source(seed=seed, device=device), "setup"))
     return nb
+
+
+def _retyped(cell, cell_type: str):
+    """The cell as a cell of ``cell_type``, its source and metadata kept."""
+    if cell_type == "code":
+        new = nbformat.v4.new_code_cell(cell.source)
+    elif cell_type == "markdown":
+        new = nbformat.v4.new_markdown_cell(cell.source)
+    else:
+        new = nbformat.v4.new_raw_cell(cell.source)
+    new.metadata = copy.deepcopy(cell.metadata)
+    if "id" in cell:
+        new["id"] = cell["id"]
+    return new
 
 
 def _anchor(cells, question: str, order: list[str], release_nb) -> int:

@@ -91,20 +91,16 @@ class Runner:
         p = self._pristine
         record = {"question": question, "kind": "test", "lifted": [], "error": None, "value": None, "text": None,
                   "value_sent": bool(plan.get("value")), "done": False}
-        user = get_ipython().user_ns
+        # the test runs in the notebook's own namespace, as nbgrader runs it (it may `del` a name to see what
+        # breaks); the names it relies on hold the set-up's objects while it runs
+        space = get_ipython().user_ns
         changes = p.restore()
+        saved = {}
         try:
             overlay = self._overlay(plan)
-            space = dict(user)
+            for name in (*overlay, LIFTER, VALUE):
+                saved[name] = space.get(name, _MISSING)
             space.update(overlay)
-            space["__builtins__"] = p.builtins
-            for name, spec in plan.get("protect", {}).items():
-                if spec[0] == "kept" and name in overlay and type(overlay[name]) is p.function_type:
-                    # the instructor's helper sees what the test cell sees (the set-up's modules and builtins)
-                    fn = overlay[name]
-                    space[name] = overlay[name] = p.function_type(fn.__code__, space, fn.__name__,
-                                                                  fn.__defaults__, fn.__closure__)
-                    overlay[name].__kwdefaults__ = fn.__kwdefaults__
             space[LIFTER] = Lifter(record["lifted"], p)
             try:
                 p.exec(p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0), space)
@@ -117,11 +113,13 @@ class Runner:
                 record["error"] = raised(exc)
                 raise
             finally:
-                for name, obj in space.items():
-                    if name in (LIFTER, VALUE, "__builtins__") or (name in overlay and obj is overlay[name]):
-                        continue
-                    if user.get(name, _MISSING) is not obj:
-                        user[name] = obj
+                for name, before in saved.items():
+                    # the student's binding comes back unless the test itself bound the name anew
+                    if name in (LIFTER, VALUE) or space.get(name, _MISSING) is overlay.get(name, _MISSING):
+                        if before is _MISSING:
+                            space.pop(name, None)
+                        else:
+                            space[name] = before
                 for name in plan.get("keep", ()):
                     if name in space:
                         self._kept[name] = space[name]
@@ -167,7 +165,6 @@ class Pristine:
                 pass
         self.builtins = builtins
         self.compile, self.exec, self.repr = builtins.compile, builtins.exec, builtins.repr
-        self.function_type = type(install)
         self.import_module = importlib.import_module
         self.sys_modules = sys.modules
         self.loaded = dict(sys.modules)

@@ -167,7 +167,13 @@ def load_references(config: CourseConfig, spec: NotebookSpec, *, device: str, ru
 
 
 def _has_solution(spec: NotebookSpec) -> bool:
-    """Whether the source notebook has solution cells (an nbgrader assignment may have only tests)."""
+    """Whether the source notebook holds a solution to check its tests with.
+
+    An nbgrader assignment may have no solution cells, or solution cells that hold only a stub (no
+    ``### BEGIN SOLUTION`` region and still raising ``NotImplementedError``, as in nbgrader's own fixtures).
+    """
     from ..notebooks import is_solution
 
-    return any(is_solution(c) for c in spec.source_nb().cells)
+    return any(is_solution(c) and c.cell_type == "code"
+               and ("BEGIN SOLUTION" in c.source or "NotImplementedError" not in c.source)
+               for c in spec.source_nb().cells)
