@@ -155,12 +155,12 @@ PARTIAL = "sum([add(1, 1) == 2, add(2, 3) == 5]) * 1.0"
 """The partial-credit test: its value (0, 1 or 2 with the builtin ``sum``) is the cell's score."""
 
 
-def partial_credit_source(answer: str = "def add(x, y):\n    ### BEGIN SOLUTION\n    return x + y\n"
-                                         "    ### END SOLUTION") -> dict:
+def partial_credit_source() -> dict:
     """A constructed nbgrader assignment: one answer, a partial-credit test, a plain test, a written answer."""
     return _notebook([
         _markdown("Write `add(x, y)`; then say in a sentence what it does."),
-        _code(answer, grade_id="answer", solution=True),
+        _code("def add(x, y):\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION",
+              grade_id="answer", solution=True),
         _code(PARTIAL, grade_id="partial", grade=True, points=2),
         _code("assert add(10, 5) == 15", grade_id="plain", grade=True, points=1),
         _markdown("### BEGIN SOLUTION\nIt adds.\n### END SOLUTION", grade_id="explain", solution=True, grade=True,
@@ -169,9 +169,8 @@ def partial_credit_source(answer: str = "def add(x, y):\n    ### BEGIN SOLUTION\
 
 
 def partial_credit_answer(body: str, explain: str = "It adds its arguments.") -> dict:
-    nb = partial_credit_source()
-    nb = edit(nb, answer=body, explain=explain)
-    return nb
+    """A student's copy of :func:`partial_credit_source` with this answer cell and written answer."""
+    return edit(partial_credit_source(), answer=body, explain=explain)
 
 
 def strip_solution_markers(nb: dict) -> dict:
@@ -423,6 +422,7 @@ def expected_cells(assignments: dict[str, Assignment]) -> set[tuple[str, str, st
 
 
 MISSING = ("missing", None)
+"""The result of a cell a gradebook holds no grade for (the batch refused or stopped)."""
 
 
 def same(a: Result, b: Result) -> bool:
