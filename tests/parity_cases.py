@@ -151,8 +151,9 @@ def _notebook(cells: list[dict]) -> dict:
                          "language_info": {"name": "python"}}}
 
 
-PARTIAL = "sum([add(1, 1) == 2, add(2, 3) == 5]) * 1.0"
-"""The partial-credit test: its value (0, 1 or 2 with the builtin ``sum``) is the cell's score."""
+PARTIAL = "sum([add(1, 1) == 2, add(2, 3) == 5]) * 1.0 + (add(0, 0) or 0)"
+"""The partial-credit test: its value (0, 1 or 2 with the builtin ``sum`` and an ``add`` that adds) is the
+cell's score; an ``add(0, 0)`` that is not 0 moves it out of range."""
 
 
 def partial_credit_source() -> dict:
@@ -260,6 +261,9 @@ def partial_class() -> Assignment:
         # the partial-credit cell's value: above its 2 points, negative, a NumPy scalar (repr np.float64(1.5))
         "pc-above-max": "def add(x, y):\n    return x + y\n\nsum = lambda values: 5",
         "pc-negative": "def add(x, y):\n    return x + y\n\nsum = lambda values: -1",
+        # the value itself out of range, with no cheat: 2 + 9, and 2 - 5
+        "pc-value-above-max": "def add(x, y):\n    return x + y if x or y else 9",
+        "pc-value-negative": "def add(x, y):\n    return x + y if x or y else -5",
         "pc-numpy-scalar": "import numpy\n\ndef add(x, y):\n    return x + y\n\nsum = lambda values: numpy.float64(1.5)",
         "pc-stderr": "import sys\n\ndef add(x, y):\n    print('adding', x, y, file=sys.stderr)\n    return x + y",
         "pc-ignored-warning": "import warnings\nwarnings.simplefilter('always')\n\ndef add(x, y):\n"

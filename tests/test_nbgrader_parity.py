@@ -48,11 +48,19 @@ def _graded_like(aid: str, student: str, why: str, like: tuple[str, str], cells=
 STRICTER: dict[tuple[str, str, str], Stricter] = {
     # A value no test can mean is that cell's zero, and only that cell's. nbgrader's get_partial_grade
     # raises "partial credit cannot be greater than maximum points" and fails the whole notebook (every cell
-    # ungraded); for a negative value it gives full marks ("This is strange."). Here a student shadowed `sum`.
-    ("partial", "pc-above-max", "partial"): Stricter("partial credit above the cell's points scores 0", 0.0),
-    **_graded_like("partial", "pc-above-max", "nbgrader fails the whole notebook on one bad partial-credit value; "
-                   "the course grades the other cells", like=("partial", "pc-solution"), cells=("plain", "explain")),
-    ("partial", "pc-negative", "partial"): Stricter("negative partial credit scores 0, not full marks", 0.0),
+    # ungraded); for a negative value it gives full marks ("This is strange.").
+    ("partial", "pc-value-above-max", "partial"): Stricter("partial credit above the cell's points scores 0", 0.0),
+    **_graded_like("partial", "pc-value-above-max", "nbgrader fails the whole notebook on one bad partial-credit "
+                   "value; the course grades the other cells", like=("partial", "pc-solution"),
+                   cells=("plain", "explain")),
+    ("partial", "pc-value-negative", "partial"): Stricter("negative partial credit scores 0, not full marks", 0.0),
+    # A student shadowed `sum` to make the value 5 (or -1): in a test cell the builtin is the set-up's, so the
+    # cell gets what the honest computation gives (add is right: 2); nbgrader fails that whole notebook on the 5
+    # (and pays the -1 in full, as the course does here).
+    ("partial", "pc-above-max", "partial"): Stricter("a shadowed builtin is the set-up's in a test cell: the "
+                                                     "honest value counts", 2.0),
+    **_graded_like("partial", "pc-above-max", "nbgrader fails the whole notebook on the forged value; the "
+                   "course grades the other cells", like=("partial", "pc-solution"), cells=("plain", "explain")),
     # `assert a == 1` is decided in the grader process, which reads `a` as data; an answer whose type brings
     # its own __eq__ (the way to an object that equals anything) is not trusted, even one that behaves.
     ("p1", "custom-eq", "bar"): Stricter("an answer of a type with its own __eq__ fails a grader-side "

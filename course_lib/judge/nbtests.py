@@ -603,8 +603,13 @@ def generated_sources(config, spec) -> dict[str, str]:
     """
     from nbgrader.api import MissingEntry
 
-    from ..gradebook import open_gradebook
+    from ..errors import GradebookError
+    from ..gradebook import open_gradebook, require_gradebook
 
+    try:
+        require_gradebook(config)
+    except GradebookError:  # no gradebook yet (grading one file): the source notebook's own tests
+        return {}
     try:
         with open_gradebook(config) as gb:
             notebook = gb.find_notebook(spec.name, spec.assignment)
