@@ -51,6 +51,9 @@ STRICTER = {
     "lifted-assertion": "an assertion of a protected form that passed in the student's kernel but fails when the "
                         "grader decides it on the operands' data (monkeypatched comparison functions, results "
                         "that claim to equal anything) scores 0",
+    "own-object": "an operand of a protected assertion that is an object of a class the notebook defines (also "
+                  "an int or float subclass, even one that behaves) fails against plain data (nbgrader lets its own "
+                  "__eq__ or isinstance decide)",
     "error-in-reply": "a cell whose execute reply reports an error scores 0 even when the student stopped the "
                       "error from being shown (nbgrader does the same when the error names differ)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
