@@ -174,18 +174,18 @@ class Pristine:
         torch = sys.modules.get("torch")
         self.classes = [(torch.Tensor, dict(torch.Tensor.__dict__))] if torch is not None else []
         self.builtin_names = dict(builtins.__dict__)
-        self.functions = {}
-        for path in FUNCTIONS:
+        self.functions = self._known(FUNCTIONS)
+        self.types = self._known(TYPES)
+
+    def _known(self, paths):
+        """``dotted path -> object`` of those that exist here (a library may be missing)."""
+        out = {}
+        for path in paths:
             try:
-                self.functions[path] = self.resolve(("attr", *path.rsplit(".", 1)))
+                out[path] = self.resolve(("attr", *path.rsplit(".", 1)))
             except Exception:
                 pass
-        self.types = {}
-        for path in TYPES:
-            try:
-                self.types[path] = self.resolve(("attr", *path.rsplit(".", 1)))
-            except Exception:
-                pass
+        return out
 
     def resolve(self, spec):
         """``("module", name)``, ``("attr", module, name)`` or ``("builtin", name)`` as it was at set-up."""

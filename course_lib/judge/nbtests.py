@@ -303,24 +303,20 @@ def _value(data):
     return _Opaque(str(data.get("type", "unknown")) if isinstance(data, dict) else "unknown")
 
 
-def _opaque(value) -> bool:
-    if isinstance(value, _Opaque):
+def _holds(value, found) -> bool:
+    """Whether ``value`` is, or holds somewhere inside its lists and dicts, an item for which ``found`` is true."""
+    if found(value):
         return True
-    if isinstance(value, (list, tuple)):
-        return any(_opaque(v) for v in value)
-    if isinstance(value, dict):
-        return any(_opaque(v) for v in value.values())
-    return False
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return any(_holds(v, found) for v in items)
+
+
+def _opaque(value) -> bool:
+    return _holds(value, lambda v: isinstance(v, _Opaque))
 
 
 def _has_big(value) -> bool:
-    if value is _TOO_BIG:
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_has_big(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_big(v) for v in value.values())
-    return False
+    return _holds(value, lambda v: v is _TOO_BIG)
 
 
 def _what(data) -> str:
