@@ -82,6 +82,11 @@ VARIANTS = [
             "def log_softmax(logits):\n"
             "    e = torch.exp(logits)\n"
             "    return torch.log(e / e.sum(dim=-1, keepdim=True))\n")}),
+    # right values, but the question rules out torch's own log-softmax
+    Variant("log_softmax_calls_torch_log_softmax", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    return torch.nn.functional.log_softmax(logits, dim=-1)\n")}),
     Variant("log_softmax_over_first_dim", fails=(LOG_SOFTMAX,), answers={
         "log_softmax": (
             "def log_softmax(logits):\n"
