@@ -138,6 +138,10 @@ class CourseConfig:
         check_settings(course, path)
         limit_keys = {f.name for f in dataclasses.fields(Limits)}
         limits = Limits(**{k: course[k] for k in limit_keys if k in course})
+        execute_timeout = cfg.get("Execute", {}).get("timeout")
+        if "cell_timeout" not in course and type(execute_timeout) is int and execute_timeout > 0:
+            # an nbgrader course's own per-cell limit (c.Execute.timeout), unless the course sets its own
+            limits = dataclasses.replace(limits, cell_timeout=float(execute_timeout))
         coursedir = cfg.get("CourseDirectory", {})
         for key in ("course_id", "db_url"):
             if key in coursedir and not isinstance(coursedir[key], str):

@@ -100,7 +100,8 @@ def self_check(*, config: CourseConfig, path: Path, assignment_id: str | None = 
                          source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
                          kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
                          notebook_timeout=limits.notebook_timeout, files=assignment_files(config, spec),
-                         sandbox=config.sandbox, policy=limits.policy()))
+                         sandbox=config.sandbox, policy=limits.policy(),
+                         env={"NBGRADER_EXECUTION": "validate"}))  # what nbgrader validate sets
     report.problem = result.problem
     if not result.executed:
         return report

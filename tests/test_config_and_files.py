@@ -118,3 +118,12 @@ except nbformat.ValidationError:
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "validated True False", out
+
+
+def test_an_nbgrader_courses_cell_timeout_is_the_default(tmp_path):
+    from course_lib.config import CourseConfig
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 7\n")
+    assert CourseConfig.load(tmp_path).limits.cell_timeout == 7
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 7\nc.Course.cell_timeout = 9\n")
+    assert CourseConfig.load(tmp_path).limits.cell_timeout == 9
