@@ -19,13 +19,25 @@ from .errors import CourseError
 
 
 def server_command(config: CourseConfig, *, ip: str, port: int, token: str, open_browser: bool) -> list[str]:
-    """The ``jupyter server`` command line that serves the formgrader for this course."""
-    return [sys.executable, "-m", "jupyter_server",
+    """The ``jupyter server`` command line that serves the formgrader for this course.
+
+    The login token and the gradebook URL (which may hold a password) are not on the command line,
+    where every local user could read them (``ps``): they go in a private config file (mode 0600 in a
+    0700 folder) that the server reads at start.
+    """
+    import json
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="course-formgrade-")  # 0700
+    secrets_file = os.path.join(folder, "jupyter_server_config.json")
+    fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"IdentityProvider": {"token": token}, "CourseDirectory": {"db_url": config.db_url}}, f)
+    return [sys.executable, "-m", "jupyter_server", f"--config={secrets_file}",
             f"--ServerApp.root_dir={config.root}", f"--ServerApp.ip={ip}", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--ServerApp.open_browser={open_browser}",
-            "--ServerApp.default_url=/formgrader", f"--IdentityProvider.token={token}",
-            f"--CourseDirectory.root={config.root}", f"--CourseDirectory.db_url={config.db_url}",
-            f"--CourseDirectory.course_id={config.course_id}"] + (
+            "--ServerApp.default_url=/formgrader",
+            f"--CourseDirectory.root={config.root}", f"--CourseDirectory.course_id={config.course_id}"] + (
         # Jupyter refuses root unless told; the server is the instructor's own, on loopback by default
         ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])
 

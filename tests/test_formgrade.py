@@ -129,3 +129,21 @@ def test_ta_scores_a_written_answer_in_formgrader_and_moodle_sees_it(own_course,
     assert "recourse" in rows["Participant 1234567"]["Feedback comments"].lower() or \
            "2.5 / 3" in rows["Participant 1234567"]["Feedback comments"]
     assert len(report.filled) == 2
+
+
+def test_the_servers_command_line_holds_no_token_or_password(tmp_path):
+    import json
+    import stat
+
+    from course_lib.config import CourseConfig
+    from course_lib.formgrade import server_command
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    config = CourseConfig.load(tmp_path).with_overrides(db_url="postgresql://grader:s3cret@db.example/dl")
+    argv = server_command(config, ip="127.0.0.1", port=8899, token="tok123tok", open_browser=False)
+    assert not any("s3cret" in a or "tok123tok" in a for a in argv)
+    path = next(a.split("=", 1)[1] for a in argv if a.startswith("--config="))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert json.loads(open(path).read()) == {"IdentityProvider": {"token": "tok123tok"},
+                                             "CourseDirectory": {"db_url": "postgresql://grader:s3cret@db.example/dl"}}
