@@ -135,7 +135,8 @@ def test_outcome(cell, ignore: str = "") -> dict:
     import re
 
     outcome = {"ran": cell.get("execution_count") is not None or bool(cell.get("outputs")), "error": None,
-               "stderr": None, "shown": None, "report": None}
+               "stderr": None, "shown": None, "report": None,
+               "required": list(cell.metadata.get(ROLE, {}).get("required", []))}
     for output in cell.get("outputs", []):
         kind = output.get("output_type")
         if kind == "display_data" and MIME in output.get("data", {}):

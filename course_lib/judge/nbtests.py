@@ -222,7 +222,7 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
         python = TransformerManager().transform_cell(source)
         tree = ast.parse(python)
     except (SyntaxError, ValueError):
-        return source, {"value": False, "protect": {}, "keep": [], "lifted": 0}  # it fails in the kernel as it is
+        return source, {"value": False, "protect": {}, "keep": [], "lifted": 0, "required": []}  # fails as it is
     value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _quiet(python)
     lifter = _Lift(names)
     tree = lifter.visit(tree)
@@ -242,7 +242,12 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
         elif name in builtins.__dict__ and name not in names.bound and not name.startswith("__"):
             protect[name] = ["builtin", name]
     keep = sorted(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
-    return ast.unparse(tree), {"value": value, "protect": protect, "keep": keep, "lifted": lifter.count}
+    # assertions at the cell's top level run whenever the cell runs to its end: each must report
+    required = [call.args[0].value for node in tree.body if isinstance(node, (ast.Expr, ast.Assign))
+                for call in [node.value] if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                and call.func.id == LIFTER]
+    return ast.unparse(tree), {"value": value, "protect": protect, "keep": keep, "lifted": lifter.count,
+                               "required": required}
 
 
 def _quiet(source: str) -> bool:
@@ -530,6 +535,9 @@ def score_test(record: dict | None, points: float) -> tuple[float | None, str]:
         first = record["stderr"]
         return 0.0, ("the test cell wrote to stderr, which nbgrader's rule counts as failing"
                      + (f" ({first})" if first else ""))
+    reported = {entry.get("index") for entry in report.get("lifted", []) if isinstance(entry, dict)}
+    if any(index not in reported for index in record.get("required", [])):
+        return 0.0, "an assertion of the test cell never reported to the grader (was the grading set-up changed?)"
     for entry in report.get("lifted", []):
         why = recheck(entry)
         if why:
@@ -649,7 +657,8 @@ def prepared_cells(source_nb, sources: dict[str, str], *, where: str = "") -> tu
         ready = copy.deepcopy(cell)
         ready.source = runner_source(gid, code, plan)
         ready.outputs, ready.execution_count = [], None
-        ready.metadata[ROLE] = {"role": "test", "question": gid, "source": source}
+        # what the grader expects to hear back travels in the notebook's metadata, which the kernel never sees
+        ready.metadata[ROLE] = {"role": "test", "question": gid, "source": source, "required": plan["required"]}
         ready.metadata["tags"] = [*ready.metadata.get("tags", []), "course-test"]
         cells[gid] = ready
     return cells, names.helpers

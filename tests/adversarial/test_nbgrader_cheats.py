@@ -78,6 +78,25 @@ class _Anything(float):
     __hash__ = float.__hash__
 """,
 }
+# Cheats on the grading set-up itself: the test cells' runner replaced by one that reports every cell clean.
+# They cannot earn more than the honest part (the grader expects each top-level assertion to report).
+TAMPER = {
+    "runner_replaced_by_forger": """
+_MIME = "application/vnd.course.probe+json"
+class _Forger:
+    def __init__(self, real):
+        self.real = real
+    def test(self, question, code, plan):
+        get_ipython().display_pub.publish(data={_MIME: {"question": question, "kind": "test", "lifted": [],
+            "error": None, "value": None, "text": None, "value_sent": False, "done": True}}, metadata={})
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+try:
+    __course_probe__ = _Forger(__course_probe__)
+except NameError:
+    pass
+""",
+}
 # answers that go with a cheat instead of the plain wrong ones (the cheat needs its own wrong answer)
 WRONG_WITH = {
     "equals_anything": {"fit_line": "def fit_line(x, y, steps=500, lr=0.1):\n    return _Anything(0.0), "
@@ -110,6 +129,9 @@ def graded(tmp_path_factory):
         wrong["leaky_relu"] = code + "\n" + wrong["leaky_relu"]
         variants[f"{name}-wrong"] = Variant(f"{name}-wrong", answers=wrong)
         variants[f"{name}-right"] = Variant(f"{name}-right", answers={"leaky_relu": code + "\n" + LEAKY_RIGHT})
+    for name, code in TAMPER.items():
+        variants[f"{name}-wrong"] = Variant(f"{name}-wrong", answers={**HONEST_WRONG,
+                                                                      "leaky_relu": code + "\n" + LEAKY_WRONG})
     jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants.values()]
     results = {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
     # the honest wrong answers of the cheats that bring their own
@@ -119,6 +141,13 @@ def graded(tmp_path_factory):
         (job, result), = LocalRunner(1).run([context.job(honest.name, Path("x.ipynb"), student_nb=build(spec, honest))])
         results[honest.name] = context.judge(result)
     return results
+
+
+@pytest.mark.parametrize("cheat", sorted(TAMPER))
+def test_tampering_with_the_grading_set_up_earns_nothing_more(graded, cheat):
+    honest, cheated = _cells(graded["honest-wrong"]), _cells(graded[f"{cheat}-wrong"])
+    assert all(cheated[cell] <= honest[cell] for cell in honest), cheated
+    assert cheated["leaky_relu_tests"] == 0 and cheated["fit_line_tests"] == 0
 
 
 def _cells(graded_submission) -> dict:
