@@ -306,12 +306,16 @@ def message_leaks(grader, references: dict) -> list[str]:
     return problems
 
 
+WHERE = re.compile(r"\(at line \d+ of [^)]*\)")
+
+
 def shown_secret(message: str, ref, got=None) -> str:
     """What of the expected value (or of a hidden input's shape) ``message`` shows; "" when nothing."""
     from .judge.values import TensorValue
 
     if not message or ref is None:
         return ""
+    message = WHERE.sub("", message)  # a line number of the student's own code is no secret
     tokens = _NUMBER.findall(message)
     secrets = _single_numbers(ref)
     got_numbers = _single_numbers(got) if got is not None else []

@@ -75,3 +75,19 @@ def test_zero_dim_and_one_element_tensors_stay_distinct():
     assert roundtrip(torch.tensor(2.0)).shape == ()
     assert roundtrip(torch.tensor([2.0])).shape == (1,)
     assert roundtrip(np.float64(2.0)).shape == ()
+
+
+def test_an_error_says_where_in_the_students_code_it_was_raised():
+    from course_lib.judge import kernel_side
+    from course_lib.judge.values import decode
+
+    source = "def mse(w):\n    total = 0\n    return total / len(w)\n"
+    space = {}
+    exec(compile(source, "/tmp/ipykernel_1/cell7.py", "exec"), space)
+    try:
+        space["mse"]([])
+    except ZeroDivisionError as exc:
+        value = decode(kernel_side.raised(exc))
+    assert value.describe() == "raised ZeroDivisionError: division by zero (at line 3 of `mse`)"
+    stub = decode(kernel_side.raised(NotImplementedError()))
+    assert stub.describe() == "is not answered yet (it still raises NotImplementedError)"

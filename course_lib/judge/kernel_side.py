@@ -396,7 +396,25 @@ _ORIGINAL = {}
 
 def raised(exc):
     text = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted (time limit)"
-    return {"kind": "raised", "ename": type(exc).__name__, "evalue": text[:MAX_TEXT]}
+    out = {"kind": "raised", "ename": type(exc).__name__, "evalue": text[:MAX_TEXT]}
+    out.update(_where(exc))
+    return out
+
+
+def _where(exc):
+    """The line of the student's own code the exception last passed through (not the grader's, not a library's)."""
+    import sys
+
+    libraries = tuple({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+    found = {}
+    tb = getattr(exc, "__traceback__", None)
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        name = code.co_filename
+        if not name.startswith("<") and not os.path.realpath(name).startswith(libraries):
+            found = {"line": tb.tb_lineno, "function": code.co_name[:100]}
+        tb = tb.tb_next
+    return found
 
 
 def encode(obj, depth=0):

@@ -7,7 +7,7 @@ array bytes. Decoding never runs student code and never unpickles anything.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,11 +41,16 @@ class Raised:
 
     ename: str
     evalue: str
+    line: int | None = field(default=None, compare=False)  # where in the student's own code it was raised
+    function: str = field(default="", compare=False)
 
     def describe(self) -> str:
         if self.ename == "NotImplementedError" and not self.evalue:
             return "is not answered yet (it still raises NotImplementedError)"
         text = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        if isinstance(self.line, int) and not isinstance(self.line, bool):
+            where = f"`{self.function}`" if self.function and not self.function.startswith("<") else "its cell"
+            text += f" (at line {self.line} of {where})"
         return f"raised {text}"
 
 
@@ -115,7 +120,7 @@ def decode(data: dict):
     if kind == "device":
         return data["value"]
     if kind == "raised":
-        return Raised(data["ename"], data["evalue"])
+        return Raised(data["ename"], data["evalue"], line=data.get("line"), function=str(data.get("function", "")))
     if kind == "missing":
         return Missing(data["name"])
     if kind == "not_callable":
