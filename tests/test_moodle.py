@@ -449,6 +449,21 @@ def test_nbgrader_export_plugin_writes_the_same_worksheet(graded_class, tmp_path
     assert out.read_bytes() == (tmp_path / "ours.csv").read_bytes()
 
 
+def test_nbgrader_export_plugin_names_students_without_a_grade(graded_class, tmp_path):
+    import shutil
+
+    graded = graded_class.path("submitted")
+    some = next(p for p in sorted(graded.glob("*/01-tensors/tensors.ipynb")))
+    late = graded_class.path("submitted", "zz-not-graded-yet", "01-tensors")
+    late.mkdir(parents=True)
+    shutil.copy(some, late / "tensors.ipynb")
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "export",
+                          "--exporter=course_lib.moodle.plugin.MoodleGradebookExporter", f"--to={tmp_path / 'c.csv'}"],
+                         cwd=graded_class.root, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "zz-not-graded-yet" in run.stderr and "no grade in the gradebook" in run.stderr
+
+
 def test_cli_collect_and_export(graded_class, tmp_path, capsys):
     from course_lib.cli import main
 

@@ -28,6 +28,22 @@ def _config(plugin: ExportPlugin, gradebook):
         hide_password=False)))
 
 
+def _warn_ungraded(plugin: ExportPlugin, config, assignment_ids) -> None:
+    """Log, as ``course export`` prints, the students with a submission but no grade in the gradebook."""
+    from ..autograde import ungraded
+    from ..errors import CourseError
+
+    for aid in assignment_ids:
+        try:
+            missing = ungraded(config=config, assignment_id=aid)
+        except CourseError:  # an assignment the gradebook knows and this course no longer has
+            continue
+        if missing:
+            plugin.log.warning("%d student(s) have a submission of %s but no grade in the gradebook (left out): "
+                               "%s; run 'course autograde %s' to grade them", len(missing), aid,
+                               ", ".join(missing), aid)
+
+
 class MoodleWorksheetExporter(ExportPlugin):
     """Fill Moodle's grading worksheet of one assignment (``--assignment``) into ``--to``."""
 
@@ -39,7 +55,9 @@ class MoodleWorksheetExporter(ExportPlugin):
 
         if len(self.assignment) != 1 or not self.worksheet:
             raise ValueError("give one --assignment and --MoodleWorksheetExporter.worksheet=CSV")
-        report = export_worksheet(config=_config(self, gradebook), assignment_id=str(self.assignment[0]),
+        config = _config(self, gradebook)
+        _warn_ungraded(self, config, [str(self.assignment[0])])
+        report = export_worksheet(config=config, assignment_id=str(self.assignment[0]),
                                   worksheet=Path(self.worksheet), out=Path(self.to or "moodle-grades.csv"),
                                   feedback_zip=Path(self.feedback_zip) if self.feedback_zip else None)
         self.log.info("wrote %s: %d grade(s) filled", report.out, len(report.filled))
@@ -57,6 +75,8 @@ class MoodleGradebookExporter(ExportPlugin):
         from .export import export_gradebook
 
         out = Path(self.to or f"moodle-gradebook.{self.output_format}")
-        result = export_gradebook(config=_config(self, gradebook), out=out, fmt=self.output_format,
+        config = _config(self, gradebook)
+        _warn_ungraded(self, config, [str(a) for a in self.assignment] or [a.name for a in gradebook.assignments])
+        result = export_gradebook(config=config, out=out, fmt=self.output_format,
                                   assignments=[str(a) for a in self.assignment] or None)
         self.log.info("wrote %s: %d student(s)", result["out"], result["students"])
