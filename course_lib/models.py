@@ -52,6 +52,7 @@ class ExecutionResult:
     device: str = "cpu"
     worker: str = ""
     setup_done: bool = True
+    log_tail: str = ""  # the end of the kernel's own output when its set-up failed (for the instructor only)
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,17 @@ def test_a_broken_limit_stops_the_batch_records_nothing_and_a_fixed_rerun_grades
     assert fixed.returncode == 0, fixed.stderr
     assert "graded 2, unchanged and skipped 1" in fixed.stdout, fixed.stdout
     assert set(_graded_students(course)) == set(CLASS)
+
+
+@pytest.mark.slow
+def test_a_set_up_that_cannot_start_the_kernel_says_what_the_kernel_printed(tmp_path, capsys):
+    from course_lib.cli import main
+
+    course = copy_course(tmp_path / "course")
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("\nc.Course.memory_mb = 1\n")
+    code = main(["--course", str(course), "grade", str(course / "release" / "06-autograd" / "autograd.ipynb"),
+                 "--assignment", "06-autograd"])
+    err = capsys.readouterr().err
+    assert code == 5, err
+    assert "memory_mb=1" in err and "the kernel's last output:" in err

@@ -253,7 +253,7 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
                                    problem=problem or "the notebook produced no output",
                                    runtime=time.monotonic() - started,
                                    device=str(job.parameters.get("DEVICE", "cpu")), worker=socket.gethostname(),
-                                   setup_done=False)
+                                   setup_done=False, log_tail=_log_tail(scratch))
         probes, errors, tests = read_run(executed, job.ignore_pattern)
         limit = (f"it ran longer than the time limit ({job.cell_timeout:g} s per cell, "
                  f"{job.notebook_timeout:g} s per notebook) and was stopped")
@@ -265,6 +265,16 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
             job.student, job.assignment, job.notebook, status=status, probes=probes, tests=tests,
             cell_errors=tuple(errors), problem=problem, executed=nbformat.writes(strip(executed)),
             runtime=time.monotonic() - started, device=str(job.parameters.get("DEVICE", "cpu")),
-            worker=socket.gethostname(), setup_done=setup["done"])
+            worker=socket.gethostname(), setup_done=setup["done"],
+            log_tail="" if setup["done"] else _log_tail(scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _log_tail(scratch: Path, size: int = 600) -> str:
+    """The last lines the kernel (or the sandbox starting it) wrote, when it never got through the set-up."""
+    try:
+        text = (scratch / "kernel.log").read_bytes()[-size:].decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())

@@ -144,7 +144,8 @@ def load_references(config: CourseConfig, spec: NotebookSpec, *, device: str, ru
                 details = result.problem or f"the run ended ({result.status}) before the grading set-up completed"
             raise GradingSetupError(
                 f"the grading set-up is broken: the solution notebook {spec.source} fails under the current "
-                f"settings ({describe_setup(job)}): {details or result.problem or result.status}",
+                f"settings ({describe_setup(job)}): {details or result.problem or result.status}"
+                + (f"; the kernel's last output: {result.log_tail}" if result.log_tail else ""),
                 hint="fix the limits in nbgrader_config.py (c.Course / c.Course.assignments), the interpreter or "
                      "the sandbox, then run the same command again; nothing was recorded",
                 notebook=spec.name)
