@@ -156,3 +156,25 @@ def test_ignore_pattern_drops_only_matching_stderr():
     assert test_outcome(cell, "")["stderr"] == "/lib/x.py:3: UserWarning: deprecated"
     cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="my own message\n"))
     assert test_outcome(cell, pattern)["stderr"] == "my own message"
+
+
+def test_comparisons_in_conditions_are_recorded_and_still_decide_the_branch():
+    code, plan = prepare("score = 0\nif f(1) == 2 and not np.allclose(a, b):\n    score += 1\n"
+                         "bonus = 1 if g() < 3 else 0\nok = [x for x in xs if x > 0]\nscore", Names(NB))
+    assert code.count("condition=True") == 4 and plan["value"]
+    assert plan["required"] == []  # a branch's comparison need not run
+
+
+def condition(form, *args, ok, **kw):
+    data = entry(form, *args, **kw)
+    data.update(condition=True, ok=ok)
+    return data
+
+
+def test_a_condition_the_grader_decides_otherwise_is_reported():
+    assert recheck(condition("==", 2, 2, ok=True)) == ""
+    assert recheck(condition("==", 2, 3, ok=False)) == ""
+    assert recheck(condition("==", 2, 3, ok=True)) != ""  # the kernel took a branch the values do not allow
+    assert recheck(condition("!=", 2, 3, ok=False)) != ""
+    assert recheck(condition("==", Anything(0.0), 4.0, ok=True)) != ""
+    assert recheck(condition("==", Anything(0.0), Anything(1.0), ok=True)) == ""

@@ -308,9 +308,9 @@ class Lifter:
         self._entries = entries
         self._p = pristine
 
-    def __call__(self, index, form, args, kwargs=None, message=None, negate=False):
+    def __call__(self, index, form, args, kwargs=None, message=None, negate=False, condition=False):
         p, kwargs = self._p, kwargs or {}
-        entry = {"index": index, "form": form, "negate": bool(negate), "ok": None}
+        entry = {"index": index, "form": form, "negate": bool(negate), "ok": None, "condition": bool(condition)}
         try:
             entry["args"] = [bounded(a) for a in args]
             entry["kwargs"] = {str(k): bounded(v) for k, v in kwargs.items()}
@@ -335,6 +335,8 @@ class Lifter:
             ok = True if ".assert_" in form else bool(result)
         ok = (not ok) if negate else ok
         entry["ok"] = ok
+        if condition:
+            return ok
         if not ok:
             if message is None:
                 raise AssertionError()

@@ -156,7 +156,8 @@ class _Lift(ast.NodeTransformer):
         self.names = names
         self.count = 0
 
-    def _call(self, form: str, args: list, kwargs: list | None = None, msg=None, negate=False):
+    def _call(self, form: str, args: list, kwargs: list | None = None, msg=None, negate=False,
+              condition=False):
         self.count += 1
         keywords = [ast.keyword(arg="kwargs", value=ast.Dict(keys=[ast.Constant(k.arg) for k in kwargs or []],
                                                                values=[k.value for k in kwargs or []]))]
@@ -165,30 +166,54 @@ class _Lift(ast.NodeTransformer):
                 args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), body=msg)))
         if negate:
             keywords.append(ast.keyword(arg="negate", value=ast.Constant(True)))
+        if condition:  # an `if`'s test: the recorder returns the verdict instead of raising
+            keywords.append(ast.keyword(arg="condition", value=ast.Constant(True)))
         return ast.Call(func=ast.Name(LIFTER, ast.Load()),
                         args=[ast.Constant(self.count), ast.Constant(form), ast.Tuple(elts=args, ctx=ast.Load())],
                         keywords=keywords)
 
-    def _form(self, test, msg, negate=False):
+    def _form(self, test, msg, negate=False, condition=False):
         """The recorder call for an assertion's test, or ``None`` when its form is not protected."""
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-            return self._form(test.operand, msg, not negate)
+            return self._form(test.operand, msg, not negate, condition)
         if isinstance(test, ast.Compare) and len(test.ops) == 1:
             op, right = test.ops[0], test.comparators[0]
             if type(op) in COMPARE_OPS:
-                return self._call(COMPARE_OPS[type(op)], [test.left, right], msg=msg, negate=negate)
+                return self._call(COMPARE_OPS[type(op)], [test.left, right], msg=msg, negate=negate,
+                                  condition=condition)
             if isinstance(op, (ast.Is, ast.IsNot)) and isinstance(right, ast.Constant) and right.value is None:
                 form = "is None" if isinstance(op, ast.Is) else "is not None"
-                return self._call(form, [test.left], msg=msg, negate=negate)
+                return self._call(form, [test.left], msg=msg, negate=negate, condition=condition)
         if isinstance(test, ast.Call) and not any(isinstance(a, ast.Starred) for a in test.args) \
                 and all(k.arg for k in test.keywords):
             if isinstance(test.func, ast.Name) and test.func.id == "isinstance" and len(test.args) == 2 \
                     and not test.keywords and "isinstance" not in self.names.bound:
-                return self._call("isinstance", list(test.args), msg=msg, negate=negate)
+                return self._call("isinstance", list(test.args), msg=msg, negate=negate, condition=condition)
             form = self.names.canonical(test.func)
             if form in ASSERT_CALLS and len(test.args) >= 2:
-                return self._call(form, list(test.args), test.keywords, msg=msg, negate=negate)
+                return self._call(form, list(test.args), test.keywords, msg=msg, negate=negate,
+                                  condition=condition)
         return None
+
+    def _condition(self, test):
+        """An `if`'s test with its protected comparisons recorded (``and`` / ``or`` keep short-circuiting)."""
+        if isinstance(test, ast.BoolOp):
+            return ast.BoolOp(op=test.op, values=[self._condition(v) for v in test.values])
+        call = self._form(test, None, condition=True)
+        return call if call is not None else test
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        node.test = self._condition(node.test)
+        return node
+
+    visit_While = visit_If
+    visit_IfExp = visit_If
+
+    def visit_comprehension(self, node):
+        self.generic_visit(node)
+        node.ifs = [self._condition(test) for test in node.ifs]
+        return node
 
     def visit_Assert(self, node):
         self.generic_visit(node)
@@ -406,24 +431,41 @@ def _kw(entry, name, default):
 
 
 def recheck(entry: dict) -> str:
-    """Why an assertion that passed in the kernel fails on its operands' data ("" when it holds)."""
+    """Why an assertion that passed in the kernel fails on its operands' data ("" when it holds).
+
+    For the test of an ``if`` (``condition``): why the grader's verdict differs from the kernel's.
+    """
+    if entry.get("condition"):
+        if not isinstance(entry.get("ok"), bool):
+            return "a comparison of the test cell never finished in the kernel"
+        holds, why = _verdict(entry)
+        if holds is None or holds == entry["ok"]:
+            return ""
+        return f"a comparison the test cell made comes out the other way on the values the code returned " \
+               f"({why or 'the values say otherwise'})"
     if entry.get("ok") is not True:
         return ""  # it failed (or raised) in the kernel already: the cell has lost its points there
+    holds, why = _verdict(entry)
+    return (why or "the assertion does not hold") if holds is False else ""
+
+
+def _verdict(entry: dict) -> tuple[bool | None, str]:
+    """The grader's own verdict on a recorded comparison and why it is false (``None``: the kernel's stands)."""
     if "encode_error" in entry:
-        return "its operands could not be sent to the grader"
+        return False, "its operands could not be sent to the grader"
     form, raw = entry.get("form"), entry.get("args", [])
     values = [_value(a) for a in raw]
     trusted = entry.get("trusted") or [False] * len(values)
     if any(_has_big(v) for v in values):
-        return ""  # too big to send: the kernel's verdict (with the set-up's functions) stands
+        return None, ""  # too big to send: the kernel's verdict (with the set-up's functions) stands
     if form == "isinstance":
         names = entry.get("types")
         if names is None:
-            return ""  # a type the grader does not know: the kernel's verdict stands
+            return None, ""  # a type the grader does not know: the kernel's verdict stands
         holds = _isinstance(raw[0], names)
         if entry.get("negate"):
             holds = not holds
-        return "" if holds else f"the value is {_what(raw[0])}, not an instance of {', '.join(names)}"
+        return holds, "" if holds else f"the value is {_what(raw[0])}, not an instance of {', '.join(names)}"
     checked = values[:2] if form not in ("is None", "is not None", "truth") else values[:1]
     # each operand is plain data, an object of an installed library, or an object of the notebook's own
     # making (also inside a list or dict: only the outer type is vouched for)
@@ -432,21 +474,21 @@ def recheck(entry: dict) -> str:
              for i, v in enumerate(checked)]
     if "own" in sides:
         if all(side == "own" for side in sides):
-            return ""  # the notebook's objects on every side: nothing the grader can read; the kernel decided
+            return None, ""  # the notebook's objects on every side: nothing the grader can read
         what = _what(raw[sides.index("own")])
-        return f"the test compared {what}, which the grader cannot read as data (return plain numbers, " \
-               "arrays or tensors)"
+        return False, (f"the test compared {what}, which the grader cannot read as data (return plain numbers, "
+                       "arrays or tensors)")
     if "lib" in sides:
-        return ""  # an object of an installed library (pytest.approx, ...): the kernel's verdict stands
+        return None, ""  # an object of an installed library (pytest.approx, ...): the kernel's verdict stands
     try:
         holds = _decide(form, entry, values)
     except AssertionError as exc:
-        return _short(str(exc)) or "the assertion does not hold"
+        return False, _short(str(exc)) or "the assertion does not hold"
     except Exception as exc:  # the comparison itself is impossible on these values
-        return f"the values cannot be compared ({type(exc).__name__}: {_short(str(exc))})"
+        return False, f"the values cannot be compared ({type(exc).__name__}: {_short(str(exc))})"
     if entry.get("negate"):
         holds = not holds
-    return "" if holds else "the assertion does not hold on the values the code returned"
+    return holds, "" if holds else "the assertion does not hold on the values the code returned"
 
 
 def _short(text: str) -> str:

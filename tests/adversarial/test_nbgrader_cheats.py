@@ -196,6 +196,9 @@ def helper_assignment(course):
              solution=True),
         cell("check_close(double(torch.ones(3)), torch.full((3,), 2.0), 'double is wrong')", "double_tests",
              grade=True, locked=True, points=2),
+        # partial credit counted in `if`s: each comparison is decided again in the grader
+        cell("score = 0\nif double(2) == 4:\n    score += 1\nif double(3) == 6:\n    score += 1\nscore",
+             "double_score", grade=True, locked=True, points=2),
     ]
     (course / "source" / HELPERS).mkdir(parents=True)
     nbformat.write(nb, course / "source" / HELPERS / "helpers.ipynb")
@@ -207,6 +210,8 @@ HELPER_CHEATS = {
     "helper-module-rebound": ("import types\n_real = torch\ntorch = types.SimpleNamespace(allclose=lambda a, b: True, "
                               "ones=_real.ones, full=_real.full)\n\ndef double(x):\n    return x\n"),
     "right-with-redefined-helper": "def check_close(a, b, message):\n    pass\n\ndef double(x):\n    return 2 * x\n",
+    "equals-anything-in-an-if": ("class _Any(int):\n    def __eq__(self, other):\n        return True\n"
+                                 "    __hash__ = int.__hash__\n\ndef double(x):\n    return _Any(0)\n"),
 }
 
 
@@ -232,4 +237,4 @@ def helper_graded(tmp_path_factory):
 
 def test_a_redefined_or_rebound_helper_of_the_instructor_changes_nothing(helper_graded):
     assert helper_graded == {"honest-wrong": 0, "helper-redefined": 0, "helper-module-rebound": 0,
-                             "right-with-redefined-helper": 2}
+                             "right-with-redefined-helper": 4, "equals-anything-in-an-if": 0}
