@@ -50,7 +50,8 @@ STRICTER = {
                  "was tampered with) scores 0",
     "lifted-assertion": "an assertion of a protected form that passed in the student's kernel but fails when the "
                         "grader decides it on the operands' data (monkeypatched comparison functions, results "
-                        "that claim to equal anything) scores 0",
+                        "that claim to equal anything) scores 0, and so does a protected comparison in an `if` "
+                        "whose branch the data does not allow",
     "own-object": "an operand of a protected assertion that is an object of a class the notebook defines (also "
                   "an int or float subclass, even one that behaves) fails against plain data (nbgrader lets its own "
                   "__eq__ or isinstance decide)",
