@@ -119,6 +119,22 @@ def ungraded(*, config: CourseConfig, assignment_id: str, students: list[str] | 
                    if sub.notebook in names and not recorded[sub.notebook].get(sub.student)})
 
 
+def ungraded_warnings(config: CourseConfig, assignment_ids) -> list[str]:
+    """One line per assignment naming the students with a submission but no grade in the gradebook."""
+    from .errors import CourseError
+
+    lines = []
+    for aid in assignment_ids:
+        try:
+            missing = ungraded(config=config, assignment_id=aid)
+        except CourseError:  # an assignment the gradebook knows and this course no longer has
+            continue
+        if missing:
+            lines.append(f"{len(missing)} student(s) have a submission of {aid} but no grade in the gradebook "
+                         f"(left out here): {', '.join(missing)}; run 'course autograde {aid}' to grade them")
+    return lines
+
+
 def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] | None = None,
               device: str | None = None, force: bool = False, runner: Runner | None = None,
               progress: bool = True, wait: bool = True) -> BatchReport:

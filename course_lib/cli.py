@@ -36,17 +36,10 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 def _warn_ungraded(config: CourseConfig, assignment_ids) -> None:
     """One warning line per assignment listing students with a submission but no grade in the gradebook."""
-    from .autograde import ungraded
+    from .autograde import ungraded_warnings
 
-    for aid in assignment_ids:
-        try:
-            missing = ungraded(config=config, assignment_id=aid)
-        except CourseError:  # an assignment the gradebook knows and this course no longer has
-            continue
-        if missing:
-            print(f"warning: {len(missing)} student(s) have a submission of {aid} but no grade in the gradebook "
-                  f"(left out here): {', '.join(missing)}; run 'course autograde {aid}' to grade them",
-                  file=sys.stderr)
+    for line in ungraded_warnings(config, assignment_ids):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def cmd_release(args) -> int:

@@ -30,18 +30,10 @@ def _config(plugin: ExportPlugin, gradebook):
 
 def _warn_ungraded(plugin: ExportPlugin, config, assignment_ids) -> None:
     """Log, as ``course export`` prints, the students with a submission but no grade in the gradebook."""
-    from ..autograde import ungraded
-    from ..errors import CourseError
+    from ..autograde import ungraded_warnings
 
-    for aid in assignment_ids:
-        try:
-            missing = ungraded(config=config, assignment_id=aid)
-        except CourseError:  # an assignment the gradebook knows and this course no longer has
-            continue
-        if missing:
-            plugin.log.warning("%d student(s) have a submission of %s but no grade in the gradebook (left out): "
-                               "%s; run 'course autograde %s' to grade them", len(missing), aid,
-                               ", ".join(missing), aid)
+    for line in ungraded_warnings(config, assignment_ids):
+        plugin.log.warning("%s", line)
 
 
 class MoodleWorksheetExporter(ExportPlugin):
