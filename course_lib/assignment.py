@@ -11,7 +11,7 @@ import nbformat
 from .config import CourseConfig
 from .errors import AssignmentError, SubmissionError
 from .judge.spec import Grader, NotebookTests, load_grader, notebook_tests
-from .notebooks import grade_cells, grade_id, is_grade, is_solution
+from .notebooks import grade_cells, grade_id, is_grade, is_locked, is_solution
 
 
 @dataclass(frozen=True)
@@ -122,15 +122,48 @@ def cell_ids(nb) -> set[str]:
     return {grade_id(c) for c in nb.cells if grade_id(c) and (is_grade(c) or is_solution(c))}
 
 
-def released_match(config: CourseConfig, nb) -> tuple[str, str] | None:
-    """``(assignment id, notebook name)`` of the released notebook sharing most answer cells with ``nb``."""
-    ids = cell_ids(nb)
-    best, score = None, 0
+def _read_only(nb) -> dict[str, str]:
+    """``grade_id -> source`` of a notebook's read-only cells (instructions, visible tests)."""
+    return {grade_id(c): c.source for c in nb.cells if grade_id(c) and is_locked(c)}
+
+
+def released_matches(config: CourseConfig, nb) -> list[tuple[tuple[str, str], int]]:
+    """The released notebooks ``nb`` is most likely a copy of: ``[((assignment id, notebook name), ids shared)]``.
+
+    A notebook is matched by the answer and graded cell ids it shares with a release,
+    ties broken by how many read-only cells it keeps word for word. A course that copies
+    an assignment to a new id has two releases with the same ids and often the same
+    text: then more than one candidate is returned, and only the person can say which.
+    """
+    ids, mine = cell_ids(nb), _read_only(nb)
+    scored = []
     for path in sorted(config.path("release").glob("*/*.ipynb")):
-        common = len(ids & cell_ids(nbformat.read(path, as_version=4)))
-        if common > score:
-            best, score = (path.parent.name, path.stem), common
-    return best
+        try:
+            release = nbformat.read(path, as_version=4)
+        except (OSError, ValueError):
+            continue
+        common = len(ids & cell_ids(release))
+        if common:
+            same = sum(1 for gid, text in _read_only(release).items() if mine.get(gid) == text)
+            scored.append(((common, same), (path.parent.name, path.stem)))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    return [(where, score[0]) for score, where in scored if score == best]
+
+
+def released_match(config: CourseConfig, nb) -> tuple[str, str] | None:
+    """``(assignment id, notebook name)`` of the one release ``nb`` is a copy of; ``None`` when none is.
+
+    Raises :class:`AssignmentError` naming the candidates when several releases fit equally well.
+    """
+    matches = released_matches(config, nb)
+    if len(matches) > 1:
+        names = ", ".join(f"{aid}/{name}.ipynb" for (aid, name), _ in matches)
+        raise AssignmentError(f"this notebook fits more than one released assignment equally well: {names}",
+                              hint="say which with --assignment "
+                                   + " or --assignment ".join(aid for (aid, _), _ in matches))
+    return matches[0][0] if matches else None
 
 
 def ensure_copy_of(config: CourseConfig, spec: NotebookSpec, nb, path: Path) -> None:
@@ -140,12 +173,19 @@ def ensure_copy_of(config: CourseConfig, spec: NotebookSpec, nb, path: Path) -> 
     assignment's (named, when it is one) or not a copy at all, and grading it would
     report zeros, or visible tests of the wrong notebook, as if they meant something.
     """
-    other = released_match(config, nb)
-    if other == (spec.assignment, spec.name) or (other is None and cell_ids(nb) & cell_ids(spec.release_nb())):
+    matches = released_matches(config, nb)
+    here = (spec.assignment, spec.name)
+    if here in (where for where, _ in matches):
         return
-    if other:
-        raise SubmissionError(f"{path} is a copy of {other[0]}/{other[1]}.ipynb, not of "
-                              f"{spec.assignment}/{spec.name}.ipynb", hint=f"pass --assignment {other[0]}")
+    if not matches and cell_ids(nb) & cell_ids(spec.release_nb()):
+        return
+    shared = len(cell_ids(nb) & cell_ids(spec.release_nb()))
+    if shared and shared == matches[0][1]:
+        return  # as many cells as the best fit: asked for by name, it is this assignment's copy
+    if matches:
+        names = " or ".join(f"{aid}/{name}.ipynb" for (aid, name), _ in matches)
+        raise SubmissionError(f"{path} is a copy of {names}, not of {spec.assignment}/{spec.name}.ipynb",
+                              hint="pass --assignment " + " or --assignment ".join(aid for (aid, _), _ in matches))
     raise SubmissionError(f"{path} has none of the answer cells of {spec.assignment}/{spec.name}.ipynb",
                           hint=f"start from release/{spec.assignment}/{spec.name}.ipynb and keep its cells "
                                "(their nbgrader ids are how answers are found)")

@@ -216,10 +216,14 @@ def cmd_check(args) -> int:
     report = self_check(config=_config(args), path=Path(args.notebook), assignment_id=args.assignment,
                         device=args.device)
     print(f"{args.notebook} ({report.assignment})")
+    if report.first_error:
+        print(f"  ERROR  {report.first_error}\n         (fix this first: the failures after it may only follow from it)")
     for gid, passed, message in report.tests:
         print(f"  {'PASS' if passed else 'FAIL'}  {gid}" + (f": {message}" if message else ""))
     for warning in report.warnings:
         print(f"  WARNING  {warning}")
+    for gid, points in report.unanswered:
+        print(f"  UNANSWERED  {gid} ({points:g} point(s), graded by hand): still as released")
     if report.problem:
         print(f"  PROBLEM  {report.problem}")
     passed = sum(1 for _, ok, _ in report.tests if ok)
@@ -254,6 +258,28 @@ def cmd_verify(args) -> int:
     warned = sum(len(nb.warnings) for nb in report.notebooks)
     print(f"\nverified {len(report.notebooks)} notebook(s): every check pays only for correct work"
           + (f" ({warned} warning(s))" if warned else ""))
+    return 0
+
+
+def cmd_new(args) -> int:
+    from .scaffold import new_assignment
+
+    config = CourseConfig.load(args.course)
+    report = new_assignment(config=config, assignment_id=args.assignment, nbgrader_format=args.nbgrader_format,
+                            notebook=args.notebook)
+    form = ("nbgrader's format: hidden tests in the notebook's test cell" if report.nbgrader_format
+            else f"hidden checks in graders/{report.assignment}/{report.notebook}.py")
+    print(f"created assignment {report.assignment} ({form}) in {config.root}:")
+    width = max(len(path) for path, _ in report.created)
+    for path, what in report.created:
+        print(f"  {path.ljust(width)}  {what}")
+    print("\nnext:")
+    for command in report.next_commands:
+        print(f"  {command}")
+    print(f"then replace the example question with yours (README.md: \"Writing a new assignment\"), run both again "
+          f"and commit source/{report.assignment}, release/{report.assignment} and graders/{report.assignment}.\n"
+          f"Optional, in nbgrader_config.py: c.Course.assignments[\"{report.assignment}\"] = "
+          '{"cell_timeout": 30, "notebook_timeout": 120, "due": "2026-10-05 23:59"}')
     return 0
 
 
@@ -356,6 +382,13 @@ def parser() -> argparse.ArgumentParser:
                     help="warnings (a check no mutant fails, a question without a mutant) fail too")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
+
+    sp = add("new", cmd_new, "scaffold a new assignment: source/AID/<notebook>.ipynb, its hidden checks and known "
+             "submissions, ready to release and verify")
+    sp.add_argument("assignment", metavar="AID", help="the new assignment's id, e.g. 07-attention")
+    sp.add_argument("--nbgrader-format", action="store_true",
+                    help="hidden tests in the notebook's test cells (nbgrader's own format) instead of a grader module")
+    sp.add_argument("--notebook", metavar="NAME", help="the notebook's name (default: AID without its number)")
 
     sp = add("demo", cmd_demo, "release, grade a synthetic class end to end, and print the results")
     sp.add_argument("--dir", default="demo", help="where the demo course is built (default: ./demo)")
