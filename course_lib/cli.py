@@ -86,6 +86,9 @@ def _collect_moodle(args, config) -> int:
         if rows:
             print(f"\n{len(rows)} {title}:")
             print(table([list(r) for r in rows], ["student", "file", "note"]))
+    if report.no_submission:
+        print(f"\n{len(report.no_submission)} in the worksheet without a submission:")
+        print(table([list(r) for r in report.no_submission], ["student", "name", "status"]))
     return 0
 
 
@@ -139,11 +142,50 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_similarity(args) -> int:
+    from .similarity import REVIEW, write_similarity
+
+    page, report = write_similarity(config=_config(args), assignment_id=args.assignment, out=Path(args.out),
+                                    against=Path(args.against) if args.against else None, common=args.common,
+                                    top=args.top)
+    print(f"compared {report.students} submission(s) of {args.assignment}"
+          + (f" with {report.references} from {args.against}" if report.references else "")
+          + f": {len(report.scores)} pair(s)")
+    rows = [[p.a, p.b, f"{100 * p.score:.0f} %", str(p.shared_tokens)] for p in report.pairs if p.score >= REVIEW]
+    if rows:
+        print(f"\n{len(rows)} pair(s) share at least {100 * REVIEW:.0f} % of their answer code (a reason to look, "
+              "not evidence):")
+        print(table(rows, ["student", "student", "score", "tokens"]))
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.problems:
+        print(f"\n{len(report.problems)} problem(s), skipped:")
+        print(table([list(p) for p in report.problems], ["student", "notebook", "problem"]))
+    print(f"\nwrote {page} (open it in a browser; it holds students' code: keep it out of git and shared folders)")
+    return 0
+
+
 def cmd_formgrade(args) -> int:
     from .formgrade import formgrade
 
     return formgrade(config=_config(args), ip=args.ip, port=args.port, token=args.token,
                      open_browser=not args.no_browser)
+
+
+def cmd_manual(args) -> int:
+    from .manual import export_sheet, import_sheet
+
+    config = _config(args)
+    if args.action == "export":
+        report = export_sheet(config=config, assignment_id=args.assignment, path=Path(args.csv))
+        print(f"wrote {report.path}: {report.rows} row(s), {len(report.students)} student(s) x the hand-graded "
+              f"questions of {args.assignment}; fill in score and comment, then `course manual import "
+              f"{args.assignment} --csv {report.path}`")
+        return 0
+    report = import_sheet(config=config, assignment_id=args.assignment, path=Path(args.csv))
+    print(f"imported {report.path}: {report.scores} score(s) and {report.comments} comment(s) for "
+          f"{len(report.students)} student(s) of {args.assignment}")
+    return 0
 
 
 def summary_rows(graded) -> list[list[str]]:
@@ -156,20 +198,30 @@ def summary_rows(graded) -> list[list[str]]:
 
 
 def cmd_autograde(args) -> int:
+    import contextlib
+
     from .autograde import autograde
 
     config = _config(args)
-    runner, device = None, args.device
+    runner, device, cluster = None, args.device, contextlib.nullcontext()
+    gpu = config.limits_for(args.assignment).gpu
+    if args.scheduler and args.cluster:
+        raise CourseError("--scheduler and --cluster both say where to grade", hint="give one of them")
     if args.scheduler:
         from .execute.cluster import DaskRunner
 
-        gpu = config.limits_for(args.assignment).gpu
         runner = DaskRunner(args.scheduler, gpu=gpu)
+    elif args.cluster == "slurm":
+        from .execute.slurm import slurm_runner
+
+        cluster = slurm_runner(config=config, assignment=args.assignment, gpu=gpu)
+    if args.scheduler or args.cluster:
         # "auto" cannot be decided on this machine: the cluster's GPU workers decide it
         device = device if device and device != "auto" else ("cuda" if gpu else "cpu")
-    report = autograde(config=config, assignment_id=args.assignment, students=args.student or None,
-                       device=device, force=args.force, progress=not args.quiet, runner=runner,
-                       wait=not args.no_wait)
+    with cluster as on_cluster:  # Slurm's workers live as long as the batch, errors and Ctrl-C included
+        report = autograde(config=config, assignment_id=args.assignment, students=args.student or None,
+                           device=device, force=args.force, progress=not args.quiet, runner=runner or on_cluster,
+                           wait=not args.no_wait)
     if report.graded:
         print(table(summary_rows(report.graded), ["student", "notebook", "score", "status", "time", "first problem"]))
     mean = sum(g.score for g in report.graded) / len(report.graded) if report.graded else 0.0
@@ -328,6 +380,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
     sp.add_argument("--scheduler", metavar="tcp://HOST:8786",
                     help="run on this Dask cluster instead of this machine (GPU assignments need GPU workers)")
+    sp.add_argument("--cluster", choices=["slurm"],
+                    help="grade on workers this batch starts as Slurm jobs (settings: c.Slurm in "
+                         "nbgrader_config.py; GPU assignments ask for GPUs); they end with the batch")
     sp.add_argument("--accept-failing-solution", action="store_true",
                     help="grade an nbgrader-format assignment even though its solution fails its own tests "
                          "(as nbgrader would; the summary says so)")
@@ -360,12 +415,31 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for index.html and its PNG plots")
     sp.add_argument("--db-url", metavar="URL", help=db_help)
 
+    sp = add("similarity", cmd_similarity, "pairs of submissions whose answer code is alike, ranked, side by side "
+             "(release code excluded): HTML for a person to review")
+    sp.add_argument("assignment", metavar="AID")
+    sp.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for index.html and its plot")
+    sp.add_argument("--against", metavar="DIR", help="also compare with these submissions (another year's "
+                    "submitted/ folder, or a folder of notebooks); they are not compared with each other")
+    sp.add_argument("--common", type=int, metavar="N", help="a passage in more than N submissions counts as forced "
+                    "by the question and is ignored (default: 10 or a tenth of the submissions; 0: never)")
+    sp.add_argument("--top", type=int, default=20, metavar="N", help="pairs shown side by side (default: 20)")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
+
     sp = add("formgrade", cmd_formgrade, "grade written answers by hand in nbgrader's formgrader (a local Jupyter "
              "server on this course's gradebook)")
     sp.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     sp.add_argument("--port", type=int, default=8890, help="port (default: 8890)")
     sp.add_argument("--token", help="login token (default: a new random one, printed in the URL)")
     sp.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    sp.add_argument("--db-url", metavar="URL", help=db_help)
+
+    sp = add("manual", cmd_manual, "hand grading offline: export a score sheet (CSV) of the hand-graded questions, "
+             "or import a filled one (checked whole first; any bad row and nothing is written)")
+    sp.add_argument("action", choices=["export", "import"])
+    sp.add_argument("assignment", metavar="AID")
+    sp.add_argument("--csv", required=True, metavar="FILE",
+                    help="the score sheet: columns student, question, score, comment")
     sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("check", cmd_check, "self-check: run a notebook and its visible tests, warn about structure problems")

@@ -42,6 +42,7 @@ class MoodleImport:
     collected: list = field(default_factory=list)  # Submission
     choices: list = field(default_factory=list)  # (student, file, what was chosen and why)
     skipped: list = field(default_factory=list)  # (student, file, why: draft, no submission)
+    no_submission: list = field(default_factory=list)  # (student, full name, worksheet status): no file in the zip
     problems: list = field(default_factory=list)  # (student, file, message)
     roster: int = 0  # worksheet rows registered
     groups: list = field(default_factory=list)  # (group as in the zip, [member student ids])
@@ -110,6 +111,9 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
             members = teams[name]
             report.groups.append((label, [students[m.participant] for m in members]))
             work += [(m.participant, entries) for m in members]
+        covered = {pid for pid, _ in work}
+        for person in sorted((p for p in people if p.participant not in covered), key=lambda p: students[p.participant]):
+            report.no_submission.append((students[person.participant], person.full_name, _absent(person.status)))
         for pid, entries in sorted(work, key=lambda w: students[w[0]]):
             person, student = by_pid[pid], students[pid]
             state = ws.submission_status(person.status)
@@ -119,6 +123,14 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
                 continue
             _collect_one(config, assignment, student, person, archive, entries, report)
     return report
+
+
+def _absent(status: str) -> str:
+    """Why a worksheet row has no file in the zip, in the words of its Status cell."""
+    state = ws.submission_status(status)
+    if state == "submitted" and status.strip():
+        return f"{status.strip()}, but the zip holds no file of theirs (is the zip older than the worksheet?)"
+    return status.strip() or "no file in the zip"
 
 
 def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict) -> tuple[dict, dict]:
@@ -227,8 +239,8 @@ def choose(assignment: Assignment, local: list, report: MoodleImport, student: s
             pick, note = _most_alike(spec, [p for p in local if p[0] not in used])
             if pick is None:
                 report.problems.append((student, ", ".join(p for p, _ in local),
-                                        f"none of these looks like {wanted}; skipped (ask the student which to "
-                                        "grade and collect it with --from)"))
+                                        (note or f"none of these looks like {wanted}") + "; skipped (ask the "
+                                        "student which to grade and collect it with --from)"))
                 continue
         used.add(pick[0])
         out.append((spec, pick, note))
@@ -243,6 +255,9 @@ def _most_alike(spec: NotebookSpec, candidates: list):
     scored = sorted(((len(_cell_ids(f) & release), p, f) for p, f in candidates), key=lambda t: (-t[0], t[1]))
     if not scored or scored[0][0] == 0:
         return None, ""
+    tied = [p for n, p, _ in scored if n == scored[0][0]]
+    if len(tied) > 1:  # a guess between equals would grade one file and silently drop the other
+        return None, f"{', '.join(tied)} look equally like {spec.name}.ipynb ({scored[0][0]} of its graded cells each)"
     best, path, file = scored[0]
     others = ", ".join(p for _, p, _ in scored[1:])
     return (path, file), (f"graded {path} as {spec.name}.ipynb: it has {best} of the release's {len(release)} "
