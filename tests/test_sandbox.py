@@ -40,3 +40,27 @@ def test_kernel_command_isolates(tmp_path):
         assert f"--reuid={sandbox.UID_BASE + 3}" in joined
     cuda = " ".join(sandbox.kernel_argv(Policy(), conn_dir=tmp_path, home=tmp_path, device="cuda", slot=0))
     assert "--dev-bind-try /dev/nvidiactl /dev/nvidiactl" in cuda
+
+
+def test_an_interpreter_reached_through_tmp_is_refused_before_any_kernel_starts(tmp_path):
+    """A virtual environment reached through /tmp (the sandbox's own scratch) would kill every kernel at start."""
+    import subprocess
+    from pathlib import Path
+
+    if sandbox.missing_features():
+        pytest.skip(f"no sandbox here: {sandbox.missing_features()}")
+    repo = Path(__file__).resolve().parent.parent
+    assert str(tmp_path).startswith("/tmp/")
+    (tmp_path / "link").symlink_to(repo)
+    python = tmp_path / "link" / ".venv" / "bin" / "python"
+    assert sandbox.interpreter_hidden(str(python)) == (str(python), "/tmp")
+    assert sandbox.interpreter_hidden() is None  # the environment the tests run in is seen as it is
+    # as an activated environment runs it: `python` found on PATH through the link
+    done = subprocess.run([str(python), "-c", "import sys; from course_lib.cli import main; sys.exit(main())",
+                           "--course", str(repo), "check",
+                           str(repo / "release" / "01-tensors" / "tensors.ipynb"), "--device", "cpu"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"the sandbox cannot see this Python interpreter: {python}, under /tmp" in done.stderr
+    assert f"run the same environment by its real path ({repo}/.venv/bin/course" in done.stderr
+    assert "Kernel died" not in done.stdout + done.stderr

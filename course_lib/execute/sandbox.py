@@ -76,12 +76,58 @@ def missing_features() -> tuple[str, ...]:
 
 
 def check() -> None:
-    """Raise :class:`SandboxUnavailable` naming what is missing."""
+    """Raise :class:`SandboxUnavailable` naming what is missing, or why the sandbox could not see the interpreter."""
     missing = missing_features()
     if missing:
         raise SandboxUnavailable(
             "cannot sandbox student code on this machine: missing " + "; ".join(missing),
             hint=f"{INSTALL_HINT}, or pass --unsafe-no-sandbox to run untrusted code without one")
+    hidden = interpreter_hidden()
+    if hidden:
+        path, cover = hidden
+        real = os.path.join(os.path.realpath(sys.prefix), "bin", "course")
+        instead = (f"run the same environment by its real path ({real} ...), " if os.path.isfile(real)
+                   and not interpreter_hidden(os.path.join(os.path.dirname(real), os.path.basename(sys.executable)))
+                   else "")
+        raise SandboxUnavailable(
+            f"the sandbox cannot see this Python interpreter: {sys.executable}"
+            f"{'' if path == sys.executable else f' is reached through {path}'}, under {cover}, which the sandbox {'replaces with a scratch folder of its own' if cover in REPLACED else 'hides'}"
+            "; every kernel would die at its start",
+            hint=f"{instead}or create the virtual environment outside {' and '.join(REPLACED)} (e.g. in the course "
+                 "directory: python3 -m venv .venv), or pass --unsafe-no-sandbox for your own notebooks")
+
+
+REPLACED = ("/tmp", "/home")  # the sandbox's own empty tmpfs at these paths
+VISIBLE = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64")  # what it binds of the OS, read-only
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def interpreter_hidden(executable: str | None = None) -> tuple[str, str] | None:
+    """``(path, what covers it)`` when the kernel's interpreter is not where the sandbox would look for it.
+
+    The kernel is started by the interpreter's path as given (``sys.executable``), and each
+    symbolic link on the way is followed inside the sandbox, whose file system holds only the
+    OS, the Python installations (by their real paths) and empty ``/tmp`` and ``/home``: a
+    virtual environment reached through ``/tmp`` (say ``/tmp/work -> /srv/work``) is not there.
+    """
+    roots = _python_roots()
+    path = os.path.abspath(executable or sys.executable)
+    for _ in range(40):  # the kernel's own limit on links is about as deep
+        if not any(_under(path, root) for root in roots):
+            cover = next((top for top in REPLACED if _under(path, top)), None)
+            if cover is not None or not any(_under(path, top) for top in VISIBLE):
+                return path, cover or os.sep.join(path.split(os.sep)[:2])
+        parent = os.path.realpath(os.path.dirname(path))
+        if parent != os.path.dirname(path):  # a directory on the way is a link: the rest of the path follows it
+            path = os.path.join(parent, os.path.basename(path))
+            continue
+        if not os.path.islink(path):
+            return None
+        path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+    return None
 
 
 def _python_roots() -> list[str]:
