@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml requirements.lock
 	@# Debian's PostgreSQL server: the gradebook's end-to-end test starts one of its own on loopback
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
 	  else echo "note: PostgreSQL is missing (sudo apt-get install postgresql); its gradebook test will be skipped" >&2; fi; }
+	@# Debian's Slurm and munge: the --cluster slurm test starts a one-node Slurm cluster of its own on loopback
+	@command -v slurmd >/dev/null && command -v slurmctld >/dev/null && command -v munged >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmd slurmctld munge; \
+	  else echo "note: Slurm is missing (sudo apt-get install slurmd slurmctld munge); its cluster test will be skipped" >&2; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

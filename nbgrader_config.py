@@ -22,8 +22,21 @@ c.Course.assignments = {
     "02-gradients": {"cell_timeout": 30, "notebook_timeout": 180},
     "03-softmax-nll": {"cell_timeout": 30, "notebook_timeout": 120},
     "04-ethics": {"cell_timeout": 30, "notebook_timeout": 120},
-    "05-gpu-classifier": {"cell_timeout": 60, "notebook_timeout": 180},
+    "05-gpu-classifier": {"cell_timeout": 60, "notebook_timeout": 180, "gpu": True},
 }
+
+# --- Slurm: `course autograde AID --cluster slurm` -------------------------------
+# Workers are Slurm jobs (dask-jobqueue), from none up to max_jobs, gone when the batch ends; assignments with
+# "gpu": True get jobs with --gres=gpu:N. Uncomment and adapt to the university's cluster:
+# c.Slurm.partition = "gpu"                  # -p; default: the cluster's default partition
+# c.Slurm.account = "dl-course"              # -A
+# c.Slurm.walltime = "01:00:00"              # each worker's job
+# c.Slurm.memory = "16GB"                    # each worker's job (room for `cores` sandboxes)
+# c.Slurm.cores = 4                          # submissions a CPU worker runs at a time
+# c.Slurm.gpus_per_worker = 1                # --gres=gpu:N on GPU assignments
+# c.Slurm.activate = "source /home/me/course/.venv/bin/activate"   # the environment, in each job
+# c.Slurm.max_jobs = 4                       # worker jobs at a time
+# c.Slurm.start_wait = 600                   # seconds for a worker to start before the batch stops
 
 # --- nbgrader-format test cells ------------------------------------------------
 # nbgrader gives no points to a test cell that writes to stderr; a library's warning (Python's

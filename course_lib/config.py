@@ -23,7 +23,12 @@ CONFIG_FILE = "nbgrader_config.py"
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-assignment execution limits and runner needs."""
+    """Per-assignment execution limits and runner needs.
+
+    ``parameters`` are injected into the notebook next to ``DEVICE`` and ``SEED`` (e.g. ``{"TRAINING":
+    "small"}`` for an assignment that declares a smaller training configuration). An assignment's
+    ``on_cpu`` / ``on_cuda`` settings override these for runs on that device only (see :data:`DEVICE_KEYS`).
+    """
 
     cell_timeout: float = 60.0
     notebook_timeout: float = 300.0
@@ -32,6 +37,7 @@ class Limits:
     max_processes: int = 256
     max_file_mb: int = 256
     max_output_kb: int = 1000
+    parameters: dict = field(default_factory=dict, hash=False)
 
     def policy(self):
         """The sandbox caps these limits set."""
@@ -75,6 +81,68 @@ class LatePolicy:
 
 
 @dataclass(frozen=True)
+class SlurmSettings:
+    """How ``course autograde --cluster slurm`` asks Slurm for workers (the ``c.Slurm`` section).
+
+    Each Slurm job runs one Dask worker (dask-jobqueue's ``SLURMCluster``); jobs come and go with the batch,
+    between none and ``max_jobs``.
+
+    Attributes:
+        partition: Slurm partition (``-p``); ``None``: the cluster's default partition.
+        account: Slurm account charged (``-A``); ``None``: the user's default account.
+        walltime: Time limit of each worker's job (``-t``, ``HH:MM:SS``).
+        memory: Memory of each worker's job (``--mem``), e.g. ``"16GB"``; room for ``cores`` sandboxes.
+        cores: CPU cores of each job (``--cpus-per-task``): submissions a CPU worker runs at a time.
+        gpus_per_worker: GPUs each worker's job asks for (``--gres=gpu:N``) when the assignment needs a GPU;
+            the worker then runs that many submissions at a time (its ``GPU`` resource).
+        activate: Shell line that makes the course's Python environment available in a job, e.g.
+            ``"source /home/me/course/.venv/bin/activate"`` or ``"module load python/3.11"``.
+        python: The workers' interpreter; ``""``: this one, or ``python3`` on the path ``activate`` sets.
+        max_jobs: Most worker jobs at a time.
+        start_wait: Seconds to wait for a first worker (or a new one, when every worker is gone) before the
+            batch stops with the Slurm jobs' states.
+        interface: Network interface the workers reach this machine on (e.g. ``ib0``); ``None``: any.
+        extra_directives: More ``#SBATCH`` options, e.g. ``["--qos=short"]``.
+    """
+
+    partition: str | None = None
+    account: str | None = None
+    walltime: str = "01:00:00"
+    memory: str = "16GB"
+    cores: int = 4
+    gpus_per_worker: int = 1
+    activate: str = ""
+    python: str = ""
+    max_jobs: int = 4
+    start_wait: float = 600.0
+    interface: str | None = None
+    extra_directives: list = field(default_factory=list)
+
+    @classmethod
+    def from_section(cls, section: dict, path: Path) -> "SlurmSettings":
+        """The settings of ``c.Slurm`` in ``path``, each checked for its type and range."""
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(section) - set(hints))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) c.Slurm.{', c.Slurm.'.join(unknown)} in {path}",
+                              hint=f"known settings: {', '.join(sorted(hints))}")
+        for name, value in section.items():
+            problem = _setting_problem(name, value, hints[name])
+            if name == "extra_directives" and not (isinstance(value, (list, tuple))
+                                                   and all(isinstance(v, str) for v in value)):
+                problem = "must be a list of text (strings)"
+            elif not problem and name in ("cores", "gpus_per_worker", "max_jobs", "start_wait") and value <= 0:
+                problem = "must be more than 0"
+            if problem:
+                raise ConfigError(f"c.Slurm.{name} = {value!r} in {path}: {problem}",
+                                  hint="fix it in nbgrader_config.py")
+        values = {**section}
+        if "extra_directives" in values:
+            values["extra_directives"] = list(values["extra_directives"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class CourseConfig:
     """Settings for one course directory.
 
@@ -94,6 +162,7 @@ class CourseConfig:
         late: Default late policy; ``assignment_limits`` holds each assignment's ``due`` and overrides.
         moodle_headers: The Moodle site's worksheet headers by their English names
             (``{"Grade": "Bewertung"}``); names not given are English.
+        slurm: How ``--cluster slurm`` asks Slurm for workers (``c.Slurm``).
     """
 
     root: Path
@@ -110,6 +179,7 @@ class CourseConfig:
     timezone: str = "UTC"
     late: LatePolicy = field(default_factory=LatePolicy)
     moodle_headers: dict = field(default_factory=dict)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
 
     # -- construction ---------------------------------------------------
     @classmethod
@@ -129,7 +199,7 @@ class CourseConfig:
         course = cfg.get("Course", {})
         # `sandbox` is not a file setting: running without it takes an explicit flag on each command.
         late_keys = {f.name for f in dataclasses.fields(LatePolicy)} - {"due"}
-        known = (({f.name for f in dataclasses.fields(cls)} - {"sandbox", "late", "accept_failing_solution"})
+        known = (({f.name for f in dataclasses.fields(cls)} - {"sandbox", "late", "accept_failing_solution", "slurm"})
                  | {f.name for f in dataclasses.fields(Limits)} | late_keys)
         unknown = sorted(set(course) - known - {"assignments"})
         if unknown:
@@ -152,8 +222,10 @@ class CourseConfig:
         late = LatePolicy(**{k: course[k] for k in late_keys if k in course})
         simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name", "timezone", "moodle_headers")
                   if k in course}
+        slurm = SlurmSettings.from_section(dict(cfg.get("Slurm", {})), path)
         conf = cls(root=root, course_id=coursedir.get("course_id", "course"), db_url=db_url,
-                   limits=limits, late=late, assignment_limits=dict(course.get("assignments", {})), **simple)
+                   limits=limits, late=late, assignment_limits=dict(course.get("assignments", {})), slurm=slurm,
+                   **simple)
         conf._validate()
         return conf
 
@@ -175,7 +247,8 @@ class CourseConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
         for aid, extra in self.assignment_limits.items():
-            bad = set(extra) - _LIMIT_KEYS - _LATE_KEYS
+            bad = set(extra) - _LIMIT_KEYS - _LATE_KEYS - set(DEVICE_KEYS)
+            bad |= {f"{key}.{k}" for key in DEVICE_KEYS for k in extra.get(key, {}) if k not in _DEVICE_LIMIT_KEYS}
             if bad:
                 raise ConfigError(f"c.Course.assignments[{aid!r}] has unknown keys {sorted(bad)}")
             self.due_utc(aid)
@@ -192,10 +265,18 @@ class CourseConfig:
         return masked_url(self.db_url)
 
     # -- derived values -------------------------------------------------
-    def limits_for(self, assignment: str) -> Limits:
-        """Limits of one assignment: the defaults with its own overrides."""
+    def limits_for(self, assignment: str, device: str | None = None) -> Limits:
+        """Limits of one assignment: the defaults with its own overrides, then (given ``device``) its
+        ``on_cpu`` / ``on_cuda`` ones; ``parameters`` are merged, not replaced."""
         own = self.assignment_limits.get(assignment, {})
-        return dataclasses.replace(self.limits, **{k: v for k, v in own.items() if k in _LIMIT_KEYS})
+        limits = self.limits
+        layers = [own, own.get(device_key(device), {})] if device else [own]
+        for layer in layers:
+            changes = {k: v for k, v in layer.items() if k in _LIMIT_KEYS}
+            if "parameters" in changes:
+                changes["parameters"] = {**limits.parameters, **changes["parameters"]}
+            limits = dataclasses.replace(limits, **changes)
+        return limits
 
     def late_for(self, assignment: str) -> LatePolicy:
         """Late policy of one assignment: its ``due`` with the course's penalty unless it sets its own."""
@@ -249,6 +330,26 @@ def gpu_count() -> int:
 
 _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
 _LATE_KEYS = {f.name for f in dataclasses.fields(LatePolicy)}
+DEVICE_KEYS = ("on_cpu", "on_cuda")
+"""An assignment's settings for runs on one kind of device only, e.g. ``"on_cpu": {"cell_timeout": 300}``."""
+_DEVICE_LIMIT_KEYS = _LIMIT_KEYS - {"gpu"}  # whether it needs a GPU cannot depend on the device it runs on
+
+
+def device_key(device: str) -> str:
+    """The assignment setting that holds overrides for ``device`` (``cuda:1`` -> ``on_cuda``)."""
+    return "on_cuda" if str(device).startswith("cuda") else "on_cpu"
+
+
+def _parameters_problem(value) -> str:
+    """What is wrong with a ``parameters`` setting ("" if nothing)."""
+    if not isinstance(value, dict):
+        return "must be a dict of parameter name to value"
+    for name, item in value.items():
+        if not (isinstance(name, str) and name.isidentifier()) or name in ("DEVICE", "SEED"):
+            return f"{name!r} is not a parameter name the course may inject (DEVICE and SEED are its own)"
+        if type(item) not in (str, int, float, bool):
+            return f"the value of {name!r} must be text, a number or True/False"
+    return ""
 _HINTS = {**typing.get_type_hints(CourseConfig), **typing.get_type_hints(LatePolicy),
           **typing.get_type_hints(Limits)}
 """The type each setting must have, read from the dataclasses so a new setting is checked as it is declared."""
@@ -300,6 +401,7 @@ def check_settings(course: dict, path: Path) -> None:
         if name == "assignments":
             continue
         problem = _setting_problem(name, value, _HINTS.get(name))
+        problem = problem or (_parameters_problem(value) if name == "parameters" else "")
         if problem:
             raise ConfigError(f"c.Course.{name} = {value!r} in {path}: {problem}",
                               hint="fix it in nbgrader_config.py")
@@ -311,10 +413,19 @@ def check_settings(course: dict, path: Path) -> None:
         if not isinstance(extra, dict):
             raise ConfigError(f"c.Course.assignments[{aid!r}] = {extra!r} in {path}: must be a dict of settings",
                               hint='for example {"cell_timeout": 30, "due": "2026-10-05 23:59"}')
-        for name, value in extra.items():
+        settings = [((name,), value) for name, value in extra.items() if name not in DEVICE_KEYS]
+        for key in DEVICE_KEYS:
+            if key in extra and not isinstance(extra[key], dict):
+                raise ConfigError(f"c.Course.assignments[{aid!r}][{key!r}] = {extra[key]!r} in {path}: must be a "
+                                  "dict of settings", hint='for example {"cell_timeout": 300}')
+            settings += [((key, name), value) for name, value in extra.get(key, {}).items()]
+        for where, value in settings:
+            name = where[-1]
             problem = _setting_problem(name, value, _HINTS.get(name)) if name in _LIMIT_KEYS | _LATE_KEYS else ""
+            problem = problem or (_parameters_problem(value) if name == "parameters" else "")
             if problem:
-                raise ConfigError(f"c.Course.assignments[{aid!r}][{name!r}] = {value!r} in {path}: {problem}",
+                shown = "".join(f"[{part!r}]" for part in where)
+                raise ConfigError(f"c.Course.assignments[{aid!r}]{shown} = {value!r} in {path}: {problem}",
                                   hint="fix it in nbgrader_config.py")
 
 

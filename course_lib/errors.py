@@ -88,6 +88,15 @@ class GradebookError(CourseError):
     exit_code = 7
 
 
+class ClusterError(CourseError):
+    """The cluster cannot run the batch: Slurm refuses its workers' jobs, or no worker starts in time.
+
+    What the batch graded before is recorded; every job it submitted is cancelled.
+    """
+
+    exit_code = 8
+
+
 def from_os_error(exc: OSError) -> CourseError:
     """An operating-system error (a full disk, a missing or read-only file) in words an instructor can act on."""
     import errno

@@ -7,12 +7,13 @@ Same interface and the same plain results as the local runners in
 from __future__ import annotations
 
 import contextlib
+import time
 import traceback
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ..errors import CourseError
+from ..errors import ClusterError, CourseError
 from ..models import ExecutionResult
 from .run import Job, run_job
 from .runners import _failed
@@ -45,15 +46,19 @@ class KernelPoolPlugin(WorkerPlugin):
 
 
 def _run_on_worker(job: Job) -> ExecutionResult:
-    """What a Dask worker runs: the same job function, labelled with the worker's name."""
+    """What a Dask worker runs: the same job function, labelled with the worker's name (and Slurm job)."""
     import dataclasses
+    import os
 
     from distributed import get_worker
 
     worker = get_worker()
     plugin = worker.plugins.get(POOL_PLUGIN)
     result = run_job(job, pool=getattr(plugin, "pool", None))
-    return dataclasses.replace(result, worker=str(worker.name or worker.address))
+    label = str(worker.name or worker.address)
+    if os.environ.get("SLURM_JOB_ID"):  # a worker started by Slurm: the job says where and with what it ran
+        label += f"/slurm-job-{os.environ['SLURM_JOB_ID']}"
+    return dataclasses.replace(result, worker=label)
 
 
 def _package_zip(directory) -> str:
@@ -73,13 +78,21 @@ class DaskRunner:
     job (as the probes of the prepared notebook), never as files. Results come back as
     the same plain data as from the local runner, and the coordinator alone writes
     the gradebook. A job whose worker dies is run again elsewhere by Dask.
+
+    With ``start_wait``, a batch that has had no worker able to run its jobs for that many
+    seconds stops with :class:`~course_lib.errors.ClusterError`, its message completed by
+    ``stalled()`` (e.g. the states of the Slurm jobs that should have become workers);
+    without it, the batch waits for workers as long as it takes.
     """
 
-    def __init__(self, scheduler: str, *, gpu: bool = False, retries: int = 2, connect_timeout: float = 30):
+    def __init__(self, scheduler: str, *, gpu: bool = False, retries: int = 2, connect_timeout: float = 30,
+                 start_wait: float | None = None, stalled: Callable[[], str] | None = None):
         self.scheduler = scheduler
         self.gpu = gpu
         self.retries = retries
         self.connect_timeout = connect_timeout
+        self.start_wait = start_wait
+        self.stalled = stalled
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
         import tempfile
@@ -109,13 +122,11 @@ class DaskRunner:
     def _results(self, client, jobs: list[Job]) -> Iterator[tuple[Job, ExecutionResult]]:
         import uuid
 
-        from distributed import as_completed as dask_completed
-
         batch = uuid.uuid4().hex[:8]
         futures = {client.submit(_run_on_worker, job, pure=False, retries=self.retries,
                                  key=f"grade-{batch}-{job.assignment}-{job.notebook}-{job.student}",
                                  resources={"GPU": 1} if self.gpu else None): job for job in jobs}
-        for future in dask_completed(futures):
+        for future in self._completed(client, futures):
             job = futures[future]
             try:
                 yield job, future.result()
@@ -126,3 +137,32 @@ class DaskRunner:
                 else:
                     detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 yield job, _failed(job, f"the cluster could not run it: {detail}")
+
+    def _completed(self, client, futures) -> Iterator:
+        """The futures as they finish; with ``start_wait``, stopping when no worker can run them for that long."""
+        from distributed import as_completed as dask_completed
+
+        if self.start_wait is None:
+            yield from dask_completed(futures)
+            return
+        finished = dask_completed(futures)
+        workerless_since = time.monotonic()
+        while not finished.is_empty():
+            if finished.has_ready():
+                yield from finished.next_batch(block=False)
+                continue
+            if self._able_workers(client):
+                workerless_since = time.monotonic()
+            elif time.monotonic() - workerless_since > self.start_wait:
+                state = self.stalled() if self.stalled else ""
+                kind = "GPU worker" if self.gpu else "worker"
+                raise ClusterError(f"no {kind} joined the cluster within {self.start_wait:g} s"
+                                   + (f": {state}" if state else ""),
+                                   hint="check the partition, account and GPUs asked for, and the workers' "
+                                        "logs; if the queue is only busy, allow a longer wait")
+            time.sleep(0.5)
+
+    def _able_workers(self, client) -> int:
+        """Workers that can run this batch's jobs (with a ``GPU`` resource when the jobs need one)."""
+        workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
+        return sum(1 for w in workers if not self.gpu or (w.get("resources") or {}).get("GPU", 0) >= 1)
