@@ -17,7 +17,7 @@ from .assignment import Assignment
 from .autograde import load_results
 from .config import CourseConfig
 from .gradebook import notebook_scores
-from .notebooks import grade_id, is_grade
+from .notebooks import grade_id, is_grade, question_headings, question_of_answers
 
 
 @dataclass(frozen=True)
@@ -27,17 +27,20 @@ class FeedbackReport:
 
 
 def question_titles(release_nb) -> dict[str, str]:
-    """``grade_id -> title``: the heading of the markdown cell that introduces each grade cell."""
-    titles, heading = {}, ""
-    for cell in release_nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("#"):
-                    heading = line.lstrip("#").strip()
-                    break
-        if is_grade(cell):
-            titles[grade_id(cell)] = heading or grade_id(cell)
-    return titles
+    """``grade_id -> title``: the heading of the markdown cell that introduces each grade cell
+    (without its points note: the page shows the points beside it)."""
+    headings = question_headings(release_nb)
+    return {grade_id(cell): headings[grade_id(cell)] for cell in release_nb.cells if is_grade(cell)}
+
+
+def shown_time(stamp: str) -> str:
+    """A submission time as a person reads it: ``2026-12-02 22:00 UTC`` (no seconds or microseconds)."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(stamp).strftime("%Y-%m-%d %H:%M UTC")
+    except Exception:  # noqa: BLE001 - a time nbgrader cannot read is shown as written
+        return stamp
 
 
 def duration(seconds: float) -> str:
@@ -62,6 +65,15 @@ PROTECTED_FORMS = ("This notebook's test cells ran through the grader's own runn
                    "notebook.")
 
 
+def comments_by_question(release_nb, comments: dict[str, str]) -> dict[str, list[str]]:
+    """A grader's comments (by solution cell, as nbgrader keeps them) under the question they belong to."""
+    owner = question_of_answers(release_nb)
+    out: dict[str, list[str]] = {}
+    for cell, text in comments.items():
+        out.setdefault(owner.get(cell, cell), []).append(text)
+    return out
+
+
 def render(config: CourseConfig, assignment_id: str, notebook: str, student: str) -> str | None:
     """The feedback page of one student's notebook, or ``None`` if it was never graded.
 
@@ -79,17 +91,19 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
         scores = notebook_scores(config, assignment_id, notebook, student)
     except MissingEntry:
         return None
-    titles = question_titles(spec.release_nb())
+    release_nb = spec.release_nb()
+    titles = question_titles(release_nb)
+    comments = comments_by_question(release_nb, scores["comments"])
     questions = []
     for gid, title in titles.items():
         score, most = scores["cells"].get(gid, (None, 0.0))
         checks = [c for c in graded.checks if c.grade_id == gid]
         questions.append({"title": title, "score": score if score is not None else 0.0 if checks else None,
-                          "max_score": most, "checks": checks})
+                          "max_score": most, "checks": checks, "comments": comments.get(gid, [])})
     stamp = config.path("autograded", student, assignment_id, "timestamp.txt")
     return _environment().get_template("feedback.html").render(
         assignment=assignment_id, notebook=notebook, student=student,
-        timestamp=stamp.read_text().strip() if stamp.is_file() else "",
+        timestamp=shown_time(stamp.read_text().strip()) if stamp.is_file() else "",
         score=scores["score"], max_score=scores["max_score"], needs_manual=scores["needs_manual_grade"],
         late_penalty=scores["late_penalty"], seconds_late=scores["seconds_late"],
         late_text=duration(scores["seconds_late"]), late_policy=config.late_for(assignment_id).describe(),

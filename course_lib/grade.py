@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -13,9 +13,9 @@ from .execute.jobs import assignment_files, make_job, resolve_device
 from .execute import sandbox
 from .execute.runners import InlineRunner
 from .judge.references import load_references, reference_key, solution_job
-from .judge.verdict import judge
+from .judge.verdict import judge, problems
 from .models import CheckResult, ExecutionResult, GradedSubmission
-from .notebooks import read_notebook
+from .notebooks import question_headings, read_notebook
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,9 @@ class Context:
                         tests=tests, keeps=keeps)
 
     def judge(self, result: ExecutionResult) -> GradedSubmission:
-        return judge(self.spec.grader, result, self.references)
+        graded = judge(self.spec.grader, result, self.references)
+        # errors named by the question's heading, as the feedback page titles it
+        return replace(graded, problems=tuple(problems(result, question_headings(self.release_nb))))
 
     def unreadable(self, student: str, error: SubmissionError) -> GradedSubmission:
         """Zero on every check, with the reason, for a file that cannot be run at all."""

@@ -273,14 +273,24 @@ def _unchanged_solutions(student_nb, release_nb=None) -> set[str]:
 
 
 def notebook_scores(config: CourseConfig, assignment: str, notebook: str, student: str) -> dict:
-    """``grade_id -> (score, max_score)`` and the total, as nbgrader computes them."""
+    """``grade_id -> (score, max_score)`` and the total, as nbgrader computes them.
+
+    ``comments`` holds what a grader typed in formgrader (nbgrader's ``manual_comment``),
+    by solution cell; the automatic comments are the failed checks' messages, shown with the checks.
+    """
     with open_gradebook(config) as gb:
         nb = gb.find_submission_notebook(notebook, assignment, student)
         cells = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
-        return {"cells": cells, "score": nb.score, "max_score": nb.max_score,
+        return {"cells": cells, "score": nb.score, "max_score": nb.max_score, "comments": manual_comments(nb),
                 "needs_manual_grade": nb.needs_manual_grade,
                 "late_penalty": nb.late_submission_penalty or 0.0,
                 "seconds_late": nb.assignment.total_seconds_late}
+
+
+def manual_comments(submitted_notebook) -> dict[str, str]:
+    """``solution cell -> comment`` a grader wrote on one submitted notebook (blank ones left out)."""
+    return {c.cell.name: c.manual_comment.strip() for c in submitted_notebook.comments
+            if c.manual_comment and c.manual_comment.strip()}
 
 
 def recorded_scores(config: CourseConfig, assignment: str, notebook: str, gradebook=None) -> dict[str, dict]:

@@ -118,3 +118,43 @@ def grade_cells(nb) -> list[tuple[str, float, bool]]:
             manual = is_solution(cell) or cell.cell_type == "markdown"
             out.append((grade_id(cell), float(nbgrader_meta(cell).get("points", 0)), manual))
     return out
+
+
+def question_headings(nb) -> dict[str, str]:
+    """``grade_id -> heading`` for every nbgrader cell: the last markdown heading at or above it.
+
+    A trailing points note (``(3 points)``, ``(10 points, graded by hand)``) is left out: pages that
+    show a question's score show its points beside it.
+    """
+    import re
+
+    out, heading = {}, ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    heading = re.sub(r"\s*\([^()]*\bpoints?\b[^()]*\)\s*$", "", line.lstrip("#").strip())
+                    break
+        gid = grade_id(cell)
+        if gid:
+            out[gid] = heading or gid
+    return out
+
+
+def question_of_answers(nb) -> dict[str, str]:
+    """``solution cell id -> grade cell id``: the question whose points each answer cell earns.
+
+    nbgrader keeps a grader's comments on solution cells and points on grade cells; an answer
+    belongs to the first grade cell at or after it (a written answer is both), and answers after
+    the last grade cell to that last one.
+    """
+    out, pending, last = {}, [], ""
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if is_solution(cell) and gid:
+            pending.append(gid)
+        if is_grade(cell) and gid:
+            out.update((s, gid) for s in pending)
+            pending, last = [], gid
+    out.update((s, last) for s in pending if last)
+    return out

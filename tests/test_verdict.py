@@ -86,7 +86,7 @@ def test_probe_crash_and_cell_errors_are_reported():
     g = judge(GRADER, result({"qa": rec, "qb": record("qb", b=(1, 2))},
                              errors=[CellError(4, "ValueError", "bad")]), REFS)
     assert g.score == 3
-    assert "cell 5 raised ValueError: bad" in g.problems
+    assert "A cell above the first question raised ValueError: bad" in g.problems
 
 
 def test_broken_reference_is_the_instructors_problem():

@@ -128,18 +128,40 @@ def _not_reached(result: ExecutionResult, grade_id: str) -> str:
     return "not graded: the notebook stopped before this question"
 
 
-def problems(result: ExecutionResult) -> list[str]:
-    """Notes for the student about how the run went."""
+def problems(result: ExecutionResult, names: dict | None = None) -> list[str]:
+    """Notes for the student about how the run went.
+
+    A cell is named by the question it belongs to (``names``: grade id -> heading; the grade id
+    without it), never by its position, which a student cannot map to a cell of their notebook.
+    """
     notes = []
     for error in result.cell_errors:
-        where = f"cell {error.cell_index + 1}"
+        where = _where(error, names or {})
         if error.ename == "CellTimeoutError":
             notes.append(f"{where} was stopped: {error.evalue}")
             continue
         if error.ename == "OutputLimit":
             notes.append(f"{where} {error.evalue}")
             continue
-        notes.append(f"{where} raised {error.ename}: {error.evalue}" if error.evalue else f"{where} raised {error.ename}")
+        evalue = _without_file(error) if error.ename in SYNTAX_ERRORS else error.evalue
+        notes.append(f"{where} raised {error.ename}: {evalue}" if evalue else f"{where} raised {error.ename}")
     if result.problem:
         notes.append(result.problem)
     return notes
+
+
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+
+
+def _where(error, names: dict) -> str:
+    if not error.question:
+        return "A cell above the first question"
+    name = names.get(error.question)
+    return f"A cell under \"{name}\"" if name else f"A cell of question {error.question!r}"
+
+
+def _without_file(error) -> str:
+    """A syntax error's message without the kernel's temporary file name (``(3417439207.py, line 2)``)."""
+    import re
+
+    return re.sub(r"\s*\((?:[^(),]*[/\\])?[^(),/\\]*, line (\d+)\)\s*$", r" (line \1 of that cell)", error.evalue)

@@ -27,7 +27,7 @@ from pathlib import Path
 from ..assignment import Assignment
 from ..config import CourseConfig
 from ..errors import CourseError
-from ..gradebook import open_gradebook
+from ..gradebook import manual_comments, open_gradebook
 from ..late import apply_late_penalty
 from . import worksheet as ws
 from .names import feedback_entry
@@ -45,6 +45,7 @@ class Total:
     seconds_late: float
     notebooks: dict  # notebook -> {grade_id: (score, max_score)}
     needs_manual_grade: bool
+    comments: dict = field(default_factory=dict)  # notebook -> {solution cell: what a grader wrote}
 
     @property
     def final(self) -> float:
@@ -84,7 +85,8 @@ def assignment_totals(config: CourseConfig, assignment_id: str) -> dict[str, Tot
                 student=sub.student.id, score=sub.score, max_score=assignment.max_score,
                 late_penalty=sub.late_submission_penalty or 0.0, seconds_late=sub.total_seconds_late,
                 notebooks={nb.name: {g.cell.name: (g.score, g.max_score) for g in nb.grades} for nb in sub.notebooks},
-                needs_manual_grade=sub.needs_manual_grade)
+                needs_manual_grade=sub.needs_manual_grade,
+                comments={nb.name: manual_comments(nb) for nb in sub.notebooks})
     return out
 
 
@@ -96,20 +98,24 @@ def scaled(total: Total, maximum: float) -> float:
 
 
 def comment_html(config: CourseConfig, assignment: Assignment, total: Total) -> str:
-    """Short HTML for Moodle's ``Feedback comments``: the total, each question, the late penalty."""
-    from ..feedback import duration, question_titles
+    """Short HTML for Moodle's ``Feedback comments``: the total, each question with a grader's comment
+    beside it (escaped, its line breaks as ``<br>``), the late penalty."""
+    from ..feedback import comments_by_question, duration, question_titles
 
     parts = [f"<p><strong>{assignment.id}: {total.final:g} / {total.max_score:g} points</strong></p>"]
     for spec in assignment.notebooks:
         cells = total.notebooks.get(spec.name)
         if not cells:
             continue
-        titles = question_titles(spec.release_nb())
+        release_nb = spec.release_nb()
+        titles = question_titles(release_nb)
+        comments = comments_by_question(release_nb, total.comments.get(spec.name, {}))
         lines = []
         for gid, title in titles.items():
             score, most = cells.get(gid, (None, 0.0))
             shown = "not graded yet" if score is None else f"{score:g} / {most:g}"
-            lines.append(f"{html.escape(title)}: {shown}")
+            lines.append(f"{html.escape(title)}: {shown}" + "".join(
+                f"<br><em>{comment_text(text)}</em>" for text in comments.get(gid, [])))
         parts.append("<p>" + "<br>".join(lines) + "</p>")
     if total.late_penalty:
         parts.append(f"<p>Submitted {duration(total.seconds_late)} late: &minus;{total.late_penalty:g} points "
@@ -117,6 +123,12 @@ def comment_html(config: CourseConfig, assignment: Assignment, total: Total) -> 
     if total.needs_manual_grade:
         parts.append("<p>Some answers are still to be graded by hand.</p>")
     return "".join(parts)
+
+
+def comment_text(text: str) -> str:
+    """A grader's plain-text comment as Moodle comment HTML: escaped, line breaks as ``<br>``."""
+    lines = html.escape(text.strip()).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "<br>".join(lines)
 
 
 def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Path, out: Path,

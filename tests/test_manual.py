@@ -1,0 +1,249 @@
+"""Hand grading without a browser: the score sheet out of and back into nbgrader's gradebook, and a
+grader's comments reaching the feedback page and Moodle's worksheet. No kernels: verdicts are recorded
+through the same gradebook code autograde uses, on 04-ethics (four hand-graded reflections)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from test_moodle import make_worksheet
+
+AID = "04-ethics"
+STUDENTS = ("ada.lovelace", "alan")
+HAND = ("feedback_loops", "recourse", "bias_sources", "went_well")
+STAMP = "2026-10-05 22:00:27.866623 UTC"
+PEOPLE = [("Ada Lovelace", "1234567", "ada.lovelace@uni.example", "Submitted for grading", "-"),
+          ("Alan Turing", "2345678", "alan@uni.example", "Submitted for grading", "-")]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    """A course where two students' 04-ethics submissions are collected and autograded (synthetic verdicts)."""
+    from conftest import copy_course
+    from course_lib.assignment import Assignment
+    from course_lib.autograde import save_results
+    from course_lib.collect import submissions
+    from course_lib.moodle.importer import collect_moodle
+    from course_lib.config import CourseConfig
+    from course_lib.gradebook import ensure_notebook, record
+    from course_lib.models import CheckResult, GradedSubmission
+
+    root = copy_course(tmp_path_factory.mktemp("manual") / "course")
+    config = CourseConfig.load(root).with_overrides(device="cpu")
+    spec = Assignment.load(config, AID).notebook("ethics")
+    with zipfile.ZipFile(root.parent / "submissions.zip", "w") as zf:  # as Moodle's "Download all submissions"
+        for name, pid, email, *_ in PEOPLE:
+            nb = spec.release_nb()
+            for cell in nb.cells:
+                if cell.metadata.get("nbgrader", {}).get("grade_id") in HAND:
+                    cell.source = f"{name} thinks about it."
+            zf.writestr(f"{name}_{pid}_assignsubmission_file/ethics.ipynb", nbformat.writes(nb))
+    collect_moodle(config=config, assignment_id=AID, zip_path=root.parent / "submissions.zip",
+                   worksheet=make_worksheet(root.parent / "collect.csv", people=PEOPLE))
+    ensure_notebook(config, spec)
+    for i, student in enumerate(STUDENTS):
+        checks = tuple(CheckResult(name=c.name, grade_id=q.grade_id, points=c.points if i == 0 else 0.0,
+                                   max_points=c.points, passed=i == 0, message="" if i == 0 else "wrong",
+                                   describe=c.name) for q in spec.grader.questions for c in q.checks)
+        graded = GradedSubmission(student=student, assignment=AID, notebook="ethics", checks=checks)
+        sub = next(iter(submissions(config, AID, [student])))
+        record(config, spec, graded, timestamp=sub.timestamp, release_nb=spec.release_nb(),
+               student_nb=nbformat.read(sub.path, as_version=4))
+        save_results(config, graded, "test")
+        (root / "autograded" / student / AID).mkdir(parents=True, exist_ok=True)
+        (root / "autograded" / student / AID / "timestamp.txt").write_text(STAMP + "\n")
+    return root
+
+
+@pytest.fixture
+def course(recorded, tmp_path):
+    """A private copy of the recorded course (tests write to its gradebook)."""
+    from course_lib.config import CourseConfig
+
+    root = shutil.copytree(recorded, tmp_path / "course")
+    return CourseConfig.load(root).with_overrides(device="cpu")
+
+
+def sheet(path: Path, rows, header=("student", "question", "score", "comment")) -> Path:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def hand_grades(config) -> dict:
+    """``(student, question) -> (manual_score, manual_comment, needs_manual_grade)`` from the gradebook."""
+    from course_lib.gradebook import open_gradebook
+
+    out = {}
+    with open_gradebook(config) as gb:
+        for student in STUDENTS:
+            for q in HAND:
+                g = gb.find_grade(q, "ethics", AID, student)
+                c = gb.find_comment(q, "ethics", AID, student)
+                out[(student, q)] = (g.manual_score, c.manual_comment, g.needs_manual_grade)
+    return out
+
+
+def test_export_lists_every_student_and_hand_graded_question_then_a_filled_sheet_round_trips(course, tmp_path):
+    from course_lib.manual import export_sheet, import_sheet
+
+    blank = tmp_path / "blank.csv"
+    report = export_sheet(config=course, assignment_id=AID, path=blank)
+    rows = list(csv.DictReader(blank.open(encoding="utf-8")))
+    assert report.rows == len(rows) == len(STUDENTS) * len(HAND)
+    assert {(r["student"], r["question"]) for r in rows} == {(s, q) for s in STUDENTS for q in HAND}
+    assert all(r["score"] == "" and r["comment"] == "" for r in rows)  # nobody graded yet
+    assert {r["question"]: r["max_score"] for r in rows} == {"feedback_loops": "2", "recourse": "3",
+                                                            "bias_sources": "3", "went_well": "2"}
+    for r in rows:  # the TA fills the sheet in a spreadsheet
+        r["score"] = "2.5" if r["question"] == "recourse" else "1"
+        r["comment"] = f"{r['student']}: a <good> start & more\nsecond line" if r["question"] == "recourse" else ""
+    filled = tmp_path / "filled.csv"
+    with filled.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = import_sheet(config=course, assignment_id=AID, path=filled)
+    assert (result.scores, result.comments) == (8, 2)
+    grades = hand_grades(course)
+    assert grades[("alan", "recourse")] == (2.5, "alan: a <good> start & more\nsecond line", False)
+    assert grades[("ada.lovelace", "went_well")] == (1.0, None, False)
+    again = tmp_path / "again.csv"
+    export_sheet(config=course, assignment_id=AID, path=again)
+    assert list(csv.DictReader(again.open(encoding="utf-8"))) == rows  # what was imported comes out again
+    from course_lib.gradebook import open_gradebook
+
+    with open_gradebook(course) as gb:  # the hand points count in nbgrader's own total
+        sub = gb.find_submission(AID, "alan")
+        assert sub.score == pytest.approx(2.5 + 3 * 1) and not sub.needs_manual_grade
+
+
+BAD_ROWS = [
+    (["nobody", "recourse", "2", ""], "student 'nobody' has no submission of 04-ethics"),
+    (["alan", "no_such_cell", "2", ""], "question 'no_such_cell' is not a question of 04-ethics"),
+    (["alan", "predict_tests", "1", ""], "question 'predict_tests' is graded automatically, not by hand"),
+    (["alan", "recourse", "3.5", ""], "score 3.5 is over the 3 point(s) of 'recourse'"),
+    (["alan", "recourse", "-1", ""], "score -1 is negative"),
+    (["alan", "recourse", "good", ""], "score 'good' is not a number"),
+    (["", "recourse", "1", ""], "no student"),
+    (["ada.lovelace", "recourse", "2", "again"], "the same student and question as line 2"),
+]
+
+
+@pytest.mark.parametrize("bad, why", BAD_ROWS, ids=[w.split(" ")[0] + str(i) for i, (_, w) in enumerate(BAD_ROWS)])
+def test_a_bad_row_is_named_by_its_line_and_nothing_is_written(course, tmp_path, bad, why):
+    from course_lib.manual import ScoreSheetError, import_sheet
+
+    before = hand_grades(course)
+    path = sheet(tmp_path / "s.csv", [["ada.lovelace", "recourse", "3", "fine"], ["alan", "went_well", "2", ""], bad])
+    with pytest.raises(ScoreSheetError) as caught:
+        import_sheet(config=course, assignment_id=AID, path=path)
+    [(line, text)] = caught.value.rows
+    assert line == 4 and why in text
+    assert f"line 4: {why}" in str(caught.value) and "nothing was written" in str(caught.value)
+    assert hand_grades(course) == before  # the two good rows were not applied either
+
+
+def test_every_bad_row_is_listed_and_the_cli_exits_with_the_list(course, tmp_path, capsys):
+    from course_lib.cli import main
+
+    path = sheet(tmp_path / "s.csv", [["alan", "recourse", "9", ""], ["alan", "went_well", "1", ""],
+                                      ["bob", "x", "1", ""]])
+    code = main(["--course", str(course.root), "manual", "import", AID, "--csv", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "2 row(s)" in err and "line 2: score 9 is over" in err and "line 4: student 'bob'" in err
+    assert "question 'x' is not a question" in err
+    missing = sheet(tmp_path / "m.csv", [["alan", "recourse"]], header=("student", "question"))
+    assert main(["--course", str(course.root), "manual", "import", AID, "--csv", str(missing)]) == 2
+    assert "no 'score', 'comment' column(s)" in capsys.readouterr().err
+    out = tmp_path / "sheet.csv"
+    assert main(["--course", str(course.root), "manual", "export", AID, "--csv", str(out)]) == 0
+    assert "8 row(s), 2 student(s)" in capsys.readouterr().out
+
+
+def set_comment(config, cell: str, student: str, text: str) -> None:
+    """What formgrader's comment box saves (its API sets ``manual_comment``)."""
+    from course_lib.gradebook import open_gradebook
+
+    with open_gradebook(config) as gb:
+        gb.find_comment(cell, "ethics", AID, student).manual_comment = text
+        gb.db.commit()
+
+
+def question_section(page: str, title: str) -> str:
+    """The part of a feedback page from one question's heading to the next one's."""
+    start = page.index(f">{title} <")
+    end = page.find('<h2 class="question">', start)
+    return page[start:end if end >= 0 else len(page)]
+
+
+def test_a_graders_comments_reach_the_feedback_page_beside_their_question(course, tmp_path):
+    from course_lib.feedback import feedback
+    from course_lib.manual import import_sheet
+
+    import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "s.csv", [
+        ["alan", "recourse", "2", "Name who decides <and> who answers & how."]]))
+    set_comment(course, "predict", "alan", "Off by one at the threshold:\nuse >=.")  # an autograded question's answer
+    feedback(config=course, assignment_id=AID, students=["alan"])
+    page = (course.path("feedback", "alan", AID, "ethics.html")).read_text()
+    recourse = question_section(page, "Question 6 — Recourse and accountability")
+    assert "Name who decides &lt;and&gt; who answers &amp; how." in recourse and "2 / 3 points" in recourse
+    assert "Off by one at the threshold:\nuse &gt;=." in question_section(page, "Question 1 — From scores to decisions")
+    assert page.count("Grader's comment") == 2
+    assert "Grader's comment" not in question_section(page, "Question 5 — Feedback loops")
+
+
+def test_feedback_shows_minutes_points_once_and_names_questions_in_errors(course):
+    from course_lib.feedback import render
+
+    page = render(course, AID, "ethics", "ada.lovelace")
+    assert "submitted 2026-10-05 22:00 UTC" in page and ".866623" not in page and ":27" not in page
+    assert "(2 points)" not in page and "(3 points)" not in page  # the heading's own note, once in the score
+    assert ">Question 1 — From scores to decisions <span class=\"qpts\">2 / 2 points</span>" in page
+
+
+def test_cell_errors_name_the_question_and_a_syntax_error_no_temporary_file():
+    from course_lib.judge.verdict import problems
+    from course_lib.models import CellError, ExecutionResult
+
+    result = ExecutionResult("s", AID, "ethics", "completed", cell_errors=(
+        CellError(2, "NameError", "name 'np' is not defined", ""),
+        CellError(9, "SyntaxError", "invalid syntax (3417439207.py, line 2)", "confusion"),
+        CellError(11, "IndentationError", "unexpected indent (/tmp/ipykernel_42/123.py, line 4)", "rate_gap")))
+    notes = problems(result, {"confusion": "Question 2 — Confusion counts per group"})
+    assert notes == ["A cell above the first question raised NameError: name 'np' is not defined",
+                     'A cell under "Question 2 — Confusion counts per group" raised SyntaxError: invalid syntax '
+                     "(line 2 of that cell)",
+                     "A cell of question 'rate_gap' raised IndentationError: unexpected indent (line 4 of that cell)"]
+    assert not any("cell 10" in n or ".py" in n for n in notes)
+
+
+def test_a_graders_comment_reaches_moodles_worksheet_escaped_and_the_feedback_zip(course, tmp_path):
+    from course_lib.moodle import worksheet as ws
+    from course_lib.moodle.export import export_worksheet
+
+    worksheet = make_worksheet(tmp_path / "w.csv", people=PEOPLE)
+    set_comment(course, "recourse", "alan", 'Say "who" decides;\na path like C:\\appeals is <not> an answer & more')
+    out, bundle = tmp_path / "out.csv", tmp_path / "feedback.zip"
+    export_worksheet(config=course, assignment_id=AID, worksheet=worksheet, out=out, feedback_zip=bundle)
+    data = out.read_bytes()
+    assert b"\\" not in data  # Moodle's reader takes a backslash for an escape character
+    rows = {r["Identifier"]: r for r in csv.DictReader(io.StringIO(data.decode("utf-8")))}
+    comment = rows["Participant 2345678"][ws.FEEDBACK]
+    assert ("Question 6 — Recourse and accountability: 0 / 3<br><em>Say &quot;who&quot; decides;<br>"
+            "a path like C:&#92;appeals is &lt;not&gt; an answer &amp; more</em>") in comment
+    assert "<em>" not in rows["Participant 1234567"][ws.FEEDBACK]
+    with zipfile.ZipFile(bundle) as zf:
+        page = zf.read("Alan Turing_2345678_assignsubmission_file/feedback-ethics.html").decode()
+    assert "a path like C:\\appeals is &lt;not&gt; an answer &amp; more" in page
