@@ -303,13 +303,18 @@ def cmd_verify(args) -> int:
             print(f"FAIL     {failure}")
         for warning in nb.warnings:
             print(f"{'FAIL' if args.strict else 'WARNING'}  {warning}")
+        for recommendation in nb.recommendations:
+            print(f"NOTE     {recommendation}")
     problems = report.problems(args.strict)
     if problems:
         print(f"\n{len(problems)} problem(s): fix the checks or the variants before grading students")
         return 1
     warned = sum(len(nb.warnings) for nb in report.notebooks)
+    noted = sum(len(nb.recommendations) for nb in report.notebooks)
+    counts = ", ".join(part for part in (f"{warned} warning(s)" if warned else "",
+                                         f"{noted} recommendation(s)" if noted else "") if part)
     print(f"\nverified {len(report.notebooks)} notebook(s): every check pays only for correct work"
-          + (f" ({warned} warning(s))" if warned else ""))
+          + (f" ({counts})" if counts else ""))
     return 0
 
 
@@ -453,7 +458,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("assignment", metavar="AID", nargs="?")
     sp.add_argument("--all", action="store_true", help="every assignment of the course")
     sp.add_argument("--strict", action="store_true",
-                    help="warnings (a check no mutant fails, a question without a mutant) fail too")
+                    help="warnings (a check no mutant fails, a question without a mutant, no alternative) fail "
+                         "too; recommendations (fewer alternatives or mutants than recommended) never fail")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)
 

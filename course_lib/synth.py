@@ -26,11 +26,28 @@ _MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 class Variant:
     """A known submission: the solution with some answer cells replaced.
 
+    ``graders/<aid>/variants.py`` (or ``<notebook>_variants.py`` beside a notebook's grader) defines
+    ``VARIANTS``, a list of these; ``course verify`` grades each and compares with ``fails``, and
+    ``course demo`` builds its class from them. The released notebook as it is (the *blank*, every answer a
+    stub) is added by itself, named ``blank``: it must fail every check.
+
+    Kinds:
+        ``solution``: the source notebook's own answers (no ``answers``); full marks.
+        ``alternative``: a correct answer written differently; full marks (``fails`` empty).
+        ``mutant``: a plausible mistake named after its misconception; fails exactly ``fails``. It counts
+        as a kill for each check it fails (``course verify`` wants every check killed).
+        ``error``: a cell that raises (or a notebook that breaks part-way); fails exactly ``fails``, and
+        shows that a broken cell costs only the checks that need it. Not counted as a kill.
+        ``slow``: a cell that runs past the time limit; ``course verify`` does not run it (it proves the
+        limits, not the checks), the demo does.
+
     Args:
-        name: What it is, e.g. ``mean_over_wrong_axis`` (the misconception).
-        answers: Solution cell grade id -> the whole cell's code.
-        fails: Names of the checks it must fail (all others must pass).
-        kind: ``solution``, ``alternative``, ``mutant``, ``error`` or ``slow``.
+        name: What it is, e.g. ``mean_over_wrong_axis`` (the misconception); unique in the file.
+        answers: Solution cell grade id -> the whole cell's code (the cell as a student writes it, without
+            nbgrader's ``### BEGIN/END SOLUTION`` markers); cells not named keep the solution's code.
+        fails: Names of the checks it must fail (all others must pass). In nbgrader's format each test
+            cell is one check named after its grade id.
+        kind: ``solution``, ``alternative``, ``mutant``, ``error`` or ``slow`` (see above).
         blank: Start from the released notebook (unanswered cells stay stubs).
     """
 

@@ -13,6 +13,17 @@ nbgrader-format notebooks (test cells as checks) are verified alike.
 
 Variants of kind ``slow`` are not run: they prove the time limits, not the checks,
 and would only make verification wait for a cell timeout.
+
+What it finds falls in three classes. *Failures* (a stub earns a point, a variant
+does not score as declared, a message gives the answer away) always fail.
+*Warnings* fail only under ``--strict``: a check no mutant fails, a question without
+a mutant, a notebook without known submissions or without a single alternative
+(nothing then shows that the checks accept correct work written differently from
+the solution). *Recommendations* never fail, not even under ``--strict``: fewer
+alternatives or mutants than :data:`RECOMMENDED` (strict already asks for a mutant
+for every check and an alternative; how many more a question deserves is the
+instructor's judgement, and a new assignment must not fail the course's tests for
+it).
 """
 
 from __future__ import annotations
@@ -43,6 +54,9 @@ STUB_BODIES = {
                            "return 0"),
 }
 NOT_RUN = ("slow",)
+RECOMMENDED = {"alternative": 2, "mutant": 6}
+"""How many known submissions of each kind a notebook should have (the shipped assignments have 2-3 alternatives
+and 11-26 mutants); fewer is a printed recommendation, never a failure."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class NotebookVerification:
     rows: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    recommendations: list = field(default_factory=list)  # never failures, not even under --strict
     graded: dict = field(default_factory=dict)  # variant name -> (Variant, GradedSubmission)
     skipped: list = field(default_factory=list)
 
@@ -139,6 +154,8 @@ def verify_notebook(config: CourseConfig, spec: NotebookSpec, device: str, runne
     if len(variants) <= 1:
         out.warnings.append(f"no known submissions: write {spec.grader_path.parent / 'variants.py'} "
                             "(the solution, alternatives and misconceptions)")
+    else:
+        _recommend(out, [v.kind for v in variants])
     if not getattr(grader, "in_notebook", False):
         out.failures += [f"refused: {p}" for p in message_leaks(grader, context.references)]
         if out.failures:
@@ -155,6 +172,20 @@ def verify_notebook(config: CourseConfig, spec: NotebookSpec, device: str, runne
     _judge_checks(out, grader, context.references, results)
     save_kills(config, spec, out)
     return out
+
+
+def _recommend(out: NotebookVerification, kinds: list) -> None:
+    """A warning without any alternative; recommendations below :data:`RECOMMENDED`."""
+    what = {"alternative": "correct answers written differently from the solution",
+            "mutant": "plausible mistakes, each named after its misconception"}
+    if not kinds.count("alternative"):
+        out.warnings.append("no alternative: add a correct answer written differently from the solution "
+                            "(Variant(..., kind=\"alternative\")); it must keep full marks")
+    for kind, wanted in RECOMMENDED.items():
+        have = kinds.count(kind)
+        if have < wanted:
+            out.recommendations.append(f"{'only ' if have else ''}{have or 'no'} {kind}{'s' if have != 1 else ''}: "
+                                       f"recommended at least {wanted} ({what[kind]}) in variants.py")
 
 
 # -- what the class report shows: each check's kill count -------------------------------------------

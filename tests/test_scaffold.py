@@ -70,4 +70,5 @@ def test_a_new_assignment_releases_and_verifies_strictly(own_course, capsys, fla
     assert main(["--course", str(own_course), "verify", aid, "--strict", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "graded 10 (1 blank, 1 solution, 2 alternative, 2 mutant, 1 error, 3 stub)" in out
-    assert "verified 1 notebook(s)" in out
+    assert "NOTE     only 2 mutants: recommended at least 6" in out  # a recommendation, even under --strict
+    assert "verified 1 notebook(s): every check pays only for correct work (1 recommendation(s))" in out

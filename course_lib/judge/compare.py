@@ -3,7 +3,16 @@
 A comparator is called as ``compare(got, ref)`` in the grader process and
 returns ``None`` when the value is acceptable, else a message for the student.
 Messages say what is wrong (type, shape, dtype, device, gradient, values) but
-never reveal the hidden inputs or the expected values.
+never reveal the hidden inputs or the expected values. ``got`` and ``ref`` are
+decoded values (:mod:`course_lib.judge.values`): arrays and tensors arrive as
+:class:`~course_lib.judge.values.TensorValue`, a student's exception or a missing
+name as ``Raised`` / ``Missing`` (every comparator here reports those itself).
+
+Which one: :class:`Tensor` for arrays and tensors, :class:`Number` for a single
+number, :class:`Equal` for exact plain data (shapes, ints, strings, dtypes,
+booleans), :class:`Sequence` for a tuple of results each with its own comparator,
+:class:`AtLeast` for a number that must reach a threshold, :class:`Accuracy` for
+a classifier's ``(logits, labels)``.
 """
 
 from __future__ import annotations
@@ -140,7 +149,14 @@ def how_far(got: complex, ref: complex) -> str:
 
 @dataclass(frozen=True)
 class Number:
-    """Compare a single number; a 0-d or one-element tensor/array is accepted when ``allow_tensor``."""
+    """Compare a single number (a Python ``int`` or ``float``).
+
+    Args:
+        rtol, atol: Tolerance: passes when ``|got - ref| <= atol + rtol * |ref|``.
+        allow_tensor: Accept a 0-d or one-element tensor/array too (off: ask for ``.item()``).
+        integer: Require a whole number.
+        equal_nan: NaN equals NaN (when NaN is the right answer, e.g. an undefined rate).
+    """
 
     rtol: float = 1e-6
     atol: float = 1e-9
@@ -174,10 +190,13 @@ def _as_number(value, allow_tensor: bool):
 
 @dataclass(frozen=True)
 class Equal:
-    """Exact equality of plain data (numbers, strings, tuples, shapes, dtypes).
+    """Exact equality of plain data (numbers, strings, booleans, tuples, shapes, dtypes, dicts).
 
-    Lists and tuples compare alike unless ``strict_sequences``; a ``torch.Size``
-    arrives as a tuple, so ``t.shape`` and ``tuple(t.shape)`` both pass.
+    ``True`` does not equal ``1``; arrays are equal only with the same library, dtype, shape and values.
+
+    Args:
+        strict_sequences: Lists and tuples differ (default: they compare alike; a ``torch.Size``
+            arrives as a tuple, so ``t.shape`` and ``tuple(t.shape)`` both pass).
     """
 
     strict_sequences: bool = False
@@ -208,10 +227,15 @@ class Equal:
 
 @dataclass(frozen=True)
 class Sequence:
-    """Compare a tuple or list item by item, each with its own comparator."""
+    """Compare a tuple or list item by item, each with its own comparator.
+
+    Args:
+        items: One comparator per item, e.g. ``(Number(), Tensor())`` for ``(loss, grad)``.
+        names: What each item is, for messages (``("loss", "gradient")``); default "value 1 of 2".
+    """
 
     items: tuple
-    names: tuple = ()  # what each item is, for messages ("w", "b"); default "value 1 of 2"
+    names: tuple = ()
 
     def __call__(self, got, ref) -> str | None:
         if (problem := _problem(got)) is not None:
@@ -234,6 +258,10 @@ class Accuracy:
 
     The kernel only exports the model's outputs; counting correct predictions in the
     grader means no comparison the student's code could redefine is involved.
+
+    Args:
+        minimum: Absolute threshold, e.g. ``0.85``.
+        below_reference: Alternatively, how far below the solution's accuracy is still enough.
     """
 
     minimum: float | None = None

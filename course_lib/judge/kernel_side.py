@@ -357,14 +357,36 @@ def bounded(obj):
 
 
 class Student:
-    """What a probe sees of the student's notebook: call functions, read names."""
+    """What a probe sees of the student's notebook: call functions, read names, record data.
+
+    A probe (``def probe_x(student): ...`` in ``graders/<aid>/<notebook>.py``) gets one ``Student`` and
+    exports what it observes under *keys*, which the question's checks read (``Check(key=...)``, by default
+    the check's name). A probe observes; it never decides: the comparison with the solution happens in the
+    grader process, so record the student's results (and the inputs as the call left them), never a verdict
+    the kernel computed (``torch.equal(...)`` there runs in the student's kernel, where it can be redefined).
+
+    Recorded values travel as data: ``None``, ``bool``, ``int``, ``float``, ``str``, torch tensors (values,
+    dtype, device, ``requires_grad`` and a leaf's ``.grad``), NumPy arrays and scalars, ``torch.dtype``,
+    ``torch.device``, and lists, tuples, ``torch.Size`` and ``str``-keyed dicts of these; anything else arrives
+    as its type name only (a module: record ``[tuple(p.shape) for p in model.parameters()]``, not the model).
+
+    Attributes:
+        ns: The notebook's namespace (its globals) at the point of the question, e.g.
+            ``student.ns.get("DEVICE", "cpu")`` for the injected device. A probe that rebinds names in it must
+            put them back (:class:`~course_lib.judge.spec.JudgedAlone` does this for you).
+        values: ``key -> encoded value``, what the probe recorded so far (sent to the grader).
+    """
 
     def __init__(self, namespace):
         self.ns = namespace
         self.values = {}
 
     def call(self, key, name, *args, **kwargs):
-        """Call the student's ``name(*args, **kwargs)`` and record the result as ``key``."""
+        """Call the student's ``name(*args, **kwargs)``, record the result as ``key`` and return it.
+
+        A name that is not defined, or not a function, is recorded as missing and an exception as raised
+        (with the line of the student's code), and ``None`` is returned: the checks reading ``key`` then say so.
+        """
         fn = self.ns.get(name, _MISSING)
         if fn is _MISSING:
             self.values[key] = {"kind": "missing", "name": name}
@@ -381,13 +403,13 @@ class Student:
         return result
 
     def value(self, key, name):
-        """Record the student's variable ``name`` as it is at this point of the notebook."""
+        """Record the student's variable ``name`` as it is at this point of the notebook, and return it."""
         obj = self.ns.get(name, _MISSING)
         self.values[key] = {"kind": "missing", "name": name} if obj is _MISSING else encode(obj)
         return None if obj is _MISSING else obj
 
     def record(self, key, obj):
-        """Record any value the probe computed itself."""
+        """Record any value the probe got hold of as ``key`` (an input after the call, a part of a result)."""
         self.values[key] = encode(obj)
 
 

@@ -37,8 +37,11 @@ class Check:
     Args:
         name: Short id, unique in the notebook (shown in feedback and reports).
         points: Points it is worth; a question's checks add up to its grade cell's points.
-        compare: A comparator from :mod:`course_lib.judge.compare`.
-        key: The probe value it reads (default: ``name``).
+        compare: A comparator from :mod:`course_lib.judge.compare` (``Tensor``, ``Number``, ``Equal``,
+            ``Sequence``, ``AtLeast``, ``Accuracy``), or any callable ``compare(got, ref)`` of the grader
+            process returning ``None`` (pass) or the student's message; ``got`` and ``ref`` are decoded
+            values (:mod:`course_lib.judge.values`) of the student's and the solution's record.
+        key: The probe value it reads (default: ``name``), as recorded by ``student.call``/``value``/``record``.
         describe: What it checks, in a student's words.
         hint: Added to the message when it fails (the misconception it targets).
         requires: Names of checks declared before it (in its question or an earlier
@@ -72,7 +75,18 @@ class Property(Check):
 
 @dataclass(frozen=True)
 class Question:
-    """The hidden checks of one nbgrader grade cell."""
+    """The hidden checks of one nbgrader grade cell.
+
+    Args:
+        grade_id: The grade id of the autograded test cell it scores (the cell holding the visible tests);
+            every autograded grade cell of the notebook needs exactly one question.
+        probe: A plain function ``probe(student)`` (no decorators, no names from the grader module) run in the
+            student's kernel right after that cell; ``student`` is a
+            :class:`~course_lib.judge.kernel_side.Student`. It imports what it needs inside its body.
+        checks: The :class:`Check` s (and :class:`Property` s) judged on what the probe recorded; their points
+            must add up to the grade cell's points.
+        helpers: Plain functions or classes the probe uses (e.g. :class:`JudgedAlone`), sent with its source.
+    """
 
     grade_id: str
     probe: Callable
@@ -219,6 +233,13 @@ class JudgedAlone:
     ``forbidden`` names library functions (``"torch.softmax"``, ``"torch.Tensor.softmax"``) the question
     asks students not to call: inside the block they raise a ``RuntimeError`` saying so, except when the
     swapped-in functions call them; the probe's own code reaches them through :meth:`original`.
+
+    Args:
+        student: The probe's :class:`~course_lib.judge.kernel_side.Student`.
+        swaps: ``name -> function`` put in the student's namespace inside the block (correct versions of
+            earlier questions' functions, defined in the probe).
+        seed: What torch, NumPy and ``random`` are seeded with inside the block.
+        forbidden: Dotted names of library functions that raise inside the block.
     """
 
     def __init__(self, student, swaps=None, seed=0, forbidden=()):
