@@ -206,7 +206,9 @@ def cmd_autograde(args) -> int:
     runner, device, cluster = None, args.device, contextlib.nullcontext()
     gpu = config.limits_for(args.assignment).gpu
     if args.scheduler and args.cluster:
-        raise CourseError("--scheduler and --cluster both say where to grade", hint="give one of them")
+        from .errors import ConfigError
+
+        raise ConfigError("--scheduler and --cluster both say where to grade", hint="give one of them")
     if args.scheduler:
         from .execute.cluster import DaskRunner
 

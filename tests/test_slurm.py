@@ -70,6 +70,18 @@ def test_slurm_settings_are_checked_where_they_are_written(own_course):
     assert CourseConfig.load(own_course).slurm == SlurmSettings(partition="gpu", gpus_per_worker=2)
 
 
+def test_without_slurm_here_the_batch_is_refused_before_anything_runs(own_course, tmp_path, monkeypatch, capsys):
+    from course_lib.cli import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch on this machine's path
+    assert main(["--course", str(own_course), "autograde", AID, "--cluster", "slurm", "--quiet"]) == 8
+    assert "sbatch is not installed here: this machine is not a Slurm submit host" in capsys.readouterr().err
+    assert main(["--course", str(own_course), "autograde", AID, "--cluster", "slurm", "--scheduler",
+                 "tcp://127.0.0.1:1", "--quiet"]) == 2
+    assert "--scheduler and --cluster both say where to grade" in capsys.readouterr().err
+    assert not (own_course / "gradebook.db").exists()
+
+
 # -- on a real Slurm ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
