@@ -62,6 +62,24 @@ def gpu_assignments(config):
             if p.is_dir() and config.limits_for(p.name).gpu]
 
 
+def runs(base, aid, devices):
+    """``run name -> (device, config)``: the CPU; CUDA with the CPU's settings (an assignment may declare a
+    smaller configuration for CPU runs in "on_cpu"), so that both do the same work; and, where the assignment's
+    CUDA settings differ, CUDA with its own (what `course autograde --device cuda` runs)."""
+    import dataclasses
+
+    out = {"cpu": ("cpu", base.with_overrides(device="cpu"))}
+    if "cuda" not in devices:
+        return out
+    own = base.assignment_limits.get(aid, {})
+    alike = {**own, "on_cuda": own.get("on_cpu", {})} if ("on_cpu" in own or "on_cuda" in own) else own
+    same = dataclasses.replace(base, assignment_limits={**base.assignment_limits, aid: alike})
+    out["cuda"] = ("cuda", same.with_overrides(device="cuda"))
+    if alike != own:
+        out["cuda-own-settings"] = ("cuda", base.with_overrides(device="cuda"))
+    return out
+
+
 def grade_all(config, spec, device, variants, workers):
     context = Context.prepare(config, spec, device)
     jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants]
@@ -114,36 +132,37 @@ def main():
                 solution = next(v for v in variants if v.kind == "solution")
                 entry = report.setdefault(f"{aid}/{spec.name}", {"variants": len(variants)})
                 scores = {}
-                for device in devices:
-                    config = base.with_overrides(device=device)
+                for run, (device, config) in runs(base, aid, devices).items():
                     t0 = time.monotonic()
-                    context, scores[device], status = grade_all(config, spec, device, variants, workers)
-                    entry[f"{device}_batch_s"] = round(time.monotonic() - t0, 1)
-                    entry[f"{device}_points"] = sum(sum(s.values()) for s in scores[device].values())
-                    solo = entry[device] = solo_run(context, spec, solution)
+                    context, scores[run], status = grade_all(config, spec, device, variants, workers)
+                    entry[f"{run}_batch_s"] = round(time.monotonic() - t0, 1)
+                    entry[f"{run}_points"] = sum(sum(s.values()) for s in scores[run].values())
+                    solo = entry[run] = solo_run(context, spec, solution)
                     for key, want in WANT[device].items():
                         if solo["settings"].get(key) != want:
-                            problems.append(f"{aid}/{spec.name} on {device}: {key} is "
+                            problems.append(f"{aid}/{spec.name} on {run}: {key} is "
                                             f"{solo['settings'].get(key)!r}, not {want!r}")
                     broken = sorted(n for n, s in status.items() if s == "failed")
                     if broken:
-                        problems.append(f"{aid}/{spec.name} on {device}: the runner failed {', '.join(broken)}")
-                    print(f"{aid}/{spec.name} {device}: {len(variants)} submissions in "
-                          f"{entry[f'{device}_batch_s']} s; solution alone {solo['notebook_s']:.1f} s, slowest "
+                        problems.append(f"{aid}/{spec.name} on {run}: the runner failed {', '.join(broken)}")
+                    print(f"{aid}/{spec.name} {run}: {len(variants)} submissions in "
+                          f"{entry[f'{run}_batch_s']} s; solution alone {solo['notebook_s']:.1f} s, slowest "
                           f"cell {solo['slowest_cell_s']:.2f} s ({solo['slowest_cell']})", flush=True)
-                if "cuda" in scores:
+                for run in [r for r in scores if r != "cpu"]:
                     differ = {name: sorted(k for k in scores["cpu"][name]
-                                           if scores["cpu"][name][k] != scores["cuda"].get(name, {}).get(k))
+                                           if scores["cpu"][name][k] != scores[run].get(name, {}).get(k))
                               for name in scores["cpu"]}
                     differ = {n: ks for n, ks in differ.items() if ks}
-                    entry["differences"] = differ
+                    entry[f"{run}_differences"] = differ
                     for name, keys in differ.items():
-                        problems.append(f"{aid}/{spec.name} {name}: cpu and cuda disagree on {', '.join(keys)}")
+                        problems.append(f"{aid}/{spec.name} {name}: cpu and {run} disagree on {', '.join(keys)}")
+                    print(f"{aid}/{spec.name}: {len(scores['cpu']) - len(differ)}/{len(scores['cpu'])} "
+                          f"submissions score the same on cpu and {run}", flush=True)
+                if "cuda" in scores:  # the same configuration on both: the training cell's times compare
                     cpu_t, gpu_t = entry["cpu"]["slowest_cell_s"], entry["cuda"]["slowest_cell_s"]
                     entry["training_speedup"] = round(cpu_t / gpu_t, 2) if gpu_t else None
-                    print(f"{aid}/{spec.name}: {len(scores['cpu']) - len(differ)}/{len(scores['cpu'])} "
-                          f"submissions score the same on both; training cell cpu {cpu_t:.2f} s, "
-                          f"cuda {gpu_t:.2f} s ({entry['training_speedup']}x)", flush=True)
+                    print(f"{aid}/{spec.name}: training cell cpu {cpu_t:.2f} s, cuda {gpu_t:.2f} s "
+                          f"({entry['training_speedup']}x)", flush=True)
     report["_summary"] = {"devices": devices, "seconds": round(time.monotonic() - started, 1),
                           "problems": problems, "gpu": have_gpu}
     if args.out:
