@@ -98,6 +98,8 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
     for gid, title in titles.items():
         score, most = scores["cells"].get(gid, (None, 0.0))
         checks = [c for c in graded.checks if c.grade_id == gid]
+        if gid in scores["pending"] and not checks:
+            score = None  # a written answer nobody has graded yet: not a 0
         questions.append({"title": title, "score": score if score is not None else 0.0 if checks else None,
                           "max_score": most, "checks": checks, "comments": comments.get(gid, [])})
     stamp = config.path("autograded", student, assignment_id, "timestamp.txt")

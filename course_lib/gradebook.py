@@ -277,11 +277,13 @@ def notebook_scores(config: CourseConfig, assignment: str, notebook: str, studen
 
     ``comments`` holds what a grader typed in formgrader (nbgrader's ``manual_comment``),
     by solution cell; the automatic comments are the failed checks' messages, shown with the checks.
+    ``pending``: the cells still waiting for a person (nbgrader counts them as 0 meanwhile).
     """
     with open_gradebook(config) as gb:
         nb = gb.find_submission_notebook(notebook, assignment, student)
         cells = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
         return {"cells": cells, "score": nb.score, "max_score": nb.max_score, "comments": manual_comments(nb),
+                "pending": {g.cell.name for g in nb.grades if g.needs_manual_grade},
                 "needs_manual_grade": nb.needs_manual_grade,
                 "late_penalty": nb.late_submission_penalty or 0.0,
                 "seconds_late": nb.assignment.total_seconds_late}

@@ -201,7 +201,9 @@ def test_a_graders_comments_reach_the_feedback_page_beside_their_question(course
     assert "Name who decides &lt;and&gt; who answers &amp; how." in recourse and "2 / 3 points" in recourse
     assert "Off by one at the threshold:\nuse &gt;=." in question_section(page, "Question 1 — From scores to decisions")
     assert page.count("Grader's comment") == 2
-    assert "Grader's comment" not in question_section(page, "Question 5 — Feedback loops")
+    feedback_loops = question_section(page, "Question 5 — Feedback loops")
+    assert "Grader's comment" not in feedback_loops
+    assert "– / 2 points" in feedback_loops and "not graded yet" in feedback_loops  # not a 0 meanwhile
 
 
 def test_feedback_shows_minutes_points_once_and_names_questions_in_errors(course):
@@ -241,7 +243,7 @@ def test_a_graders_comment_reaches_moodles_worksheet_escaped_and_the_feedback_zi
     assert b"\\" not in data  # Moodle's reader takes a backslash for an escape character
     rows = {r["Identifier"]: r for r in csv.DictReader(io.StringIO(data.decode("utf-8")))}
     comment = rows["Participant 2345678"][ws.FEEDBACK]
-    assert ("Question 6 — Recourse and accountability: 0 / 3<br><em>Say &quot;who&quot; decides;<br>"
+    assert ("Question 6 — Recourse and accountability: not graded yet<br><em>Say &quot;who&quot; decides;<br>"
             "a path like C:&#92;appeals is &lt;not&gt; an answer &amp; more</em>") in comment
     assert "<em>" not in rows["Participant 1234567"][ws.FEEDBACK]
     with zipfile.ZipFile(bundle) as zf:

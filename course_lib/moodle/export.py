@@ -46,6 +46,7 @@ class Total:
     notebooks: dict  # notebook -> {grade_id: (score, max_score)}
     needs_manual_grade: bool
     comments: dict = field(default_factory=dict)  # notebook -> {solution cell: what a grader wrote}
+    pending: dict = field(default_factory=dict)  # notebook -> grade cells still waiting for a person
 
     @property
     def final(self) -> float:
@@ -86,7 +87,8 @@ def assignment_totals(config: CourseConfig, assignment_id: str) -> dict[str, Tot
                 late_penalty=sub.late_submission_penalty or 0.0, seconds_late=sub.total_seconds_late,
                 notebooks={nb.name: {g.cell.name: (g.score, g.max_score) for g in nb.grades} for nb in sub.notebooks},
                 needs_manual_grade=sub.needs_manual_grade,
-                comments={nb.name: manual_comments(nb) for nb in sub.notebooks})
+                comments={nb.name: manual_comments(nb) for nb in sub.notebooks},
+                pending={nb.name: {g.cell.name for g in nb.grades if g.needs_manual_grade} for nb in sub.notebooks})
     return out
 
 
@@ -113,7 +115,8 @@ def comment_html(config: CourseConfig, assignment: Assignment, total: Total) -> 
         lines = []
         for gid, title in titles.items():
             score, most = cells.get(gid, (None, 0.0))
-            shown = "not graded yet" if score is None else f"{score:g} / {most:g}"
+            pending = score is None or gid in total.pending.get(spec.name, ())
+            shown = "not graded yet" if pending else f"{score:g} / {most:g}"
             lines.append(f"{html.escape(title)}: {shown}" + "".join(
                 f"<br><em>{comment_text(text)}</em>" for text in comments.get(gid, [])))
         parts.append("<p>" + "<br>".join(lines) + "</p>")
