@@ -106,6 +106,9 @@ def export_sheet(*, config: CourseConfig, assignment_id: str, path: Path) -> Man
     with open_gradebook(config) as gb:
         grades, comments = _cells(gb, assignment_id)
         students = sorted({s for s, _, _ in grades})
+        if not students:
+            raise CourseError(f"the gradebook holds no submission of {assignment_id}",
+                              hint=f"collect and autograde it first (course autograde {assignment_id})")
         rows = []
         for student in students:
             for q in questions:

@@ -130,6 +130,9 @@ CASES = [
                                   "-o", "{tmp}/up.csv"], with_gradebook, 2, "nowhere.csv"),
     ("demo-onto-a-file", ["demo", "--dir", "{tmp}/existing-file"], files, 1, "is a file, not a directory"),
     ("verify-nothing-named", ["verify"], None, 1, "give one assignment id or --all"),
+    ("manual-missing-sheet", ["manual", "import", "04-ethics", "--csv", "{tmp}/nowhere.csv"], None, 2,
+     "nowhere.csv: No such file or directory"),
+    ("manual-no-gradebook", ["manual", "export", "04-ethics", "--csv", "{tmp}/sheet.csv"], None, 7, "no gradebook at"),
     # a full disk: the device that is always full
     ("disk-full", ["export", "gradebook", "-o", "/dev/full"], with_gradebook, 1, "no space left on the disk"),
 ]
