@@ -23,6 +23,11 @@ c.Course.assignments = {
     "03-softmax-nll": {"cell_timeout": 30, "notebook_timeout": 120},
     "04-ethics": {"cell_timeout": 30, "notebook_timeout": 120},
     "05-gpu-classifier": {"cell_timeout": 60, "notebook_timeout": 180, "gpu": True},
+    # A CNN on 20,000 images: seconds on a GPU, about a minute on one CPU core. Without a GPU the small training
+    # configuration runs (3,000 images, 2 epochs); delete "parameters" below to grade the full one on CPU too.
+    "07-image-classifier": {"gpu": True, "cell_timeout": 60, "notebook_timeout": 180,
+                            "on_cpu": {"cell_timeout": 300, "notebook_timeout": 600,
+                                       "parameters": {"TRAINING": "small"}}},
 }
 
 # --- Slurm: `course autograde AID --cluster slurm` -------------------------------

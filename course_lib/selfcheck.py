@@ -120,12 +120,13 @@ def self_check(*, config: CourseConfig, path: Path, assignment_id: str | None = 
     report = SelfCheck(notebook=str(path), assignment=spec.assignment,
                        warnings=structure_warnings(nb, release_nb), unanswered=unanswered(nb, release_nb))
     device = resolve_device(device or config.device)
-    limits = config.limits_for(spec.assignment)
+    limits = config.limits_for(spec.assignment, device)
     if config.sandbox:
         sandbox.check()
     prepared = instrument(nb, release_nb, [], seed=config.seed, device=device)
     result = run_job(Job(student="self-check", assignment=spec.assignment, notebook=spec.name,
-                         source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
+                         source=nbformat.writes(prepared),
+                         parameters={"DEVICE": device, "SEED": config.seed, **limits.parameters},
                          kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
                          notebook_timeout=limits.notebook_timeout, files=assignment_files(config, spec),
                          sandbox=config.sandbox, policy=limits.policy(),

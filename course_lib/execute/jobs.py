@@ -65,7 +65,7 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
              keeps: dict | None = None) -> Job:
     """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
     nb = student_nb if student_nb is not None else read_notebook(notebook_path, student=student)
-    limits = config.limits_for(spec.assignment)
+    limits = config.limits_for(spec.assignment, device)
     # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
     threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
     if tests is None:
@@ -75,7 +75,9 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
     prepared = instrument(nb, release_nb if release_nb is not None else spec.release_nb(), spec.grader.probes(),
                           seed=config.seed, device=device, tests=tests, keeps=keeps)
     return Job(student=student, assignment=spec.assignment, notebook=spec.name,
-               source=nbformat.writes(prepared), parameters={"DEVICE": device, "SEED": config.seed},
+               source=nbformat.writes(prepared),
+               # an assignment's declared parameters (e.g. a smaller training configuration on CPU) ride along
+               parameters={"DEVICE": device, "SEED": config.seed, **limits.parameters},
                kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
                notebook_timeout=limits.notebook_timeout,
                files=files if files is not None else assignment_files(config, spec),

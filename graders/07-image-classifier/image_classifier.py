@@ -1,0 +1,420 @@
+"""Hidden checks for 07-image-classifier (never released, never shown in feedback).
+
+Each probe runs in the student's kernel right after the question's test cell. It
+builds its own inputs from fixed seeds (hidden images, hidden models, a hidden
+held-out set), puts them on the grading device (``student.ns["DEVICE"]``) and
+calls the student's functions on them; verdicts are computed in the grader
+process against the same probes run on the solution notebook on the same device
+and with the same injected parameters (``DEVICE``, ``SEED``, ``TRAINING``).
+
+Exact checks (Questions 1-4)
+----------------------------
+* **make_cnn**: the parameter shapes (for 7 classes, so a model hard-coding the
+  notebook's 10 fails), the eval-mode logits of a seeded model on hidden images
+  after three training-mode passes (so the batch-norm running statistics are no
+  longer 0 and 1 and the order of the layers shows: pooling or ReLU before batch
+  norm give other logits), ``rtol=1e-4``: the same kernels on the same device agree
+  to the last bits; and dropout (two training-mode passes differ; batch norm alone
+  is deterministic).
+* **train_step** and **fit** (``rtol=1e-5, atol=1e-6``): as in 05-gpu-classifier, the
+  probe creates model, optimizer, loss and data, so a correct answer reproduces the
+  solution's parameters to rounding; ``fit`` is judged with a correct
+  ``train_step`` swapped in. Labels indexed apart from their images change every
+  step's gradient by O(1).
+* **evaluate**: a hidden model with batch norm (running statistics of other data)
+  and dropout 0.5, in training mode when it is handed over; the labels agree with
+  its eval-mode predictions on 80 % of 203 points. The accuracy must equal the
+  eval-mode one (``atol=1e-6``; a ratio k/203): in training mode batch norm uses the
+  batch's statistics and dropout drops half the features, so a forgotten
+  ``model.eval()`` gives another accuracy. Mode and autograd are also observed with
+  a forward hook.
+
+The trained model (Question 5): calibrated floors
+-------------------------------------------------
+The student's ``model`` is run by the probe (eval mode, no autograd) on 4000
+held-out images drawn with a copy of the notebook's ``make_glyphs`` (sent with the
+probe, never the student's namespace copy) and a seed that appears nowhere in the
+notebook. The probe runs after the training cell, so the held-out images do not
+exist in the kernel, its files or its namespace while the student's code trains.
+Only the logits leave the kernel; the accuracy is counted in the grader process.
+
+Which configuration ran is read from the *solution's* record (the ``TRAINING``
+parameter the grader injected: ``"small"`` on CPU in this course, ``"full"`` on
+CUDA), never from the student's. Two checks:
+
+- ``trained_model_learns`` (2 points): at least 0.70 (small) or 0.90 (full).
+- ``trained_model_accuracy`` (4 points): at least the configuration's floor.
+
+The notebook prescribes the training recipe (Adam, ``lr=3e-3``, ``batch_size=50``,
+``EPOCHS`` epochs): the floors hold for it, not for any settings a student might
+pick (with ``lr=2e-3, batch_size=64`` a correct solution scored 0.849 on one of
+five seeds, below the small floor). The graded training is random only through ``SEED`` (initial weights, shuffling);
+training and held-out images are fixed. A correct submission written differently
+(other code, other random draws) behaves like the solution under another seed, so
+the floor is a low quantile of the solution's accuracy over seeds
+(``benchmarks/calibrate_07.py``, CPU, one thread). Grading random programs by
+repeated runs is the approach of the flaky-test literature for ML code (Dutta et
+al., ISSTA 2020: estimate a test's failure probability from many runs; FLEX,
+FSE 2021: choose an assertion bound from the tail of the observed distribution for
+a desired confidence). FLEX fits an extreme-value tail, and a distribution-free
+bound (the smallest of N runs covers 99.9 % of runs with 95 % confidence) needs
+N >= 2995 runs; with tens of runs we use the one-sided normal tolerance bound
+``mean - k * std``, k covering 99.9 % of correct runs with 95 % confidence for the
+number of runs made (Natrella's approximation), and check it against the observed
+minimum.
+
+Measured (N runs = SEED 0..N-1, accuracy on the 4000 held-out images). The small
+floor sits 4.2 observed standard deviations below the mean: a correct run falls
+below it with probability under 0.1 % (with 95 % confidence in the estimate):
+
+==============  ====  ======  ======  ======  ======  =====  ==============  =====
+configuration   N     mean    std     min     max     k      mean - k*std    floor
+==============  ====  ======  ======  ======  ======  =====  ==============  =====
+small (CPU)     30    0.9257  0.0157  0.8810  0.9495  4.01   0.8628          0.86
+full (CPU)      3     0.9921  0.0005  0.9915  0.9925  17.58  0.9829          0.97
+==============  ====  ======  ======  ======  ======  =====  ==============  =====
+
+small: 3000 training images, 2 epochs, 3.0 s per training run on one core here.
+full: 20,000 images, 6 epochs, 116 s per training run here (under load; about a
+minute on an idle core). The small floor is mean - k*std rounded down to two
+decimals; the observed minimum (0.881) is 0.021 above it. Three full runs give a
+valid but loose bound (k = 17.6 for N = 3); the full floor is set lower still,
+0.97 (26 observed standard deviations below the mean), because these runs are CPU
+runs while the full configuration is graded on CUDA, and the spread of three runs
+says little about the tail. Ten more seeds on a GPU would tighten it.
+
+The learning floors are per configuration too: the softmax-twice mutant reaches
+0.787 in the full configuration, above the small one's 0.70.
+
+Held-out accuracies of the mutants that reach the training, same script
+(``--mutants``, seeds 0-2 on small):
+
+- ``cnn_ends_with_softmax``: 0.311, 0.557, 0.481 (best 0.557: 0.14 below the learning floor, 0.30 below the small floor)
+- ``grad_accumulates_no_zero_grad``: 0.278, 0.252, 0.221 (best 0.278: 0.42 below the learning floor, 0.58 below the small floor)
+- ``fit_shuffles_labels_apart_from_images``: 0.113, 0.121, 0.106 (best 0.121: 0.58 below the learning floor, 0.74 below the small floor)
+- ``nll_loss_on_logits``: 0.108, 0.112, 0.103 (best 0.112: 0.59 below the learning floor, 0.75 below the small floor)
+- ``lr_far_too_high``: 0.092, 0.101, 0.099 (best 0.101: 0.60 below the learning floor, 0.76 below the small floor)
+- ``lr_far_too_low``: 0.151, 0.097, 0.112 (best 0.151: 0.55 below the learning floor, 0.71 below the small floor)
+
+Every mutant's best run is far below both floors (at least 0.14 below the learning
+floor and 0.30 below the accuracy floor on every seed tried); ``cnn_ends_with_softmax`` (softmax before the loss's own
+softmax: tiny gradients) is the closest, which is why the learning floor is 0.70
+rather than 0.5 (it reached 0.557 with SEED=1).
+
+Why a correct solution also passes on CUDA
+------------------------------------------
+The exact checks never compare across devices (references are computed on the
+grading device, TF32 off, deterministic algorithms requested, as in
+05-gpu-classifier). The floors are absolute per configuration: a CUDA run differs
+from a CPU run in the last bits, which perturbs the training trajectory no more
+than another seed does, i.e. within the distribution the floors were calibrated on.
+"""
+
+from dataclasses import dataclass
+
+from course_lib.judge import Accuracy, Check, Equal, JudgedAlone, Number, Property, Question, Sequence, Tensor
+
+CLOSE = Tensor(rtol=1e-5, atol=1e-6)
+FIT_EPOCHS = 3
+
+# Held-out accuracy a correct solution reaches with probability 99.9 % or more, per training configuration
+# (see "Calibration" above; benchmarks/calibrate_07.py measures it).
+ACCURACY_FLOOR = {"full": 0.97, "small": 0.86}
+LEARNS_FLOOR = {"full": 0.90, "small": 0.70}
+
+
+@dataclass(frozen=True)
+class CalibratedAccuracy:
+    """``Accuracy(minimum=...)`` with the floor of the training configuration the solution ran in.
+
+    The probe records ``(logits, labels, configuration)``; the configuration is read from the *solution's*
+    record (the parameters the grader injected), never from the student's, which the student's code controls.
+    """
+
+    floors: dict
+
+    def __call__(self, got, ref) -> str | None:
+        configuration = ref[2] if isinstance(ref, (list, tuple)) and len(ref) == 3 else None
+        if configuration not in self.floors:
+            raise KeyError(f"no calibrated accuracy floor for the training configuration {configuration!r}")
+        if isinstance(got, (list, tuple)) and len(got) == 3:
+            got = got[:2]
+        message = Accuracy(minimum=self.floors[configuration])(got, ref[:2])
+        return f"{message} (the {configuration!r} training configuration ran)" if message else None
+
+
+def make_glyphs(n, seed):
+    """n noisy 28x28 images of seven-segment digits, shape (n, 1, 28, 28) float32, and their labels 0-9 (int64)."""
+    g = torch.Generator().manual_seed(seed)
+    # the seven segments (top, top right, bottom right, bottom, bottom left, top left, middle) as two end points
+    # (x right, y up), and which segments each digit 0-9 lights
+    ends = torch.tensor([[[-1, 1], [1, 1]], [[1, 1], [1, 0]], [[1, 0], [1, -1]], [[-1, -1], [1, -1]],
+                         [[-1, -1], [-1, 0]], [[-1, 0], [-1, 1]], [[-1, 0], [1, 0]]], dtype=torch.float32)
+    lit = torch.tensor([[1, 1, 1, 1, 1, 1, 0], [0, 1, 1, 0, 0, 0, 0], [1, 1, 0, 1, 1, 0, 1], [1, 1, 1, 1, 0, 0, 1],
+                        [0, 1, 1, 0, 0, 1, 1], [1, 0, 1, 1, 0, 1, 1], [1, 0, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0],
+                        [1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 1, 1]], dtype=torch.float32)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    height = 7 + 3 * torch.rand(n, 1, 1, generator=g)             # half the glyph's height, in pixels
+    shear = 0.3 * (2 * torch.rand(n, 1, 1, generator=g) - 1)      # slanted writing
+    angle = 0.25 * (2 * torch.rand(n, 1, 1, generator=g) - 1)     # a small rotation
+    centre = 13.5 + 3 * (2 * torch.rand(n, 1, 1, 2, generator=g) - 1)
+    x = 0.55 * ends[..., 0] + shear * ends[..., 1]                 # (n, 7, 2): both end points of every segment
+    y = ends[..., 1].expand_as(x)
+    cos, sin = angle.cos(), angle.sin()
+    points = centre + height[..., None] * torch.stack([cos * x - sin * y, -(sin * x + cos * y)], dim=-1)
+    thickness = 0.8 + torch.rand(n, 1, 1, generator=g)            # stroke half-width, in pixels
+    brightness = (0.6 + 0.4 * torch.rand(n, 7, generator=g)) * lit[labels]   # unlit segments: 0
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    pixels = torch.stack([cols.flatten(), rows.flatten()], dim=1)  # (784, 2) as (column, row)
+    images = []
+    for lo in range(0, n, 500):                                    # in chunks: (500, 7, 784) distances at a time
+        p, q = points[lo:lo + 500, :, 0, None], points[lo:lo + 500, :, 1, None]
+        t = (((pixels - p) * (q - p)).sum(-1) / ((q - p) ** 2).sum(-1)).clamp(0, 1)
+        distance = (pixels - (p + t[..., None] * (q - p))).norm(dim=-1)
+        ink = (thickness[lo:lo + 500] + 0.5 - distance).clamp(0, 1) * brightness[lo:lo + 500, :, None]
+        images.append(ink.amax(dim=1))
+    images = torch.cat(images).reshape(n, 1, 28, 28)
+    return images + 0.3 * torch.randn(images.shape, generator=g), labels
+
+
+def held_out_set():
+    """The hidden held-out images: drawn after the student's training, with a seed the notebook never uses."""
+    return make_glyphs(4000, 770077)
+
+
+def probe_make_cnn(student):
+    import torch
+
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(7101)
+            cnn = student.call("cnn", "make_cnn", 7)  # not the notebook's 10 classes: `classes` must be used
+        if not isinstance(cnn, torch.nn.Module):
+            student.record("layer_shapes", cnn)  # e.g. None when make_cnn forgot to return the model
+            return
+        student.record("layer_shapes", [tuple(p.shape) for p in cnn.parameters()])
+        cnn = cnn.to(device)
+        g = torch.Generator().manual_seed(7102)
+        x = torch.randn(24, 1, 28, 28, generator=g).to(device)
+        with torch.no_grad():
+            cnn.train()
+            for _ in range(3):  # running statistics away from their initial 0 and 1: the order of layers shows
+                cnn(x)
+            cnn.eval()
+            student.record("eval_output", cnn(x))
+            cnn.train()
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(7103)
+                first, second = cnn(x), cnn(x)
+        # batch norm alone is deterministic in training mode too: two passes differ only where dropout is
+        student.record("dropout_in_training", bool(not torch.equal(first, second)))
+
+
+def probe_train_step(student):
+    import torch
+    from torch import nn
+
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        g = torch.Generator().manual_seed(7201)
+        x1 = torch.randn(24, 1, 4, 4, generator=g).to(device)
+        y1 = torch.randint(0, 4, (24,), generator=g).to(device)
+        x2 = torch.randn(24, 1, 4, 4, generator=g).to(device)
+        y2 = torch.randint(0, 4, (24,), generator=g).to(device)
+
+        def fresh_model():
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(7202)
+                model = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 4))
+            return model.to(device)
+
+        def flat(tensors):
+            return torch.cat([t.detach().flatten() for t in tensors])
+
+        model = fresh_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        loss_fn = nn.CrossEntropyLoss()
+        student.call("first_loss", "train_step", model, x1, y1, optimizer, loss_fn)
+        student.call("second_loss", "train_step", model, x2, y2, optimizer, loss_fn)
+        student.record("params_two_steps", flat(model.parameters()))
+
+        model = fresh_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        for p in model.parameters():
+            p.grad = torch.full_like(p, 0.3)  # a gradient left over from elsewhere
+        student.call("stale_loss", "train_step", model, x1, y1, optimizer, loss_fn)
+        student.record("grads_after_stale",
+                       flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()))
+
+
+def probe_evaluate(student):
+    import torch
+    from torch import nn
+
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(7301)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(36, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5),
+                                  nn.Linear(32, 5))
+        model = model.to(device)
+        g = torch.Generator().manual_seed(7302)
+        x = torch.randn(203, 1, 6, 6, generator=g).to(device)
+        with torch.no_grad():
+            for _ in range(5):  # running statistics of other data than x: training mode would use x's own
+                model.train()(1.5 + 2 * torch.randn(64, 1, 6, 6, generator=g).to(device))
+            labels = model.eval()(x).argmax(dim=1)
+        guess = torch.randint(0, 5, (203,), generator=g).to(device)
+        y = torch.where(torch.rand(203, generator=g).to(device) < 0.8, labels, guess)
+        model.train()  # as a training loop leaves it
+        before = [p.detach().clone() for p in model.parameters()]
+        seen = []
+        handle = model.register_forward_hook(
+            lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
+        grad_mode = torch.is_grad_enabled()
+        torch.set_grad_enabled(True)
+        try:
+            student.call("accuracy", "evaluate", model, x, y)
+            grad_on_after = torch.is_grad_enabled()
+        finally:
+            handle.remove()
+            torch.set_grad_enabled(grad_mode)  # leave the student's kernel as it was
+        student.record("eval_mode", bool(seen) and not any(training for training, _ in seen))
+        # no graph recorded, no gradient or parameter changed, autograd back on: a forward pass that left no trace
+        student.record("no_autograd", bool(
+            seen and not any(tracking for _, tracking in seen) and grad_on_after
+            and all(p.grad is None for p in model.parameters())
+            and all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))))
+
+
+def probe_fit(student):
+    import torch
+    from torch import nn
+
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+
+        def correct_train_step(model, xb, yb, optimizer, loss_fn):
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+
+        g = torch.Generator().manual_seed(7401)
+        x = torch.randn(150, 1, 3, 3, generator=g).to(device)
+        y = torch.randint(0, 3, (150,), generator=g).to(device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(7402)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(9, 10), nn.ReLU(), nn.Linear(10, 3))
+        model = model.to(device)
+        model.eval()  # as the student's evaluate() leaves it
+        modes = []
+        handle = model.register_forward_hook(lambda module, inputs, output: modes.append(module.training))
+        missing = object()
+        saved = student.ns.get("train_step", missing)
+        student.ns["train_step"] = correct_train_step  # Question 2 is graded on its own
+        try:
+            student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(), 3, 0.01, 32, 7403)
+        finally:
+            handle.remove()
+            if saved is missing:
+                student.ns.pop("train_step", None)
+            else:
+                student.ns["train_step"] = saved
+        student.record("params_after_fit", torch.cat([p.detach().flatten() for p in model.parameters()]))
+        student.record("train_mode", bool(modes) and all(modes))
+
+
+def probe_trained_model(student):
+    import torch
+
+    globals()["torch"] = torch  # the copied make_glyphs reads the global torch, as the notebook's does
+    # not JudgedAlone: the student's trained model is run as the notebook left it (its dtype, its device)
+    device = student.ns.get("DEVICE", "cpu")
+    configuration = student.ns.get("TRAINING")  # on the solution: the injected parameter (see CalibratedAccuracy)
+    model = student.value("model", "model")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
+    x, y = held_out_set()  # drawn only now that the student's training has finished
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = torch.cat([model(x[i:i + 500].to(device)) for i in range(0, len(x), 500)])
+    finally:
+        model.train(was_training)
+    # accuracy is counted in the grader process, from the exported outputs
+    student.record("held_out", (logits, y.to(device), configuration))
+
+
+QUESTIONS = [
+    Question("make_cnn_tests", probe_make_cnn, helpers=(JudgedAlone,), checks=[
+        Check("cnn_layer_shapes", 1, Equal(), key="layer_shapes", needs=("cnn",),
+              describe="make_cnn's layers have the parameters asked for (two conv blocks with batch norm, a linear "
+                       "layer to the classes)",
+              hint="build exactly the modules the question lists, with the channel numbers it gives, and a last "
+                   "linear layer with `classes` outputs (the argument, not the notebook's ten digits)"),
+        Check("cnn_eval_output", 1, Tensor(rtol=1e-4, atol=1e-5), key="eval_output", needs=("cnn",),
+              describe="make_cnn's model computes the logits of the architecture asked for, in the order asked for",
+              hint="the modules in exactly the order given (batch norm right after each convolution, ReLU after it, "
+                   "pooling last), and nothing after the linear layer (no softmax)"),
+        Property("cnn_dropout", 1, Equal(), key="dropout_in_training", requires=("cnn_layer_shapes",),
+                 describe="make_cnn's model has dropout: in training mode two passes over the same images differ",
+                 hint="put nn.Dropout(0.3) between nn.Flatten() and the last nn.Linear"),
+    ]),
+    Question("train_step_tests", probe_train_step, helpers=(JudgedAlone,), checks=[
+        Check("step_returns_float", 1, Number(rtol=1e-5, atol=1e-6, allow_tensor=False), key="first_loss",
+              describe="train_step returns the batch loss (before the update) as a Python float",
+              hint="return loss.item(), not the loss tensor"),
+        Check("step_updates_parameters", 2, CLOSE, key="params_two_steps", needs=("first_loss",),
+              describe="two calls of train_step update the parameters like SGD with fresh gradients each step",
+              hint="the order is zero_grad, forward, loss, backward, step, and each step must use its own batch's "
+                   "gradient only"),
+        Check("step_clears_old_gradients", 1, CLOSE, key="grads_after_stale", needs=("stale_loss",),
+              describe="train_step clears gradients left in .grad before computing new ones",
+              hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),
+    ]),
+    Question("evaluate_tests", probe_evaluate, helpers=(JudgedAlone,), checks=[
+        Check("eval_accuracy_value", 2, Number(rtol=1e-6, atol=1e-6, allow_tensor=False), key="accuracy",
+              describe="evaluate returns the model's accuracy in eval mode, as a Python float in [0, 1]",
+              hint="in training mode batch norm uses the batch's statistics and dropout drops features, so the "
+                   "predictions are other ones: call model.eval() first; the predictions are the argmax of the "
+                   "logits over dim=1, and .item() makes the mean a Python float"),
+        Check("eval_in_eval_mode", 1, Equal(), key="eval_mode", needs=("accuracy",),
+              describe="evaluate runs the model in eval mode",
+              hint="call model.eval() before the forward pass"),
+        Check("eval_without_autograd", 1, Equal(), key="no_autograd", needs=("accuracy",),
+              describe="evaluate runs the forward pass without autograd and leaves no trace (no gradients, "
+                       "autograd back on afterwards)",
+              hint="put the forward pass inside a `with torch.no_grad():` block; no loss, no backward()"),
+    ]),
+    Question("fit_tests", probe_fit, helpers=(JudgedAlone,), checks=[
+        Check("fit_loss_history", 1, Sequence((Number(rtol=1e-5, atol=1e-6, allow_tensor=False),) * FIT_EPOCHS,
+                                              names=tuple(f"loss of epoch {i + 1}" for i in range(FIT_EPOCHS))),
+              key="history",
+              describe="fit returns the mean batch loss of every epoch",
+              hint="one entry per epoch: the plain average of the losses train_step returned in that epoch"),
+        Check("fit_trained_parameters", 1, CLOSE, key="params_after_fit", needs=("history",),
+              describe="fit trains on shuffled mini-batches exactly as described",
+              hint="create Adam and the seeded generator once; draw one torch.randperm order per epoch and index "
+                   "the images and the labels with the same slice of it; keep the last smaller batch"),
+        Check("fit_trains_in_train_mode", 1, Equal(), key="train_mode", needs=("history",),
+              describe="fit trains the model in training mode",
+              hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),
+    ]),
+    Question("train_model_tests", probe_trained_model, helpers=(make_glyphs, held_out_set), checks=[
+        Check("trained_model_learns", 2, CalibratedAccuracy(LEARNS_FLOOR),
+              key="held_out",
+              describe="the trained CNN has clearly learned the digits (held-out accuracy far above guessing)",
+              hint="check that the training loss goes down: the loss must be the cross-entropy of the logits, the "
+                   "labels must stay with their images, and the learning rate must be neither far too high nor "
+                   "far too low"),
+        Check("trained_model_accuracy", 4, CalibratedAccuracy(ACCURACY_FLOOR), key="held_out",
+              describe="the trained CNN's held-out accuracy is what a correct solution reaches in the configuration "
+                       "that ran",
+              hint="train on all of x_train for EPOCHS epochs with the recipe the question gives (lr=3e-3, "
+                   "batch_size=50) and the cross-entropy loss"),
+    ]),
+]

@@ -1,0 +1,207 @@
+"""Known submissions of 07-image-classifier that prove the hidden checks.
+
+Alternatives are correct answers written differently: they must keep full marks.
+Mutants are plausible wrong answers named after the misconception they encode:
+each must fail exactly the checks listed in ``fails``. Keys of ``answers`` are
+the solution cells' grade ids; values are the whole cell as a student writes it.
+
+A mistake that reaches the notebook's own training run (no zero_grad, labels
+shuffled apart from their images, the wrong loss, a learning rate far off) also
+costs the trained-model checks; the held-out accuracies of these mutants, and
+the margins by which they miss the floors, are in the grader module's
+docstring (benchmarks/calibrate_07.py measures them over several seeds).
+"""
+
+from course_lib.synth import Variant
+
+TRAINED = ("trained_model_learns", "trained_model_accuracy")
+
+
+def _train_model(lr="3e-3", batch_size=50, loss="F.cross_entropy"):
+    return ("torch.manual_seed(SEED)\n"
+            "model = make_cnn(10).to(DEVICE)\n"
+            f"history = fit(model, x_train, y_train, {loss}, epochs=EPOCHS, lr={lr}, batch_size={batch_size}, "
+            "seed=SEED)\n")
+
+
+_FIT = (
+    "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+    "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n"
+    "    generator = torch.Generator().manual_seed(seed)\n"
+    "    history = []\n"
+    "    for epoch in range(epochs):\n"
+    "{train}"
+    "        order = torch.randperm(len(x), generator=generator).to(x.device)\n"
+    "{labels}"
+    "        losses = []\n"
+    "        for start in range(0, len(x), batch_size):\n"
+    "            idx = order[start:start + batch_size]\n"
+    "            losses.append(train_step(model, x[idx], y[{label_idx}], optimizer, loss_fn))\n"
+    "        history.append(sum(losses) / len(losses))\n"
+    "    return history\n")
+
+VARIANTS = [
+    Variant("solution", kind="solution"),
+    # -- alternative correct solutions ----------------------------------------------------------
+    Variant("alternative_named_blocks_and_inference_mode", kind="alternative", answers={
+        "make_cnn": (
+            "from collections import OrderedDict\n\n"
+            "def block(channels_in, channels_out):\n"
+            "    return [nn.Conv2d(channels_in, channels_out, 3, padding=1), nn.BatchNorm2d(channels_out),\n"
+            "            nn.ReLU(), nn.MaxPool2d(kernel_size=2)]\n\n"
+            "def make_cnn(classes):\n"
+            "    layers = block(1, 16) + block(16, 32) + [nn.Flatten(), nn.Dropout(p=0.3), nn.Linear(1568, classes)]\n"
+            "    return nn.Sequential(OrderedDict((f'layer{i}', m) for i, m in enumerate(layers)))\n"),
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    preds = model(xb)\n"
+            "    loss = loss_fn(preds, yb)\n"
+            "    optimizer.zero_grad(set_to_none=False)  # zeros instead of None: same effect\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return float(loss)\n"),
+        "evaluate": (
+            "def evaluate(model, x, y, chunk=512):\n"
+            "    was_training = model.training\n"
+            "    model.eval()\n"
+            "    correct = 0\n"
+            "    with torch.inference_mode():\n"
+            "        for start in range(0, len(x), chunk):\n"
+            "            correct += (model(x[start:start + chunk]).argmax(-1) == y[start:start + chunk]).sum().item()\n"
+            "    model.train(was_training)  # give the model back as we found it\n"
+            "    return correct / len(y)\n"),
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    opt = torch.optim.Adam(model.parameters(), lr=lr)\n"
+            "    gen = torch.Generator()\n"
+            "    gen.manual_seed(seed)\n"
+            "    losses_per_epoch = []\n"
+            "    for _ in range(epochs):\n"
+            "        model.train()\n"
+            "        perm = torch.randperm(x.shape[0], generator=gen).to(x.device)\n"
+            "        losses = [train_step(model, x[idx], y[idx], opt, loss_fn) for idx in perm.split(batch_size)]\n"
+            "        losses_per_epoch.append(torch.tensor(losses).mean().item())\n"
+            "    return losses_per_epoch\n"),
+        "train_model": ("torch.manual_seed(SEED)\n"
+                        "model = make_cnn(classes=10)\n"
+                        "model = model.to(DEVICE)\n"
+                        "criterion = nn.CrossEntropyLoss()\n"
+                        "history = fit(model, x_train, y_train, criterion, EPOCHS, 0.003, 50, SEED)\n"),
+    }),
+    Variant("alternative_module_class_and_by_hand", kind="alternative", answers={
+        "make_cnn": (
+            "def make_cnn(classes):\n"
+            "    model = nn.Sequential()\n"
+            "    for c_in, c_out in [(1, 16), (16, 32)]:\n"
+            "        model.append(nn.Conv2d(c_in, c_out, kernel_size=(3, 3), padding='same'))\n"
+            "        model.append(nn.BatchNorm2d(c_out))\n"
+            "        model.append(nn.ReLU(inplace=True))\n"
+            "        model.append(nn.MaxPool2d(2, 2))\n"
+            "    model.append(nn.Flatten())\n"
+            "    model.append(nn.Dropout(0.3))\n"
+            "    model.append(nn.Linear(32 * 7 * 7, classes))\n"
+            "    return model\n"),
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    for p in model.parameters():\n"
+            "        p.grad = None\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss.detach().cpu().item()\n"),
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.train(False)\n"
+            "    with torch.no_grad():\n"
+            "        logits = model(x)\n"
+            "    return int((logits.argmax(dim=1) == y).sum()) / len(y)\n"),
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n"
+            "    rng = torch.Generator().manual_seed(seed)\n"
+            "    n, history = len(x), []\n"
+            "    for epoch in range(epochs):\n"
+            "        model.train()\n"
+            "        order = torch.randperm(n, generator=rng)\n"
+            "        total, batches, start = 0.0, 0, 0\n"
+            "        while start < n:\n"
+            "            idx = order[start:min(start + batch_size, n)].to(x.device)\n"
+            "            total += train_step(model, x[idx], y[idx], optimizer, loss_fn)\n"
+            "            batches += 1\n"
+            "            start += batch_size\n"
+            "        history.append(total / batches)\n"
+            "    return history\n"),
+        "train_model": _train_model(lr="0.003"),
+    }),
+    # -- misconceptions ---------------------------------------------------------------------------
+    Variant("cnn_without_dropout", fails=("cnn_dropout",), answers={
+        "make_cnn": (
+            "def make_cnn(classes):\n"
+            "    return nn.Sequential(\n"
+            "        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Flatten(), nn.Linear(32 * 7 * 7, classes))\n")}),
+    # right for the notebook's ten digits, wrong for any other number of classes
+    Variant("cnn_hardcodes_ten_classes", fails=("cnn_layer_shapes", "cnn_eval_output", "cnn_dropout"), answers={
+        "make_cnn": (
+            "def make_cnn(classes):\n"
+            "    return nn.Sequential(\n"
+            "        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 7 * 7, 10))\n")}),
+    # the same parameters in another order: only the outputs tell
+    Variant("cnn_pools_before_batchnorm", fails=("cnn_eval_output",), answers={
+        "make_cnn": (
+            "def make_cnn(classes):\n"
+            "    return nn.Sequential(\n"
+            "        nn.Conv2d(1, 16, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.BatchNorm2d(16),\n"
+            "        nn.Conv2d(16, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.BatchNorm2d(32),\n"
+            "        nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 7 * 7, classes))\n")}),
+    # softmax, then the cross-entropy's own softmax: gradients become tiny and the training crawls
+    Variant("cnn_ends_with_softmax", fails=("cnn_eval_output", *TRAINED), answers={
+        "make_cnn": (
+            "def make_cnn(classes):\n"
+            "    return nn.Sequential(\n"
+            "        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 7 * 7, classes), nn.Softmax(dim=1))\n")}),
+    Variant("grad_accumulates_no_zero_grad",
+            fails=("step_updates_parameters", "step_clears_old_gradients", *TRAINED), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss.item()\n")}),
+    Variant("returns_loss_tensor_not_float", fails=("step_returns_float",), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    optimizer.zero_grad()\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss\n")}),
+    Variant("evaluate_forgets_eval_mode", fails=("eval_accuracy_value", "eval_in_eval_mode"), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    with torch.no_grad():\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    Variant("evaluate_without_no_grad", fails=("eval_without_autograd",), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    Variant("fit_shuffles_labels_apart_from_images", fails=("fit_loss_history", "fit_trained_parameters", *TRAINED),
+            answers={"fit": _FIT.format(
+                train="        model.train()\n",
+                labels="        label_order = torch.randperm(len(y), generator=generator).to(y.device)\n",
+                label_idx="label_order[start:start + batch_size]")}),
+    Variant("fit_forgets_train_mode", fails=("fit_trains_in_train_mode",),
+            answers={"fit": _FIT.format(train="", labels="", label_idx="idx")}),
+    # nll_loss expects log-probabilities: on raw logits it only pushes the right logit up, without bound
+    Variant("nll_loss_on_logits", fails=TRAINED, answers={"train_model": _train_model(loss="F.nll_loss")}),
+    Variant("lr_far_too_high", fails=TRAINED, answers={"train_model": _train_model(lr="1.0")}),
+    Variant("lr_far_too_low", fails=TRAINED, answers={"train_model": _train_model(lr="1e-5")}),
+]
