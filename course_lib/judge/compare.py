@@ -12,7 +12,8 @@ Which one: :class:`Tensor` for arrays and tensors, :class:`Number` for a single
 number, :class:`Equal` for exact plain data (shapes, ints, strings, dtypes,
 booleans), :class:`Sequence` for a tuple of results each with its own comparator,
 :class:`AtLeast` for a number that must reach a threshold, :class:`Accuracy` for
-a classifier's ``(logits, labels)``.
+a classifier's ``(logits, labels)``, :class:`Holds` for a property of exported
+arrays that the instructor states as a function run here.
 """
 
 from __future__ import annotations
@@ -313,4 +314,45 @@ class AtLeast:
             # the floor comes from the solution's own value: saying it would give that away
             return (f"{self.what} is {value:.3g}, more than {self.below_reference or 0:g} below what a "
                     "well-trained solution reaches")
+        return None
+
+
+@dataclass(frozen=True)
+class Holds:
+    """A property of the student's exported data, decided here by a function of the instructor's.
+
+    Use it instead of computing a verdict (a boolean) in the kernel: a value computed
+    there from the student's objects can be forged, the exported arrays cannot.
+    ``test`` receives the value with every tensor or array turned into a float64 NumPy
+    array (tuples and lists item by item) and returns ``True`` when the property holds;
+    the solution's value plays no part.
+
+    Args:
+        test: A module-level function ``test(value) -> bool`` of the grader module.
+        message: What the student reads when the property does not hold.
+    """
+
+    test: object
+    message: str
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        value = self._arrays(got)
+        if value is None:
+            return f"produced {describe(got)}; expected tensors"
+        try:
+            holds = bool(np.all(np.asarray(self.test(value), dtype=bool)))
+        except (ArithmeticError, ValueError, TypeError, IndexError):
+            holds = False
+        return None if holds else self.message
+
+    def _arrays(self, value):
+        if isinstance(value, TensorValue):
+            if value.array.dtype.kind not in "biuf":
+                return None
+            return np.asarray(value.array, dtype=np.float64)
+        if isinstance(value, (list, tuple)):
+            items = [self._arrays(v) for v in value]
+            return None if any(i is None for i in items) else tuple(items)
         return None

@@ -81,7 +81,9 @@ differences perturb the training trajectory no more than another seed does, whic
 moves the solution's accuracy by about +-0.01, well inside the 0.05 margin.
 """
 
-from course_lib.judge import Accuracy, Check, Equal, JudgedAlone, Number, Question, Sequence, Tensor
+import numpy as np
+
+from course_lib.judge import Accuracy, Check, Equal, Holds, JudgedAlone, Number, Question, Sequence, Tensor
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -121,12 +123,22 @@ def probe_make_mlp(student):
             out = mlp(a)
             # f(a + b) + f(0) - f(a) - f(b) vanishes (up to rounding) for every affine f
             gap = mlp(a + b) + mlp(torch.zeros_like(a)) - mlp(a) - mlp(b)
+        # both are judged in the grader (is_nonlinear, are_logits): only the tensors leave the kernel
         student.record("output", out)
-        student.record("nonlinear", bool(gap.abs().max().item() > 1e-3))
-        probabilities = bool(out.min().item() >= 0 and out.max().item() <= 1
-                             and torch.allclose(out.sum(dim=1), torch.ones(out.shape[0], device=out.device), atol=1e-4))
-        # logits of a linear last layer take both signs; a ReLU (or sigmoid, softmax) after it never goes below 0
-        student.record("outputs_logits", not probabilities and out.min().item() < 0)
+        student.record("affine_gap", gap)
+
+
+def is_nonlinear(gap) -> bool:
+    """f(a + b) + f(0) - f(a) - f(b) vanishes (up to rounding) for every affine f."""
+    return gap.size > 0 and bool(np.isfinite(gap).all()) and float(np.abs(gap).max()) > 1e-3
+
+
+def are_logits(out) -> bool:
+    """Logits of a linear last layer take both signs; after a ReLU, sigmoid or softmax they never go below 0."""
+    if out.ndim != 2 or out.size == 0 or not np.isfinite(out).all():
+        return False
+    probabilities = out.min() >= 0 and out.max() <= 1 and np.allclose(out.sum(axis=1), 1.0, atol=1e-4)
+    return bool(not probabilities and out.min() < 0)
 
 
 def probe_train_step(student):
@@ -288,10 +300,14 @@ QUESTIONS = [
               describe="make_mlp has two linear layers: in_features -> hidden and hidden -> classes",
               hint="nn.Linear(in_features, hidden) then nn.Linear(hidden, classes), each with a bias, "
                    "returned in an nn.Sequential"),
-        Check("mlp_is_nonlinear", 1, Equal(), key="nonlinear", needs=("mlp",),
+        Check("mlp_is_nonlinear", 1,
+              Holds(is_nonlinear, "the model is affine: its outputs are a linear function of its inputs"),
+              key="affine_gap", needs=("mlp",),
               describe="make_mlp puts a non-linearity between its linear layers",
               hint="two linear layers in a row are just one linear layer: put nn.ReLU() between them"),
-        Check("mlp_outputs_logits", 1, Equal(), key="outputs_logits", needs=("mlp",),
+        Check("mlp_outputs_logits", 1,
+              Holds(are_logits, "the model's outputs are not logits: they never go below 0 or are probabilities"),
+              key="output", needs=("mlp",),
               describe="make_mlp's model outputs logits (its last layer is the linear one), not probabilities",
               hint="end the model with the second nn.Linear: no softmax (the cross-entropy loss applies it) and no "
                    "ReLU after it (logits must be able to be negative)"),
