@@ -55,6 +55,8 @@ def test_erroring_cell_loses_only_its_question(graded_variants, tensors_spec):
     full = {q.grade_id: (q.points, q.points) for q in tensors_spec.grader.questions}
     assert graded.question_scores() == {**full, "crop_center_tests": (0.0, 3.0)}
     assert any("NameError" in p for p in graded.problems)
+    # named by the question's heading, as the feedback page titles it, not by a cell number
+    assert any(p.startswith('A cell under "Question ') and "NameError" in p for p in graded.problems), graded.problems
 
 
 def test_slow_cell_is_stopped_and_loses_only_its_question(graded_variants):
