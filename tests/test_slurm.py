@@ -241,6 +241,28 @@ def test_workers_that_never_start_are_an_error_naming_their_jobs(slurm, own_cour
     err = capsys.readouterr().err
     assert "Slurm refuses the workers' jobs" in err and "partition" in err.lower(), err
     deadline = time.monotonic() + 20
-    while queue() and time.monotonic() < deadline:
+    while queue() and time.monotonic() < deadline:  # the cancelled blocker leaves the queue
         time.sleep(0.5)
     assert queue() == []
+
+
+@pytest.mark.slow
+def test_a_worker_sbatch_refuses_while_scaling_up_is_named_in_the_error(slurm, own_course, monkeypatch):
+    from course_lib.config import CourseConfig
+    from course_lib.errors import ClusterError
+    from course_lib.execute import slurm as slurm_module
+    from course_lib.grade import Context
+    from course_lib.assignment import Assignment
+
+    course = slurm_course(own_course, [], wait=3)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write('c.Slurm.partition = "nosuch"\n')
+    # past the check before the batch (as when a limit is reached between it and the workers' submission)
+    monkeypatch.setattr(slurm_module, "check_submission", lambda script: None)
+    config = CourseConfig.load(course).with_overrides(device="cpu")
+    spec = Assignment.load(config, AID).notebook(NB)
+    with pytest.raises(ClusterError, match=r"no job named course-05-gpu-classifier-\w+ is in Slurm's queue .*"
+                                           r"sbatch refused a worker: .*[Pp]artition"):
+        with slurm_module.slurm_runner(config=config, assignment=AID, gpu=True) as runner:
+            Context.prepare(config, spec, "cpu", runner=runner)
+    assert queue() == [] and not slurm_module.SUBMIT_FAILURES

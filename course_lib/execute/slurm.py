@@ -49,9 +49,14 @@ def cluster_options(settings: SlurmSettings, *, gpu: bool, name: str, log_direct
         python=python, job_script_prologue=[settings.activate] if settings.activate else [],
         job_extra_directives=directives, worker_extra_args=worker_args, interface=settings.interface,
         log_directory=str(log_directory), death_timeout=60,
-        # the scheduler runs in this process; nothing of ours listens on a dashboard port
-        scheduler_options={"dashboard": False, "dashboard_address": None},
+        # the scheduler runs in this process: no dashboard, and its small HTTP endpoint on a free port (two
+        # batches on one login node must not compete for 8787)
+        scheduler_options={"dashboard": False, "dashboard_address": ":0"},
     )
+
+
+SUBMIT_FAILURES: dict[str, str] = {}
+"""Job name -> what ``sbatch`` last said when it refused one of that batch's workers (while scaling up)."""
 
 
 def slurm_cluster_class():
@@ -70,6 +75,26 @@ def slurm_cluster_class():
     if main_thread and signal.getsignal(signal.SIGINT) is not previous:
         signal.signal(signal.SIGINT, previous)
     return SLURMCluster
+
+
+def recording_job_class():
+    """dask-jobqueue's Slurm job, keeping what ``sbatch`` says when it refuses a worker (:data:`SUBMIT_FAILURES`).
+
+    The cluster submits workers in the background as the batch scales up, where a refusal is only logged;
+    the batch's error when no worker starts must say it.
+    """
+    slurm_cluster_class()  # imported once without its SIGINT handler
+    from dask_jobqueue.slurm import SLURMJob
+
+    class RecordingSLURMJob(SLURMJob):
+        async def start(self):
+            try:
+                await super().start()
+            except Exception as exc:
+                SUBMIT_FAILURES[self.job_name] = " ".join(str(exc).split())[:500]
+                raise
+
+    return RecordingSLURMJob
 
 
 def _slurm(command: list[str], *, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -93,12 +118,13 @@ def queued_jobs(name: str) -> list[tuple[str, str, str]]:
 
 
 def describe_queue(name: str) -> str:
-    """The batch's jobs and their states, as ``squeue`` shows them, in words."""
+    """The batch's jobs and their states, as ``squeue`` shows them, in words (and sbatch's last refusal)."""
     jobs = queued_jobs(name)
+    refused = f"; sbatch refused a worker: {SUBMIT_FAILURES[name]}" if name in SUBMIT_FAILURES else ""
     if not jobs:
-        return f"no job named {name} is in Slurm's queue (the workers' logs may say why they ended)"
+        return f"no job named {name} is in Slurm's queue (the workers' logs may say why they ended){refused}"
     return "Slurm job(s) " + ", ".join(f"{job} {state}" + (f" ({reason})" if reason not in ("", "None") else "")
-                                       for job, state, reason in jobs)
+                                       for job, state, reason in jobs) + refused
 
 
 def check_submission(script: str) -> None:
@@ -145,7 +171,8 @@ def slurm_runner(*, config: CourseConfig, assignment: str, gpu: bool) -> Iterato
     logs = config.path(".course-cache", "slurm", name)
     logs.mkdir(parents=True, exist_ok=True)
     try:
-        cluster = SLURMCluster(**cluster_options(settings, gpu=gpu, name=name, log_directory=logs))
+        cluster = SLURMCluster(job_cls=recording_job_class(),
+                               **cluster_options(settings, gpu=gpu, name=name, log_directory=logs))
     except ValueError as exc:  # dask-jobqueue's own checks of the settings (a memory it cannot read)
         raise ClusterError(f"dask-jobqueue refuses the c.Slurm settings: {exc}",
                            hint="fix c.Slurm in nbgrader_config.py") from None
@@ -163,4 +190,5 @@ def slurm_runner(*, config: CourseConfig, assignment: str, gpu: bool) -> Iterato
             with contextlib.suppress(Exception):
                 cluster.close(timeout=CANCEL_WAIT)
         finally:  # also after a second Ctrl-C during close: whatever Slurm still holds is cancelled
+            SUBMIT_FAILURES.pop(name, None)
             cancel_jobs(name)
