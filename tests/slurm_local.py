@@ -89,7 +89,15 @@ def _quiet(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
 
 @contextlib.contextmanager
 def local_slurm(tmp: Path, *, cpus: int = 2, memory_mb: int = 4000) -> Iterator[dict]:
-    """Run the cluster; yields the environment (``SLURM_CONF``) its client commands need."""
+    """Run the cluster; yields the environment (``SLURM_CONF``) its client commands need.
+
+    The node declares at most the machine's cores and half its memory: slurmd refuses a node that
+    declares more than it has.
+    """
+    cpus = max(1, min(cpus, os.cpu_count() or 1))
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        total_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
+        memory_mb = min(memory_mb, total_kb // 2048)
     missing = [b for b in BINARIES if shutil.which(b) is None and not Path("/usr/sbin", b).exists()]
     if missing:
         raise Unavailable(f"Slurm or munge is not installed (missing {', '.join(missing)}): "
