@@ -94,8 +94,8 @@ class SlurmSettings:
         memory: Memory of each worker's job (``--mem``), e.g. ``"16GB"``; room for ``cores`` sandboxes.
         cores: CPU cores of each job (``--cpus-per-task``): submissions a CPU worker runs at a time.
         gpus_per_worker: GPUs each worker's job asks for (``--gres=gpu:N``) when the assignment needs a GPU;
-            the worker then runs that many submissions at a time (its ``GPU`` resource), all on the job's first
-            GPU; 1 (the default) gives each submission a GPU of its own.
+            the worker then runs that many submissions at a time (its ``GPU`` resource), each kernel seeing
+            only a GPU of its own.
         activate: Shell line that makes the course's Python environment available in a job, e.g.
             ``"source /home/me/course/.venv/bin/activate"`` or ``"module load python/3.11"``.
         python: The workers' interpreter; ``""``: this one, or ``python3`` on the path ``activate`` sets.

@@ -266,3 +266,50 @@ def test_a_worker_sbatch_refuses_while_scaling_up_is_named_in_the_error(slurm, o
         with slurm_module.slurm_runner(config=config, assignment=AID, gpu=True) as runner:
             Context.prepare(config, spec, "cpu", runner=runner)
     assert queue() == [] and not slurm_module.SUBMIT_FAILURES
+
+
+def test_a_worker_with_several_gpus_gives_each_running_cuda_job_its_own(monkeypatch):
+    """A Slurm job with --gres=gpu:2 sees both GPUs; each submission's kernel must see only the one it holds."""
+    import threading
+    from types import SimpleNamespace
+
+    import distributed
+
+    from course_lib.execute import cluster
+    from course_lib.execute.run import Job
+    from course_lib.models import ExecutionResult
+
+    lock, running, seen = threading.Lock(), set(), []
+
+    def run_job(job, pool=None):
+        gpu = job.env["CUDA_VISIBLE_DEVICES"]
+        with lock:
+            assert gpu not in running, "two kernels on one GPU"
+            running.add(gpu)
+            seen.append(gpu)
+        time.sleep(0.05)
+        with lock:
+            running.discard(gpu)
+        return ExecutionResult(job.student, job.assignment, job.notebook, status="completed", device="cuda")
+
+    monkeypatch.setattr(cluster, "run_job", run_job)
+    monkeypatch.setattr(cluster, "_GPU_SLOTS", None)
+    monkeypatch.setattr(distributed, "get_worker", lambda: SimpleNamespace(name="w", address="", plugins={}))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    jobs = [Job(student=f"s{i}", assignment="a", notebook="n", source="{}", parameters={"DEVICE": "cuda"},
+                env={"OMP_NUM_THREADS": "1"}) for i in range(8)]
+    results = []
+    threads = [threading.Thread(target=lambda j=j: results.append(cluster._run_on_worker(j))) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(seen)) == ["3", "5"] and len(seen) == 8
+    assert {r.worker for r in results} == {"w/slurm-job-42/gpu3", "w/slurm-job-42/gpu5"}
+    with cluster.own_gpu(Job(student="c", assignment="a", notebook="n", source="{}",
+                             parameters={"DEVICE": "cpu"})) as (job, gpu):
+        assert gpu is None and "CUDA_VISIBLE_DEVICES" not in job.env  # CPU work takes no GPU
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with cluster.own_gpu(jobs[0]) as (job, gpu):
+        assert gpu is None and job is jobs[0]  # one GPU: the job's own already

@@ -7,6 +7,8 @@ Same interface and the same plain results as the local runners in
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import time
 import traceback
 from typing import Callable, Iterable, Iterator
@@ -54,11 +56,44 @@ def _run_on_worker(job: Job) -> ExecutionResult:
 
     worker = get_worker()
     plugin = worker.plugins.get(POOL_PLUGIN)
-    result = run_job(job, pool=getattr(plugin, "pool", None))
     label = str(worker.name or worker.address)
     if os.environ.get("SLURM_JOB_ID"):  # a worker started by Slurm: the job says where and with what it ran
         label += f"/slurm-job-{os.environ['SLURM_JOB_ID']}"
-    return dataclasses.replace(result, worker=label)
+    with own_gpu(job) as (job, gpu):
+        result = run_job(job, pool=getattr(plugin, "pool", None))
+    return dataclasses.replace(result, worker=label + (f"/gpu{gpu}" if gpu is not None else ""))
+
+
+_GPU_SLOTS: "queue.Queue[str] | None" = None
+_GPU_SLOTS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def own_gpu(job: Job):
+    """``(job, gpu)``: on a worker that sees several GPUs, a CUDA job holds one of its own while it runs.
+
+    As the local runner's GPU slots: the kernel sees only that device (``CUDA_VISIBLE_DEVICES``), so ``cuda``
+    means that GPU, and two submissions never share one while another is idle. With one GPU or none visible,
+    or a CPU job, the job is unchanged (``gpu`` is ``None``).
+    """
+    global _GPU_SLOTS
+    import dataclasses
+    import os
+
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    if len(visible) < 2 or not str(job.parameters.get("DEVICE", "cpu")).startswith("cuda"):
+        yield job, None
+        return
+    with _GPU_SLOTS_LOCK:  # the worker's threads share the slots of its process
+        if _GPU_SLOTS is None:
+            _GPU_SLOTS = queue.Queue()
+            for device in visible:
+                _GPU_SLOTS.put(device)
+    gpu = _GPU_SLOTS.get()
+    try:
+        yield dataclasses.replace(job, env={**job.env, "CUDA_VISIBLE_DEVICES": gpu}), gpu
+    finally:
+        _GPU_SLOTS.put(gpu)
 
 
 def _package_zip(directory) -> str:
