@@ -27,7 +27,10 @@ from .errors import CourseError, SubmissionError
 from .notebooks import grade_id, is_solution, read_notebook
 
 NOISE_TOKENS = 12  # the shortest shared run of tokens that counts (copydetect's noise threshold)
-GUARANTEE_TOKENS = 16  # every shared run at least this long is found (copydetect's guarantee threshold)
+# every shared run at least this long is found (copydetect's guarantee threshold). Equal to the noise
+# threshold, every k-gram is a fingerprint: winnowing would pick them by Python's string hash, which
+# changes from one run to the next, and so would the scores; answer cells are short enough to keep all
+GUARANTEE_TOKENS = NOISE_TOKENS
 COMMON_AT_LEAST = 10  # a passage in more submissions than this (or than COMMON_SHARE of them) is the question's
 COMMON_SHARE = 0.1
 TOP_PAIRS = 20
@@ -68,7 +71,7 @@ class Pair:
     a: str
     b: str
     score: float  # the larger of share_a and share_b
-    share_a: float  # fraction of a's compared answer tokens found in b
+    share_a: float  # fraction of a's answer tokens (beyond the release) in passages b has too
     share_b: float
     shared_tokens: int
     against: bool = False  # b comes from the --against folder
@@ -185,6 +188,7 @@ class _Document:
     cell_of: list = field(default_factory=list)  # per token: index of its cell
     spans: list = field(default_factory=list)  # per token: (start, end) in its cell's code
     fingerprint: object = None
+    coverage: float = 0.0  # tokens in its fingerprints beyond the release's
 
 
 def _document(answers: Answers, vocabulary: _Vocabulary, released: frozenset) -> _Document:
@@ -347,6 +351,7 @@ def compare(answers: list[Answers], references: list[Answers], specs: list[Noteb
     window = GUARANTEE_TOKENS - NOISE_TOKENS + 1
     for doc in docs:
         doc.fingerprint = _fingerprint(doc.text, boilerplate, window=window)
+        doc.coverage = float(doc.fingerprint.token_coverage)
     limit = max(COMMON_AT_LEAST, math.ceil(COMMON_SHARE * len(docs))) if common is None else common
     counts = Counter(h for doc in docs for h in doc.fingerprint.hashes)
     frequent = [h for h, n in counts.items() if n > limit] if limit > 0 else []
@@ -367,8 +372,14 @@ def compare(answers: list[Answers], references: list[Answers], specs: list[Noteb
                     candidates.add((indices[x], indices[y]))
     results = []
     for i, j in candidates:
-        overlap, (share_i, share_j), slices = compare_files(docs[i].fingerprint, docs[j].fingerprint)
-        results.append((max(share_i, share_j), i, j, float(share_i), float(share_j), int(overlap), slices))
+        overlap, _, slices = compare_files(docs[i].fingerprint, docs[j].fingerprint)
+        if not overlap:
+            continue
+        # shares of the tokens compared before common passages were subtracted, not after (copydetect's
+        # own figure): a submission whose answers are all common is not 100 % like whoever shares its rest
+        share_i, share_j = (float(np.sum(s[1] - s[0])) / max(1.0, d.coverage)
+                            for s, d in zip(slices, (docs[i], docs[j])))
+        results.append((max(share_i, share_j), i, j, share_i, share_j, int(overlap), slices))
     compared = n_answers * (n_answers - 1) // 2 + n_answers * len(references)
     scores = [float(r[0]) for r in results] + [0.0] * (compared - len(results))
     results.sort(key=lambda r: (-r[0], -r[5], docs[r[1]].answers.student, docs[r[2]].answers.student))
