@@ -259,7 +259,10 @@ def _load(assignment: Assignment, folder: Path, origin: str, problems: list, *, 
     """Every submission in ``folder``: nbgrader's ``<student>/<aid>/<nb>.ipynb``, or (flat) any notebooks."""
     out = []
     if flat:
-        entries = [(str(p.relative_to(folder).with_suffix("")), {assignment.notebooks[0].name: p})
+        names = {spec.name for spec in assignment.notebooks}
+        # one notebook, one submission; a file named after one of the assignment's notebooks is that one
+        entries = [(str(p.relative_to(folder).with_suffix("")),
+                    {p.stem if p.stem in names else assignment.notebooks[0].name: p})
                    for p in sorted(folder.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
     else:
         entries = [(d.name, {spec.name: d / assignment.id / f"{spec.name}.ipynb" for spec in assignment.notebooks})

@@ -210,3 +210,24 @@ def test_report_opens_in_a_browser_with_grades_times_and_marked_passages(own_cou
         assert "20/20 · 20/20" in tab.locator("table").first.inner_text()
         browser.close()
     assert errors == []
+
+
+def test_a_passage_most_of_the_class_shares_is_subtracted(own_course):
+    """Twelve students with the same answers (what the question makes everyone write) are not a ring of copies."""
+    from course_lib.similarity import similarity
+
+    config = CourseConfig.load(own_course)
+    spec = Assignment.load(config, "01-tensors").notebooks[0]
+    variants = {v.name: v for v in load_variants(spec)}
+    for n in range(12):
+        write(build(spec, variants["solution"]), config.path("submitted", f"s{n:02d}", "01-tensors", "tensors.ipynb"))
+    alternative = variants["alternative_builtin_helpers"].answers
+    for student in ("ada", "alan"):
+        write(build(spec, Variant(student, answers=alternative, blank=True)),
+              config.path("submitted", student, "01-tensors", "tensors.ipynb"))
+    report = similarity(config=config, assignment_id="01-tensors", top=200)
+    assert report.common_limit == 10 and report.common_passages > 0
+    assert [{p.a, p.b} for p in report.pairs if p.score > 0.5] == [{"ada", "alan"}]
+    everything = similarity(config=config, assignment_id="01-tensors", common=0, top=200)
+    assert everything.common_passages == 0
+    assert sum(p.score > 0.99 for p in everything.pairs) == 12 * 11 // 2 + 1
