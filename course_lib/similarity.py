@@ -4,8 +4,8 @@ Only the answer cells count (nbgrader's solution cells, found by grade id or cel
 id as in ``release/``), so the release's own code never makes two students alike.
 Each submission's answers are normalised into one token per character (the names
 a student chooses, numbers and strings become placeholders; comments, docstrings,
-blank lines and layout vanish) and fingerprinted by copydetect, a winnowing
-detector of the MOSS kind. The release's code cells are its boilerplate: every
+blank lines and layout vanish) and fingerprinted by copydetect, a detector of
+the MOSS kind, which also finds the shared passages. The release's code cells are its boilerplate: every
 passage of them is subtracted. Passages that a large part of the class shares are
 subtracted as well, as MOSS does: what many write the same way is what the
 question forces. A pair's score is the share of the smaller answer set that the
@@ -271,7 +271,10 @@ def _load(assignment: Assignment, folder: Path, origin: str, problems: list, *, 
         answers = Answers(student, origin=origin)
         stamp = folder / student / assignment.id / "timestamp.txt"
         if not flat and stamp.is_file():
-            answers.timestamp = stamp.read_text(errors="replace").strip()
+            try:
+                answers.timestamp = stamp.read_text(errors="replace").strip()
+            except OSError as exc:  # the time is shown, not needed: the answers are still compared
+                problems.append((student, stamp.name, f"cannot read the submission time: {exc.strerror}"))
         for spec in assignment.notebooks:
             path = paths.get(spec.name)
             if path is None:
