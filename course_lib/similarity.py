@@ -80,6 +80,7 @@ class Pair:
     time_a: str = ""
     time_b: str = ""
     cells: list = field(default_factory=list)  # (notebook, grade id, [Passage] of a, [Passage] of b)
+    top_cell: tuple = ()  # (notebook, grade id, share): the answer cell most of which the other has too
 
     @property
     def first(self) -> str:
@@ -203,25 +204,33 @@ def _document(answers: Answers, vocabulary: _Vocabulary, released: frozenset) ->
     return doc
 
 
-def _fingerprint(text: str, boilerplate, *, window: int):
+def _fingerprint(text: str, boilerplate: set, *, window: int):
     from copydetect import CodeFingerprint
+    from copydetect.utils import get_token_coverage
 
     # filter=False: the text is already normalised here, one token per character
-    return CodeFingerprint("answers.py", NOISE_TOKENS, window, boilerplate=boilerplate, filter=False,
-                           fp=io.StringIO(text))
+    fingerprint = CodeFingerprint("answers.py", NOISE_TOKENS, window, filter=False, fp=io.StringIO(text))
+    # The boilerplate is taken out here rather than by CodeFingerprint's own argument: copydetect 0.5.0 matches
+    # it with numpy's intersect1d(assume_unique=True) on fingerprints that can repeat, which drops every
+    # occurrence but one of a passage a submission repeats (two functions alike), boilerplate or not.
+    released = fingerprint.hashes & boilerplate
+    if released:
+        fingerprint.hashes -= released
+        for h in released:
+            del fingerprint.hash_idx[h]
+        fingerprint.token_coverage = get_token_coverage(fingerprint.hash_idx, NOISE_TOKENS, len(text))
+    return fingerprint
 
 
 def _boilerplate(specs: list[NotebookSpec], vocabulary: _Vocabulary):
     """``(fingerprints, lines)`` of the released notebooks' code: stubs, set-up and visible tests."""
-    import numpy as np
-
     hashes, lines = set(), set()
     for spec in specs:
         for cell in spec.release_nb().cells:
             if cell.cell_type == "code":
-                hashes |= _fingerprint(normalise(cell.source, vocabulary)[0], None, window=1).hashes
+                hashes |= _fingerprint(normalise(cell.source, vocabulary)[0], set(), window=1).hashes
                 lines |= {_line_key(line) for line in cell.source.split("\n")} - {""}
-    return np.array(sorted(hashes), dtype=np.int64), frozenset(lines)
+    return hashes, frozenset(lines)
 
 
 def answer_ids(spec: NotebookSpec) -> tuple[list, dict]:
@@ -341,6 +350,15 @@ def _passages(doc: _Document, slices) -> dict[int, list]:
     return out
 
 
+def _cell_shares(doc: _Document, slices) -> list[tuple]:
+    """``(notebook, grade id, share)``: how much of each answer cell (of a run's length at least) is shared."""
+    shared, size = Counter(), Counter(doc.cell_of)
+    for start, end in zip(*slices):
+        shared.update(doc.cell_of[int(start):int(end)])
+    return [(doc.answers.cells[k].notebook, doc.answers.cells[k].grade_id, n / size[k])
+            for k, n in shared.items() if size[k] >= NOISE_TOKENS]
+
+
 def compare(answers: list[Answers], references: list[Answers], specs: list[NotebookSpec], *,
             common: int | None = None, top: int = TOP_PAIRS) -> tuple[list, list, int, int]:
     """Score every pair of ``answers`` and every (answer, reference) pair.
@@ -362,7 +380,7 @@ def compare(answers: list[Answers], references: list[Answers], specs: list[Noteb
     counts = Counter(h for doc in docs for h in doc.fingerprint.hashes)
     frequent = [h for h, n in counts.items() if n > limit] if limit > 0 else []
     if frequent:
-        boilerplate = np.union1d(boilerplate, np.array(frequent, dtype=np.int64))
+        boilerplate = boilerplate | set(frequent)
         for doc in docs:
             doc.fingerprint = _fingerprint(doc.text, boilerplate, window=window)
     holders = defaultdict(list)  # an inverted index: only documents that share a fingerprint are compared
@@ -397,6 +415,8 @@ def compare(answers: list[Answers], references: list[Answers], specs: list[Noteb
         pair = Pair(a.answers.student, b.answers.student, float(score), share_i, share_j, overlap,
                     against=j >= n_answers, time_a=a.answers.timestamp, time_b=b.answers.timestamp)
         left, right = _passages(a, slices[0]), _passages(b, slices[1])
+        pair.top_cell = max(_cell_shares(a, slices[0]) + _cell_shares(b, slices[1]), key=lambda c: c[2],
+                            default=())
         right_of = {(c.notebook, c.grade_id): k for k, c in enumerate(b.answers.cells)}
         for k, cell in enumerate(a.answers.cells):
             other = right_of.get((cell.notebook, cell.grade_id))

@@ -96,6 +96,11 @@ def test_planted_copies_rank_above_independent_solutions(own_course, aid):
     assert scores[frozenset(("copy_renamed", "solution"))] >= REVIEW
     assert scores[frozenset(("copy_reordered", planted["copy_reordered"]))] >= REVIEW
     assert highest_independent < REVIEW
+    # the one answer copied is named, with nearly all of it shared
+    one = next(p for p in report.pairs if {p.a, p.b} == {"copy_one_answer", "solution"})
+    spec = Assignment.load(config, aid).notebooks[0]
+    code = {grade_id(c): c.source for c in spec.source_nb().cells if is_solution(c) and c.cell_type == "code"}
+    assert one.top_cell[1] == max(code, key=lambda gid: len(solution_code(code[gid]))) and one.top_cell[2] > 0.9
 
 
 def test_release_code_alone_is_not_shared(own_course):
