@@ -147,7 +147,7 @@ def cmd_similarity(args) -> int:
 
     page, report = write_similarity(config=_config(args), assignment_id=args.assignment, out=Path(args.out),
                                     against=Path(args.against) if args.against else None, common=args.common,
-                                    top=args.top)
+                                    **({"top": args.top} if args.top is not None else {}))
     print(f"compared {report.students} submission(s) of {args.assignment}"
           + (f" with {report.references} from {args.against}" if report.references else "")
           + f": {len(report.scores)} pair(s)")
@@ -430,7 +430,7 @@ def parser() -> argparse.ArgumentParser:
                     "submitted/ folder, or a folder of notebooks); they are not compared with each other")
     sp.add_argument("--common", type=int, metavar="N", help="a passage in more than N submissions counts as forced "
                     "by the question and is ignored (default: 10 or a tenth of the submissions; 0: never)")
-    sp.add_argument("--top", type=int, default=20, metavar="N", help="pairs shown side by side (default: 20)")
+    sp.add_argument("--top", type=int, metavar="N", help="pairs shown side by side (default: 20)")
     sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("formgrade", cmd_formgrade, "grade written answers by hand in nbgrader's formgrader (a local Jupyter "

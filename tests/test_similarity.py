@@ -167,6 +167,11 @@ def test_against_another_year_compares_only_across(own_course, tmp_path):
     top = report.pairs[0]
     assert top.a == "alan" and top.b in ("2025/old_1", "2025/old_2") and top.against and top.score > 0.8
     assert all({p.a, p.b} != {"2025/old_1", "2025/old_2"} for p in report.pairs)
+    nested = tmp_path / "2024"  # another year's submitted/ folder
+    write(build(spec, variants["solution"]), nested / "old_3" / "01-tensors" / "tensors.ipynb")
+    report = similarity(config=config, assignment_id="01-tensors", against=nested)
+    assert report.references == 1 and {report.pairs[0].a, report.pairs[0].b} == {"ada", "2024/old_3"}
+    assert report.pairs[0].score > 0.99
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").is_file(),
