@@ -64,3 +64,39 @@ def test_an_interpreter_reached_through_tmp_is_refused_before_any_kernel_starts(
     assert f"the sandbox cannot see this Python interpreter: {python}, under /tmp" in done.stderr
     assert f"run the same environment by its real path ({repo}/.venv/bin/course" in done.stderr
     assert "Kernel died" not in done.stdout + done.stderr
+
+
+def test_a_kernel_never_falls_back_to_tcp(tmp_path):
+    """ipykernel that cannot read its connection file makes up settings (TCP by default); the options keep IPC."""
+    import json
+    import subprocess
+    import time
+
+    conn = tmp_path / "kernel.json"  # not there: the kernel writes its own
+    proc = subprocess.Popen([sys.executable, "-m", "ipykernel_launcher", "-f", str(conn), *sandbox.KERNEL_OPTIONS],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not conn.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        proc.kill()
+    out = proc.communicate(timeout=30)[0]
+    assert json.loads(conn.read_text())["transport"] == "ipc"
+    assert "TCP" not in out
+
+
+@pytest.mark.slow
+def test_course_grade_prints_nothing_about_tcp(own_course):
+    """The solution's run and the student's, in fresh kernels: what `course grade` prints is the grade alone."""
+    import subprocess
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).parent / "course"), "--course", str(own_course), "grade",
+                           str(own_course / "release" / "06-autograd" / "autograd.ipynb"), "--assignment",
+                           "06-autograd", "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "score: 0 / 10" in out
+    assert "TCP" not in out and "encryption" not in out

@@ -199,6 +199,10 @@ KERNEL_OPTIONS = (
     # scans all of sys.modules (thousands of modules once torch is imported) per frame, twice per error:
     # about 0.1 s of CPU for each failing cell, on a grader that sees many.
     "--InteractiveShell.xmode=Plain",
+    # IPC even where the connection file cannot be read: ipykernel then makes up its own settings, whose
+    # default is TCP (and its "Kernel is running over TCP without encryption" warning); the file's transport
+    # (also IPC) wins whenever it is read
+    "--IPKernelApp.transport=ipc",
 )
 """ipykernel options of every sandboxed kernel, started plainly or forked from a zygote."""
 
