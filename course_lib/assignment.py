@@ -166,6 +166,18 @@ def released_match(config: CourseConfig, nb) -> tuple[str, str] | None:
     return matches[0][0] if matches else None
 
 
+def recognise(config: CourseConfig, nb) -> tuple[str, str]:
+    """``(assignment id, notebook name)`` of the release ``nb`` is a copy of, for commands run without --assignment.
+
+    Raises :class:`AssignmentError` when none fits, or when several fit equally well (naming them).
+    """
+    best = released_match(config, nb)
+    if best is None:
+        raise AssignmentError("this notebook matches no released assignment (its nbgrader cells are gone)",
+                              hint="pass --assignment AID, or start again from the released notebook")
+    return best
+
+
 def ensure_copy_of(config: CourseConfig, spec: NotebookSpec, nb, path: Path) -> None:
     """Raise :class:`SubmissionError` unless ``nb`` is a copy of ``spec``'s released notebook.
 

@@ -396,7 +396,7 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("grade", cmd_grade, "grade one notebook file (the gradebook is not touched)")
     sp.add_argument("notebook", metavar="NOTEBOOK")
-    sp.add_argument("--assignment", required=True, metavar="AID")
+    sp.add_argument("--assignment", metavar="AID", help="default: recognised from the notebook's cells")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
     sp.add_argument("--json", action="store_true", help="print the result as JSON")
     sp.add_argument("--unsafe-no-sandbox", action="store_true", help=unsafe_help)

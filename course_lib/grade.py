@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-from .assignment import Assignment, NotebookSpec, ensure_copy_of
+from .assignment import Assignment, NotebookSpec, ensure_copy_of, recognise
 from .config import CourseConfig
 from .errors import SubmissionError
 from .execute.jobs import assignment_files, make_job, resolve_device
@@ -110,13 +110,17 @@ def pick_notebook(config: CourseConfig, assignment_id: str, notebook: str | None
     return assignment.notebook(Path(path).stem)
 
 
-def grade_file(*, config: CourseConfig, assignment_id: str, path: Path, notebook: str | None = None,
+def grade_file(*, config: CourseConfig, assignment_id: str | None, path: Path, notebook: str | None = None,
                device: str | None = None) -> tuple[GradedSubmission, ExecutionResult | None]:
     """Grade one notebook file without touching the gradebook.
 
+    Without ``assignment_id`` the assignment is recognised from the notebook's cells, as the self-check
+    does (:func:`~course_lib.assignment.recognise`: several equally good fits are an error naming them).
     Raises :class:`SubmissionError` for a file that is no notebook (missing, empty, corrupt, a folder) or
     a copy of another assignment's notebook: a single file's grade of zero would only hide why.
     """
+    if assignment_id is None:
+        assignment_id, notebook = recognise(config, read_notebook(Path(path)))
     spec = pick_notebook(config, assignment_id, notebook, path)
     student_nb = read_notebook(Path(path))
     ensure_copy_of(config, spec, student_nb, Path(path))

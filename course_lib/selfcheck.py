@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from .assignment import Assignment, ensure_copy_of, released_match
+from .assignment import Assignment, ensure_copy_of, recognise
 from .config import CourseConfig
 from .errors import AssignmentError
 from .execute import sandbox
@@ -37,12 +37,8 @@ class SelfCheck:
 
 
 def find_assignment(config: CourseConfig, nb) -> tuple[str, str]:
-    """``(assignment id, notebook name)`` whose released notebook shares the most cell ids with ``nb``."""
-    best = released_match(config, nb)
-    if best is None:
-        raise AssignmentError("this notebook matches no released assignment (its nbgrader cells are gone)",
-                              hint="pass --assignment AID, or start again from the released notebook")
-    return best
+    """``(assignment id, notebook name)`` whose released notebook ``nb`` is a copy of (see :func:`recognise`)."""
+    return recognise(config, nb)
 
 
 def _python(source: str) -> str:

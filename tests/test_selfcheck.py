@@ -29,6 +29,9 @@ def test_a_notebook_of_a_copied_assignment_is_ambiguous_and_names_both(own_cours
     err = capsys.readouterr().err
     assert "01-tensors/tensors.ipynb" in err and f"{new}/tensors.ipynb" in err
     assert "--assignment 01-tensors" in err and f"--assignment {new}" in err
+    assert main(["--course", str(own_course), "grade", str(path)]) == 2  # grade recognises the same way
+    err = capsys.readouterr().err
+    assert "fits more than one released assignment" in err and f"{new}/tensors.ipynb" in err
     # Named, either copy is accepted as what it is (grade and check with --assignment).
     config = CourseConfig.load(own_course)
     nb = nbformat.read(path, as_version=4)
