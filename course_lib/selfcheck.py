@@ -135,24 +135,40 @@ def self_check(*, config: CourseConfig, path: Path, assignment_id: str | None = 
     cells = student_cells(executed)
     # The first of the student's own cells to raise is the cause; test cells failing after it
     # with a NameError are its consequences, and only the cause is worth the student's time.
-    first = next((e for e in errors if e.ename != OUTPUT_LIMIT and e.cell_index < len(cells)
-                  and not _is_test(cells[e.cell_index])), None)
+    first = next((e for e in errors if e.cell_index < len(cells) and _is_cause(e, cells[e.cell_index])), None)
     if first is not None:
         report.first_error = (f"cell {first.cell_index + 1}{_where(first, cells)}: "
                               f"{first.ename}: {first.evalue}").rstrip(": ")
-    for cell in executed.cells:
+    for index, cell in enumerate(cells):
         if not _is_test(cell):
             continue
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         ran = cell.get("execution_count") is not None
         if errors:
             message = f"{errors[0].get('ename')}: {errors[0].get('evalue')}".rstrip(": ")
-            if first is not None and errors[0].get("ename") == "NameError":
+            if first is not None and index > first.cell_index and errors[0].get("ename") == "NameError":
                 message += f" (probably because cell {first.cell_index + 1} failed, see above)"
             report.tests.append((grade_id(cell), False, message))
         else:
             report.tests.append((grade_id(cell), ran, "" if ran else "did not run"))
     return report
+
+
+BROKEN = ("ModuleNotFoundError", "ImportError", "SyntaxError", "IndentationError", "TabError")
+
+
+def _is_cause(error, cell) -> bool:
+    """An error worth showing first: a broken import or syntax anywhere, or any error in a cell the student edits.
+
+    Not a failing test (that is a test result), not an answer still raising its stub's
+    ``NotImplementedError`` (the tests show it), not a read-only cell failing because an
+    answer it calls is wrong (the tests of that answer show it).
+    """
+    if error.ename == OUTPUT_LIMIT or _is_test(cell):
+        return False
+    if error.ename in BROKEN:
+        return True
+    return error.ename != "NotImplementedError" and not is_locked(cell)
 
 
 def _is_test(cell) -> bool:

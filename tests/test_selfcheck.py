@@ -93,3 +93,17 @@ def test_a_broken_cell_is_shown_first_with_where_it_is(course_dir, tensors_spec,
     out = capsys.readouterr().out
     assert "ERROR  cell 11 (answer cell 'crop_center'): SyntaxError" in out
     assert "no longer defined" not in out and "PASS  make_grid_tests" in out
+
+
+def test_what_counts_as_the_first_real_error(tensors_spec):
+    from course_lib.models import CellError
+    from course_lib.selfcheck import _is_cause
+
+    cells = {grade_id(c): c for c in tensors_spec.release_nb().cells if grade_id(c)}
+    answer, test, imports = cells["make_grid"], cells["make_grid_tests"], cells["imports"]
+    assert _is_cause(CellError(4, "ModuleNotFoundError", "No module named 'seaborn'", "make_grid"), answer)
+    assert _is_cause(CellError(4, "TypeError", "unsupported operand", "make_grid"), answer)
+    assert _is_cause(CellError(2, "ModuleNotFoundError", "No module named 'torch'", "imports"), imports)
+    assert not _is_cause(CellError(4, "NotImplementedError", "", "make_grid"), answer)  # unanswered: tests say so
+    assert not _is_cause(CellError(5, "AssertionError", "", "make_grid_tests"), test)  # a test result
+    assert not _is_cause(CellError(2, "NameError", "name 'x' is not defined", "imports"), imports)
