@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument("--course", type=Path, default=REPO)
     parser.add_argument("--configuration", default="small", choices=("small", "full"))
     parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--coverage", type=float, default=0.999)
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--mutants", action="store_true", help="also train the mutants that reach the training")
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
     grader.torch = torch  # the copied make_glyphs reads the global torch, as the notebook's does
     held_out = grader.held_out_set()
     started = time.monotonic()
-    accuracies = run(cells_of(args.course), args.configuration, range(args.seeds), held_out)
+    accuracies = run(cells_of(args.course), args.configuration, range(args.first_seed, args.first_seed + args.seeds),
+                     held_out)
     seconds = (time.monotonic() - started) / args.seeds
     mean, std = statistics.fmean(accuracies), statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
     k = tolerance_factor(len(accuracies), args.coverage, args.confidence) if len(accuracies) > 2 else float("nan")

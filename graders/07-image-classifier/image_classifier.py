@@ -71,17 +71,17 @@ below it with probability under 0.1 % (with 95 % confidence in the estimate):
 configuration   N     mean    std     min     max     k      mean - k*std    floor
 ==============  ====  ======  ======  ======  ======  =====  ==============  =====
 small (CPU)     30    0.9257  0.0157  0.8810  0.9495  4.01   0.8628          0.86
-full (CPU)      3     0.9921  0.0005  0.9915  0.9925  17.58  0.9829          0.97
+full (CPU)      6     0.9925  0.0006  0.9915  0.9933  6.58   0.9885          0.97
 ==============  ====  ======  ======  ======  ======  =====  ==============  =====
 
 small: 3000 training images, 2 epochs, 3.0 s per training run on one core here.
-full: 20,000 images, 6 epochs, 116 s per training run here (under load; about a
-minute on an idle core). The small floor is mean - k*std rounded down to two
-decimals; the observed minimum (0.881) is 0.021 above it. Three full runs give a
-valid but loose bound (k = 17.6 for N = 3); the full floor is set lower still,
-0.97 (26 observed standard deviations below the mean), because these runs are CPU
-runs while the full configuration is graded on CUDA, and the spread of three runs
-says little about the tail. Ten more seeds on a GPU would tighten it.
+full: 20,000 images, 6 epochs, 35 s per training run on an idle core here (116 s
+with the machine's other work). The small floor is mean - k*std rounded down to two
+decimals; the observed minimum (0.881) is 0.021 above it. Six full runs give a valid
+but loose bound (k = 6.6 for N = 6); the full floor is set lower still, 0.97 (36
+observed standard deviations below the mean), because these runs are CPU runs
+while the full configuration is graded on CUDA, and the spread of six runs says
+little about the tail. Thirty seeds on a GPU (seconds each) would tighten it.
 
 The learning floors are per configuration too: the softmax-twice mutant reaches
 0.787 in the full configuration, above the small one's 0.70.
