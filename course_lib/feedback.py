@@ -109,8 +109,20 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
         score=scores["score"], max_score=scores["max_score"], needs_manual=scores["needs_manual_grade"],
         late_penalty=scores["late_penalty"], seconds_late=scores["seconds_late"],
         late_text=duration(scores["seconds_late"]), late_policy=config.late_for(assignment_id).describe(),
-        problems=list(graded.problems), questions=questions,
+        problems=list(graded.problems), questions=questions, ran_on=ran_on(config, assignment_id, graded.device),
         protected=PROTECTED_FORMS if spec.in_notebook else "")
+
+
+def ran_on(config: CourseConfig, assignment_id: str, device: str) -> str:
+    """Where the notebook ran and, for an assignment that declares its own parameters (a smaller training
+    configuration on the CPU, say), which ones: a student comparing with a classmate graded elsewhere sees why."""
+    limits = config.limits_for(assignment_id, device)
+    parameters = limits.parameters
+    where = "a GPU (CUDA)" if str(device).startswith("cuda") else "the CPU"
+    if not parameters:
+        return f"Your notebook ran on {where}." if limits.gpu else ""
+    shown = ", ".join(f"{name} = {value!r}" for name, value in sorted(parameters.items()))
+    return f"Your notebook ran on {where} with {shown}."
 
 
 def feedback(*, config: CourseConfig, assignment_id: str, students: list[str] | None = None) -> FeedbackReport:

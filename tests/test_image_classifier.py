@@ -122,3 +122,13 @@ def test_calibration_tolerance_factor_matches_the_tables():
     assert module.tolerance_factor(30, 0.999, 0.95) == pytest.approx(4.0, abs=0.08)
     assert module.tolerance_factor(10, 0.90, 0.95) == pytest.approx(2.355, abs=0.05)
     assert 3.09 < module.tolerance_factor(1000, 0.999, 0.95) < 3.3  # towards the plain 3.09 sigma of a known normal
+
+
+def test_feedback_says_where_and_with_which_configuration_the_notebook_ran(config):
+    from course_lib.feedback import ran_on
+
+    cpu = ran_on(config, "07-image-classifier", "cpu")
+    assert cpu == "Your notebook ran on the CPU with TRAINING = 'small'."
+    assert ran_on(config, "07-image-classifier", "cuda") == "Your notebook ran on a GPU (CUDA)."
+    assert ran_on(config, "05-gpu-classifier", "cpu") == "Your notebook ran on the CPU."
+    assert ran_on(config, "01-tensors", "cpu") == ""  # nothing to tell for a CPU assignment without parameters
