@@ -202,7 +202,15 @@ def test_a_gpu_assignment_graded_on_slurm_gpu_jobs_one_killed_mid_batch(slurm, o
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_no_slurm_job(slurm, own_course):
+    import nbformat
+    from nbformat.v4 import new_code_cell
+
     course = slurm_course(own_course, CLASS[:2])
+    # one submission is still running when Ctrl-C comes, however fast the machine grades the others
+    path = course / "submitted" / CLASS[0] / AID / f"{NB}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("import time\ntime.sleep(50)"))
+    nbformat.write(nb, path)
     grading = start_autograde(course)
     try:
         deadline = time.monotonic() + 120
