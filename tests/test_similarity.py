@@ -20,7 +20,8 @@ from course_lib.config import CourseConfig
 from course_lib.notebooks import grade_id, is_solution
 from course_lib.synth import Variant, build, load_variants, solution_code, write
 
-ASSIGNMENTS = ["01-tensors", "02-gradients", "03-softmax-nll", "04-ethics", "05-gpu-classifier", "06-autograd"]
+ASSIGNMENTS = ["01-tensors", "02-gradients", "03-softmax-nll", "04-ethics", "05-gpu-classifier", "06-autograd",
+               "07-image-classifier"]
 LIBRARY = set(keyword.kwlist) | set(dir(builtins)) | {"torch", "np", "math", "nn", "F", "self"}
 
 
