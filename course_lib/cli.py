@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import CourseConfig
 from .errors import CourseError, from_os_error
+from .timings import mark, report as report_timings
 
 
 def _config(args) -> CourseConfig:
@@ -238,12 +239,15 @@ def cmd_autograde(args) -> int:
 def cmd_grade(args) -> int:
     from .grade import as_json, grade_file
 
+    mark("imports")
     config = _config(args)
+    mark("config")
     graded, result = grade_file(config=config, assignment_id=args.assignment, path=Path(args.notebook),
                                 device=args.device)
     errors = list(graded.problems)
     if args.json:
         print(json.dumps(as_json(graded, Path(args.notebook), errors), indent=2))
+        mark("output")
         return 0
     rows = [[c.grade_id, c.name, f"{c.points:g}/{c.max_points:g}", "pass" if c.passed else c.message[:90]]
             for c in graded.checks]
@@ -251,6 +255,7 @@ def cmd_grade(args) -> int:
     for e in errors:
         print(f"note: {e}")
     print(f"\nscore: {graded.score:g} / {graded.max_score:g}")
+    mark("output")
     return 0
 
 
@@ -506,9 +511,17 @@ def _quiet_library_logs() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    mark("start-up")
     _skip_unused_imports()
     _quiet_library_logs()
     args = parser().parse_args(argv)
+    try:
+        return _run(args)
+    finally:
+        report_timings()
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except CourseError as exc:

@@ -16,6 +16,7 @@ from .judge.references import load_references, reference_key, solution_job
 from .judge.verdict import judge, problems
 from .models import CheckResult, ExecutionResult, GradedSubmission
 from .notebooks import question_headings, read_notebook
+from .timings import mark
 
 
 @dataclass(frozen=True)
@@ -124,12 +125,15 @@ def grade_file(*, config: CourseConfig, assignment_id: str | None, path: Path, n
     spec = pick_notebook(config, assignment_id, notebook, path)
     student_nb = read_notebook(Path(path))
     ensure_copy_of(config, spec, student_nb, Path(path))
+    mark("read submission")
     context = Context.prepare(config, spec, resolve_device(device or config.device))
+    mark("prepare")
     student = Path(path).stem
     try:
         job = context.job(student, Path(path), student_nb=student_nb)
     except SubmissionError as exc:
         return context.unreadable(student, exc), None
+    mark("student job")
     (_, result), = InlineRunner().run([job])
     if not result.setup_done:  # nothing of the student's ran: a zero would blame them for the grader
         from .errors import GradingSetupError
@@ -139,7 +143,9 @@ def grade_file(*, config: CourseConfig, assignment_id: str | None, path: Path, n
                                 f"({result.problem or result.status}); settings: {describe_setup(job)}",
                                 hint="fix the limits in nbgrader_config.py, the interpreter or the sandbox, "
                                      "then grade the file again", notebook=spec.name)
-    return context.judge(result), result
+    graded = context.judge(result)
+    mark("judge")
+    return graded, result
 
 
 def as_json(graded: GradedSubmission, path: Path, errors: list[str]) -> dict:

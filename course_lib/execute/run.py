@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from ..models import ExecutionResult
+from ..timings import mark
 from . import pool as pools
 from . import sandbox, scratch as scratches
 from .engine import ENGINE_NAME, QUICK_START_CLIENT, kernel_context
@@ -205,8 +206,13 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
         def on_cell_executed(cell, cell_index, execute_reply):
             if _role(cell) == "setup" and (execute_reply or {}).get("content", {}).get("status") == "ok":
                 setup["done"] = True
+                mark("set-up cell (import torch)")
+            else:
+                mark("cells")
 
         def on_cell_start(cell, cell_index):
+            if cell_index == 0:
+                mark("kernel start")
             if _role(cell) == "setup":
                 return
             if clock["deadline"] is None:
@@ -214,6 +220,7 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
             elif time.monotonic() >= clock["deadline"]:
                 raise NotebookTimeout()
 
+        mark("run set-up")
         try:
             with kernel_session(job, scratch, pool) as km:
                 papermill.execute_notebook(
@@ -247,6 +254,7 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
             # first line only: nbclient's messages quote the cell, and grading cells must not reach feedback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             status, problem = "failed", f"could not run the notebook: {type(exc).__name__}: {first}"
+        mark("kernel shutdown")
         executed = run.get("notebook")
         if executed is None:
             return ExecutionResult(job.student, job.assignment, job.notebook, status="failed",
