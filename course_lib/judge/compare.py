@@ -154,7 +154,8 @@ class Number:
 
     Args:
         rtol, atol: Tolerance: passes when ``|got - ref| <= atol + rtol * |ref|``.
-        allow_tensor: Accept a 0-d or one-element tensor/array too (off: ask for ``.item()``).
+        allow_tensor: Accept a 0-d or one-element tensor/array too (off: ask for ``.item()``; a NumPy
+            ``float64`` scalar is accepted all the same, being an instance of Python's ``float``).
         integer: Require a whole number.
         equal_nan: NaN equals NaN (when NaN is the right answer, e.g. an undefined rate).
     """
@@ -186,6 +187,8 @@ def _as_number(value, allow_tensor: bool):
         return value
     if allow_tensor and isinstance(value, TensorValue) and value.array.size == 1:
         return value.array.reshape(()).item()
+    if isinstance(value, TensorValue) and value.library == "numpy-scalar" and value.array.dtype == np.float64:
+        return value.array.reshape(()).item()  # a NumPy float64 is a Python float (a subclass): it is one
     return None
 
 
@@ -258,7 +261,9 @@ class Accuracy:
     """Classification accuracy computed here from ``(logits, labels)``, then held to a threshold.
 
     The kernel only exports the model's outputs; counting correct predictions in the
-    grader means no comparison the student's code could redefine is involved.
+    grader means no comparison the student's code could redefine is involved. The labels
+    are the *solution's* record's: a probe records ``(logits, labels)`` on both, but what
+    the student's kernel sent as labels is never believed (its code ran in that kernel).
 
     Args:
         minimum: Absolute threshold, e.g. ``0.85``.
@@ -271,9 +276,11 @@ class Accuracy:
     def __call__(self, got, ref) -> str | None:
         if (problem := _problem(got)) is not None:
             return problem
-        accuracy = self.accuracy(got)
+        logits = got[0] if isinstance(got, (list, tuple)) and len(got) == 2 else got
+        labels = ref[1] if isinstance(ref, (list, tuple)) and len(ref) == 2 else None
+        accuracy = self.accuracy((logits, labels))
         if accuracy is None:
-            return f"produced {describe(got)}; expected class scores for every example"
+            return f"produced {describe(logits)}; expected class scores for every example"
         return AtLeast(self.minimum, self.below_reference, "accuracy on held-out data")(accuracy, self.accuracy(ref))
 
     @staticmethod

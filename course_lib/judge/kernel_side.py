@@ -61,11 +61,17 @@ class Runner:
         space = {"__name__": "__course_probe__"}
         student = Student(get_ipython().user_ns)
         record = {"question": question, "values": student.values, "error": None}
+        # The probe's own calls (torch.randint drawing hidden data, torch.is_grad_enabled in a hook) reach the
+        # libraries as the set-up found them: a student's earlier monkeypatch cannot stash or bend them.
+        changes = self._pristine.restore() if self._pristine is not None else []
         try:
             exec(compile(source, f"<probe {question}>", "exec"), space)
             space[name](student)
         except BaseException as exc:  # a probe must always report
             record["error"] = raised(exc)
+        finally:
+            if self._pristine is not None:
+                self._pristine.put_back(changes)
         self._publish(data={MIME: record}, metadata={})
 
 

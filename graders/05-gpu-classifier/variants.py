@@ -263,4 +263,27 @@ VARIANTS = [
     Variant("lr_too_high", fails=TRAINED, answers={"train_model": _train_model(lr=2.0)}),
     Variant("stops_training_too_early", fails=("trained_model_accuracy",),
             answers={"train_model": _train_model(epochs=2)}),
+    # -- a cheat: what the student's code can reach while the probes run earns nothing --------------------
+    # a model that never trained, reading the held-out labels from the frames of whoever calls it
+    Variant("cheat_model_reads_callers_labels", fails=TRAINED, answers={
+        "train_model": (
+            "import sys\n"
+            "\n"
+            "class Oracle(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.bias = nn.Parameter(torch.zeros(3))\n"
+            "\n"
+            "    def forward(self, inp):\n"
+            "        f = sys._getframe(1)\n"
+            "        while f is not None:\n"
+            "            for value in list(f.f_locals.values()):\n"
+            "                if isinstance(value, torch.Tensor) and value.dtype == torch.int64 and value.shape == (len(inp),):\n"
+            "                    return F.one_hot(value, 3).float() + self.bias\n"
+            "            f = f.f_back\n"
+            "        return self.bias.expand(len(inp), 3)\n"
+            "\n"
+            "\n"
+            "model = Oracle().to(DEVICE)\n"
+            "history = [0.0]\n")}),
 ]

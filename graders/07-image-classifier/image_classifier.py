@@ -36,7 +36,8 @@ held-out images drawn with a copy of the notebook's ``make_glyphs`` (sent with t
 probe, never the student's namespace copy) and a seed that appears nowhere in the
 notebook. The probe runs after the training cell, so the held-out images do not
 exist in the kernel, its files or its namespace while the student's code trains.
-Only the logits leave the kernel; the accuracy is counted in the grader process.
+No label exists in the kernel while the student's model runs (they are drawn again after it has
+returned), and the accuracy is counted in the grader process against the *solution's* labels.
 
 Which configuration ran is read from the *solution's* record (the ``TRAINING``
 parameter the grader injected: ``"small"`` on CPU in this course, ``"full"`` on
@@ -120,7 +121,9 @@ than another seed does, i.e. within the distribution the floors were calibrated 
 
 from dataclasses import dataclass
 
-from course_lib.judge import Accuracy, Check, Equal, JudgedAlone, Number, Property, Question, Sequence, Tensor
+import numpy as np
+
+from course_lib.judge import Accuracy, Check, Equal, Holds, JudgedAlone, Number, Property, Question, Sequence, Tensor
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -216,7 +219,13 @@ def probe_make_cnn(student):
                 torch.manual_seed(7103)
                 first, second = cnn(x), cnn(x)
         # batch norm alone is deterministic in training mode too: two passes differ only where dropout is
-        student.record("dropout_in_training", bool(not torch.equal(first, second)))
+        student.record("training_passes", (first, second))  # compared in the grader (passes_differ)
+
+
+def passes_differ(passes) -> bool:
+    """Two training-mode passes over the same images differ somewhere: the model has dropout."""
+    first, second = passes
+    return first.shape == second.shape and first.size > 0 and not np.array_equal(first, second)
 
 
 def probe_train_step(student):
@@ -345,7 +354,10 @@ def probe_trained_model(student):
     model = student.value("model", "model")
     if not isinstance(model, torch.nn.Module):
         raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
-    x, y = held_out_set()  # drawn only now that the student's training has finished
+    # Drawn only now that the student's training has finished; and no label exists while the student's model
+    # runs (its forward could look up the caller's frames for them): they are drawn again once it has returned.
+    # The grader counts against the solution's labels anyway.
+    x = held_out_set()[0]
     was_training = model.training
     model.eval()
     try:
@@ -354,7 +366,7 @@ def probe_trained_model(student):
     finally:
         model.train(was_training)
     # accuracy is counted in the grader process, from the exported outputs
-    student.record("held_out", (logits, y.to(device), configuration))
+    student.record("held_out", (logits, held_out_set()[1].to(device), configuration))
 
 
 QUESTIONS = [
@@ -368,7 +380,9 @@ QUESTIONS = [
               describe="make_cnn's model computes the logits of the architecture asked for, in the order asked for",
               hint="the modules in exactly the order given (batch norm right after each convolution, ReLU after it, "
                    "pooling last), and nothing after the linear layer (no softmax)"),
-        Property("cnn_dropout", 1, Equal(), key="dropout_in_training", requires=("cnn_layer_shapes",),
+        Property("cnn_dropout", 1, Holds(passes_differ, "two training-mode passes over the same images are "
+                                                        "identical: the model has no dropout"),
+                 key="training_passes", requires=("cnn_layer_shapes",),
                  describe="make_cnn's model has dropout: in training mode two passes over the same images differ",
                  hint="put nn.Dropout(0.3) between nn.Flatten() and the last nn.Linear"),
     ]),

@@ -204,4 +204,88 @@ VARIANTS = [
     Variant("nll_loss_on_logits", fails=TRAINED, answers={"train_model": _train_model(loss="F.nll_loss")}),
     Variant("lr_far_too_high", fails=TRAINED, answers={"train_model": _train_model(lr="1.0")}),
     Variant("lr_far_too_low", fails=TRAINED, answers={"train_model": _train_model(lr="1e-5")}),
+    # -- a correct answer in a form a type check must not refuse ------------------------------------------
+    Variant("alternative_evaluate_numpy_mean", kind="alternative", answers={
+        "evaluate": (
+            'def evaluate(model, x, y):\n'
+            '    """Accuracy of model on (x, y), in eval mode without autograd."""\n'
+            '    model.eval()\n'
+            '    with torch.no_grad():\n'
+            '        predictions = model(x).argmax(dim=1)\n'
+            '    return (predictions == y).cpu().numpy().mean()   # a NumPy float64: isinstance(..., float) holds\n'
+        )}),
+    # -- cheats: what the student's code can reach while the probes run earns nothing ---------------------
+    # a model that never trained, reading the held-out labels from the frames of whoever calls it
+    Variant("cheat_model_reads_callers_labels", fails=TRAINED, answers={
+        "train_model": (
+            'import sys\n'
+            'class Oracle(nn.Module):\n'
+            '    """No training at all: reads the labels from whoever calls it."""\n'
+            '    def __init__(self):\n'
+            '        super().__init__()\n'
+            '        self.bias = nn.Parameter(torch.zeros(10))\n'
+            '    def forward(self, inp):\n'
+            '        f = sys._getframe(1)\n'
+            '        while f is not None:\n'
+            '            loc = f.f_locals\n'
+            "            X, Y = loc.get('x'), loc.get('y')\n"
+            '            if (isinstance(X, torch.Tensor) and isinstance(Y, torch.Tensor) and Y.ndim == 1 and len(Y) == len(X)\n'
+            '                    and X.untyped_storage().data_ptr() == inp.untyped_storage().data_ptr()):\n'
+            '                start = (inp.data_ptr() - X.data_ptr()) // (X.stride(0) * X.element_size())\n'
+            '                return F.one_hot(Y[start:start + len(inp)], 10).float() + self.bias\n'
+            '            f = f.f_back\n'
+            '        return self.bias.expand(len(inp), 10)\n'
+            'model = Oracle().to(DEVICE)\n'
+            'history = [0.0]\n'
+        )}),
+    # a constant model, with torch.randint bent so the held-out labels all become its one class
+    Variant("cheat_bends_randint_for_held_out_labels", fails=TRAINED, answers={
+        "train_model": (
+            '_randint = torch.randint\n'
+            'def _patched(*a, **k):\n'
+            '    if len(a) >= 3 and tuple(a[2]) == (4000,):\n'
+            '        return torch.zeros(4000, dtype=torch.int64)\n'
+            '    return _randint(*a, **k)\n'
+            'torch.randint = _patched\n'
+            'class Constant(nn.Module):\n'
+            '    def __init__(self):\n'
+            '        super().__init__()\n'
+            '        self.bias = nn.Parameter(torch.tensor([1.0] + [0.0] * 9))\n'
+            '    def forward(self, inp):\n'
+            '        return self.bias.expand(len(inp), 10)\n'
+            'model = Constant().to(DEVICE)\n'
+            'history = [0.0]\n'
+        )}),
+    # no dropout, and torch.equal redefined to say two identical passes differ
+    Variant("cheat_no_dropout_redefines_equal", fails=("cnn_dropout",), answers={
+        "make_cnn": (
+            '_equal = torch.equal\n'
+            'torch.equal = lambda a, b: False if a.ndim == 2 and a.shape[0] == 24 else _equal(a, b)\n'
+            '\n'
+            'def make_cnn(classes):\n'
+            '    """No dropout at all."""\n'
+            '    return nn.Sequential(nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),\n'
+            '                         nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n'
+            '                         nn.Flatten(), nn.Linear(32 * 7 * 7, classes))\n'
+        )}),
+    # no dropout, and outputs of a tensor subclass that answer torch.equal themselves
+    Variant("cheat_no_dropout_outputs_answer_equal", fails=("cnn_dropout",), answers={
+        "make_cnn": (
+            'class _Liar(torch.Tensor):\n'
+            '    @classmethod\n'
+            '    def __torch_function__(cls, func, types, args=(), kwargs=None):\n'
+            '        if func is torch.equal:\n'
+            '            return False\n'
+            '        return super().__torch_function__(func, types, args, kwargs or {})\n'
+            '\n'
+            'class _Net(nn.Sequential):\n'
+            '    def forward(self, x):\n'
+            '        return super().forward(x).as_subclass(_Liar)\n'
+            '\n'
+            'def make_cnn(classes):\n'
+            '    """No dropout at all."""\n'
+            '    return _Net(nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),\n'
+            '                nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n'
+            '                nn.Flatten(), nn.Linear(32 * 7 * 7, classes))\n'
+        )}),
 ]
