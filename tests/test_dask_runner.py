@@ -80,6 +80,18 @@ def test_workers_fork_kernels_from_warm_sandboxes_during_a_batch(cluster):
     assert not json.loads(printed(alone))["preloaded"]
 
 
+def test_ids_that_read_alike_when_joined_are_two_tasks(cluster):
+    import dataclasses
+
+    from test_pool import job, printed
+
+    # notebook "lab" of student "extra-jo" and notebook "lab-extra" of student "jo"
+    first = dataclasses.replace(job("extra-jo", "print('I am extra-jo')"), notebook="lab")
+    second = dataclasses.replace(job("jo", "print('I am jo')"), notebook="lab-extra")
+    results = {(j.notebook, j.student): printed(r) for j, r in DaskRunner(cluster).run([first, second])}
+    assert results == {("lab", "extra-jo"): "I am extra-jo\n", ("lab-extra", "jo"): "I am jo\n"}
+
+
 def test_gpu_jobs_run_only_on_gpu_workers(cluster, jobs):
     context, batch = jobs
     remote = list(DaskRunner(cluster, gpu=True).run(batch))

@@ -158,9 +158,11 @@ class DaskRunner:
         import uuid
 
         batch = uuid.uuid4().hex[:8]
+        # The index keeps keys apart however ids read when joined ("lab"/"extra-jo" and "lab-extra"/"jo"): two
+        # jobs under one key would be one task, and one student would get the other's result.
         futures = {client.submit(_run_on_worker, job, pure=False, retries=self.retries,
-                                 key=f"grade-{batch}-{job.assignment}-{job.notebook}-{job.student}",
-                                 resources={"GPU": 1} if self.gpu else None): job for job in jobs}
+                                 key=f"grade-{batch}-{index}-{job.notebook}-{job.student}",
+                                 resources={"GPU": 1} if self.gpu else None): job for index, job in enumerate(jobs)}
         for future in self._completed(client, futures):
             job = futures[future]
             try:
