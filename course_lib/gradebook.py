@@ -272,18 +272,27 @@ def _unchanged_solutions(student_nb, release_nb=None) -> set[str]:
     return out
 
 
+def waiting_cells(nb) -> set[str]:
+    """Grade cells of a submitted notebook that no person has scored yet (nbgrader counts them as 0 meanwhile).
+
+    nbgrader keeps ``needs_manual_grade`` on a cell a grader already scored whenever it is autograded again
+    (to be reviewed): that cell has its score, the grader's, and is not waiting.
+    """
+    return {g.cell.name for g in nb.grades if g.needs_manual_grade and g.manual_score is None}
+
+
 def notebook_scores(config: CourseConfig, assignment: str, notebook: str, student: str) -> dict:
     """``grade_id -> (score, max_score)`` and the total, as nbgrader computes them.
 
     ``comments`` holds what a grader typed in formgrader (nbgrader's ``manual_comment``),
     by solution cell; the automatic comments are the failed checks' messages, shown with the checks.
-    ``pending``: the cells still waiting for a person (nbgrader counts them as 0 meanwhile).
+    ``pending``: the cells still waiting for a person (:func:`waiting_cells`).
     """
     with open_gradebook(config) as gb:
         nb = gb.find_submission_notebook(notebook, assignment, student)
         cells = {g.cell.name: (g.score, g.max_score) for g in nb.grades}
         return {"cells": cells, "score": nb.score, "max_score": nb.max_score, "comments": manual_comments(nb),
-                "pending": {g.cell.name for g in nb.grades if g.needs_manual_grade},
+                "pending": waiting_cells(nb),
                 "needs_manual_grade": nb.needs_manual_grade,
                 "late_penalty": nb.late_submission_penalty or 0.0,
                 "seconds_late": nb.assignment.total_seconds_late}

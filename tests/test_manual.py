@@ -249,3 +249,24 @@ def test_a_graders_comment_reaches_moodles_worksheet_escaped_and_the_feedback_zi
     with zipfile.ZipFile(bundle) as zf:
         page = zf.read("Alan Turing_2345678_assignsubmission_file/feedback-ethics.html").decode()
     assert "a path like C:\\appeals is &lt;not&gt; an answer &amp; more" in page
+
+
+def test_a_hand_score_marked_for_review_again_is_shown_not_called_ungraded(course, tmp_path):
+    """nbgrader's autograde marks a cell a grader already scored as needing review again; its score stands."""
+    from course_lib.assignment import Assignment
+    from course_lib.feedback import render
+    from course_lib.gradebook import open_gradebook
+    from course_lib.manual import import_sheet
+    from course_lib.moodle.export import assignment_totals, comment_html
+
+    import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "s.csv", [("alan", "recourse", "2", "")]))
+    with open_gradebook(course) as gb:  # what nbgrader's SaveAutoGrades does on the next autograde
+        gb.find_grade("recourse", "ethics", AID, "alan").needs_manual_grade = True
+        gb.db.commit()
+    page = render(course, AID, "ethics", "alan")
+    recourse = question_section(page, "Question 6 — Recourse and accountability")
+    assert "2 / 3 points" in recourse and "not graded yet" not in recourse
+    assert "not graded yet" in question_section(page, "Question 5 — Feedback loops")  # nobody scored this one
+    comment = comment_html(course, Assignment.load(course, AID), assignment_totals(course, AID)["alan"])
+    assert "Recourse and accountability: 2 / 3" in comment
+    assert "Feedback loops: not graded yet" in comment

@@ -27,7 +27,7 @@ from pathlib import Path
 from ..assignment import Assignment
 from ..config import CourseConfig
 from ..errors import CourseError
-from ..gradebook import manual_comments, open_gradebook
+from ..gradebook import manual_comments, open_gradebook, waiting_cells
 from ..late import apply_late_penalty
 from . import worksheet as ws
 from .names import feedback_entry
@@ -88,7 +88,7 @@ def assignment_totals(config: CourseConfig, assignment_id: str) -> dict[str, Tot
                 notebooks={nb.name: {g.cell.name: (g.score, g.max_score) for g in nb.grades} for nb in sub.notebooks},
                 needs_manual_grade=sub.needs_manual_grade,
                 comments={nb.name: manual_comments(nb) for nb in sub.notebooks},
-                pending={nb.name: {g.cell.name for g in nb.grades if g.needs_manual_grade} for nb in sub.notebooks})
+                pending={nb.name: waiting_cells(nb) for nb in sub.notebooks})
     return out
 
 
