@@ -173,16 +173,13 @@ def _run_batch(config: CourseConfig, assignment: Assignment, device: str, studen
 
 def _prime(kernels: pools.KernelPool, config: CourseConfig, assignment: Assignment, device: str) -> None:
     """Start the pool's sandboxes for the assignment's jobs (they are all alike: its solution's stands for them)."""
-    from .execute.jobs import make_job
+    from .execute.jobs import kernel_job
     from .execute.run import kernel_env
 
-    specs = assignment.autograded()
-    if not specs:
+    if not assignment.autograded():
         return
     try:
-        spec = specs[0]
-        job = make_job(config, spec, student="(solution)", notebook_path=spec.source, device=device,
-                       student_nb=spec.source_nb())
+        job = kernel_job(config, assignment.id, device)
     except Exception:  # a broken assignment: the batch's own checks say what is wrong
         return
     kernels.prime(job, kernel_env(job))

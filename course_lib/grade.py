@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +15,7 @@ from .errors import SubmissionError
 from .execute.jobs import assignment_files, make_job, resolve_device
 from .execute import sandbox
 from .execute.runners import InlineRunner
-from .judge.references import load_references, reference_key, solution_job
+from .judge.references import CACHE_DIR, load_references, reference_key, solution_job
 from .judge.verdict import judge, problems
 from .models import CheckResult, ExecutionResult, GradedSubmission
 from .notebooks import question_headings, read_notebook
@@ -95,9 +98,63 @@ def prepared_tests(config: CourseConfig, spec: NotebookSpec) -> tuple[dict, dict
     """``(grade_id -> ready test cell, grade_id -> helper names)``; empty for a notebook with a grader module."""
     if not spec.in_notebook:
         return {}, {}
-    from .judge.nbtests import generated_sources, prepared_cells
+    from .judge.nbtests import prepared_cells
 
-    return prepared_cells(spec.source_nb(), generated_sources(config, spec), where=str(spec.source))
+    return prepared_cells(spec.source_nb(), _generated_sources(config, spec), where=str(spec.source))
+
+
+def _generated_sources(config: CourseConfig, spec: NotebookSpec) -> dict[str, str]:
+    """:func:`~course_lib.judge.nbtests.generated_sources`, read from the gradebook again only when it changed.
+
+    Reading them imports nbgrader and SQLAlchemy (about 0.5 s, more than the rest of a cached set-up). With
+    the gradebook in an SQLite file the answer depends only on that file (and its journal), the source
+    notebook, the notebook's name and the code that reads them, so it is cached under ``.course-cache/``
+    keyed by their digests, as the references are. Where the file does not exist the answer is known
+    without asking: no tests generated yet, as ``generated_sources`` says. Any other gradebook URL (a
+    database server, URL options) is asked every time.
+    """
+    from .judge import nbtests
+
+    db = _sqlite_file(config.db_url)
+    if db is None:
+        return nbtests.generated_sources(config, spec)
+    if not db.is_file():
+        return {}  # no gradebook (grading one file before any release): the source notebook's own tests
+    key = _sources_key(config, spec, db)
+    path = config.path(CACHE_DIR, "tests", spec.assignment, f"{spec.name}-{key}.json")
+    if path.is_file():
+        return json.loads(path.read_text())
+    sources = nbtests.generated_sources(config, spec)
+    if _sources_key(config, spec, db) == key:  # nothing wrote the gradebook while it was read
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two graders may read the same key at once
+        tmp.write_text(json.dumps(sources))
+        tmp.replace(path)
+    return sources
+
+
+def _sqlite_file(db_url: str) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL (relative paths as SQLAlchemy takes them); else ``None``."""
+    prefix = "sqlite:///"
+    database = db_url[len(prefix):] if db_url.startswith(prefix) else ""
+    if not database or "?" in database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def _sources_key(config: CourseConfig, spec: NotebookSpec, db: Path) -> str:
+    from importlib import metadata
+
+    from .judge import nbtests
+
+    h = hashlib.sha256()
+    journals = [db.with_name(db.name + suffix) for suffix in ("-wal", "-journal")]
+    for part in (db.read_bytes(), *(j.read_bytes() if j.is_file() else b"" for j in journals),
+                 spec.source.read_bytes(), spec.assignment.encode(), spec.name.encode(), config.course_id.encode(),
+                 Path(nbtests.__file__).read_bytes(), Path(__file__).read_bytes(),
+                 metadata.version("nbgrader").encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()[:20]
 
 
 def pick_notebook(config: CourseConfig, assignment_id: str, notebook: str | None, path: Path) -> NotebookSpec:

@@ -65,9 +65,6 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
              keeps: dict | None = None) -> Job:
     """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
     nb = student_nb if student_nb is not None else read_notebook(notebook_path, student=student)
-    limits = config.limits_for(spec.assignment, device)
-    # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
-    threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
     if tests is None:
         from ..grade import prepared_tests
 
@@ -76,12 +73,30 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
                           seed=config.seed, device=device, tests=tests, keeps=keeps)
     return Job(student=student, assignment=spec.assignment, notebook=spec.name,
                source=nbformat.writes(prepared),
-               # an assignment's declared parameters (e.g. a smaller training configuration on CPU) ride along
-               parameters={"DEVICE": device, "SEED": config.seed, **limits.parameters},
-               kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
-               notebook_timeout=limits.notebook_timeout,
                files=files if files is not None else assignment_files(config, spec),
-               sandbox=config.sandbox, policy=limits.policy(),
-               # nbgrader sets NBGRADER_EXECUTION while it autogrades; notebooks may look at it
-               env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "NBGRADER_EXECUTION": "autograde"},
-               ignore_pattern=ignore_pattern(config.root) if spec.in_notebook else "")
+               ignore_pattern=ignore_pattern(config.root) if spec.in_notebook else "",
+               **_run_settings(config, spec.assignment, device))
+
+
+def kernel_job(config: CourseConfig, assignment_id: str, device: str) -> Job:
+    """A job without a notebook whose kernel starts as every job of the assignment's does on ``device``.
+
+    Enough to start warm sandboxes (:meth:`~course_lib.execute.pool.KernelPool.prime`) before the
+    assignment's notebooks and tests are prepared: a sandbox's kind depends only on these settings.
+    """
+    return Job(student="(kernel)", assignment=assignment_id, notebook="", source="",
+               **_run_settings(config, assignment_id, device))
+
+
+def _run_settings(config: CourseConfig, assignment_id: str, device: str) -> dict:
+    """The fields of a :class:`Job` that do not depend on its notebook: parameters, limits, kernel, environment."""
+    limits = config.limits_for(assignment_id, device)
+    # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
+    threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
+    return dict(
+        # an assignment's declared parameters (e.g. a smaller training configuration on CPU) ride along
+        parameters={"DEVICE": device, "SEED": config.seed, **limits.parameters},
+        kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout,
+        sandbox=config.sandbox, policy=limits.policy(),
+        # nbgrader sets NBGRADER_EXECUTION while it autogrades; notebooks may look at it
+        env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "NBGRADER_EXECUTION": "autograde"})
