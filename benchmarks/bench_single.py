@@ -8,12 +8,17 @@ cache (its time is printed too: the first grade of a changed set-up). Each run s
 ``COURSE_TIMINGS``, so the command prints where its time went (see
 :mod:`course_lib.timings`); the table shows the median of each phase over the runs.
 
+With ``--before DIR`` (a copy of ``course_lib`` from another commit, e.g. made with ``git archive``) the
+runs alternate between that code and this one, on the same course copy and the same machine load, and
+both are reported.
+
 Then, unless ``--no-class``, a class of 5 submissions of 06-autograd (built as
 ``bench_autograde.py`` builds its class) is graded by ``nbgrader autograde`` and by
 ``course autograde`` from a cold start, each in its own copy, and the scores compared.
 
     python benchmarks/bench_single.py                     # 7 runs each, then the class of 5
     python benchmarks/bench_single.py --runs 3 --no-class --assignment 06-autograd
+    python benchmarks/bench_single.py --before /tmp/before   # /tmp/before/course_lib: the code to compare with
 """
 
 from __future__ import annotations
@@ -38,9 +43,14 @@ DEFAULT_ASSIGNMENTS = ("06-autograd", "01-tensors")
 PREFIX = "course-timings: "  # course_lib.timings.PREFIX (not imported: the benchmark stays cold)
 
 
-def grade_once(course: Path, assignment: str, notebook: Path) -> tuple[float, dict, str]:
-    """One ``course grade`` in a fresh process: (wall seconds, phase -> seconds, last line of its output)."""
+def grade_once(course: Path, assignment: str, notebook: Path, code: Path | None = None) -> tuple[float, dict, str]:
+    """One ``course grade`` in a fresh process: (wall seconds, phase -> seconds, last line of its output).
+
+    ``code``: a folder holding the ``course_lib`` to run instead of the installed one.
+    """
     env = _tools_env()
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     argv = [str(Path(sys.executable).parent / "course"), "grade", str(notebook), "--assignment", assignment,
             "--device", "cpu"]
     started = time.time()
@@ -57,50 +67,74 @@ def grade_once(course: Path, assignment: str, notebook: Path) -> tuple[float, di
     return wall, phases, score
 
 
-def bench_assignment(course: Path, assignment: str, runs: int) -> str:
+def bench_assignment(course: Path, assignment: str, runs: int, before: Path | None = None) -> str:
     """The released notebook graded ``runs`` times cold, after one run that fills the reference cache."""
     release = course / "release" / assignment
-    notebook = next(iter(sorted(release.glob("*.ipynb"))))
-    first, _, score = grade_once(course, assignment, notebook.relative_to(course))
-    walls, table = [], []
+    notebook = next(iter(sorted(release.glob("*.ipynb")))).relative_to(course)
+    shutil.rmtree(course / ".course-cache", ignore_errors=True)
+    first, _, score = grade_once(course, assignment, notebook)
+    versions = {"this code": None, **({f"before ({before})": before} if before else {})}
+    results: dict = {name: ([], []) for name in versions}
     for _ in range(runs):
-        wall, phases, again = grade_once(course, assignment, notebook.relative_to(course))
-        if again != score:
-            raise SystemExit(f"{assignment}: the grade changed between runs: {score!r} then {again!r}")
-        walls.append(wall)
-        table.append(phases)
-    lines = [f"== course grade {notebook.relative_to(course)} --assignment {assignment} --device cpu ({score})",
-             f"first run (references computed): {first:.2f} s",
-             f"{runs} cold runs (references cached): min {min(walls):.2f} s, median {statistics.median(walls):.2f} s, "
-             f"max {max(walls):.2f} s"]
-    names = list(dict.fromkeys(name for phases in table for name in phases))
-    if names:
+        for name, code in versions.items():  # alternating: both see the same load
+            wall, phases, again = grade_once(course, assignment, notebook, code)
+            if again != score:
+                raise SystemExit(f"{assignment}: the grade changed: {score!r}, then {again!r} ({name})")
+            results[name][0].append(wall)
+            results[name][1].append(phases)
+    lines = [f"== course grade {notebook} --assignment {assignment} --device cpu ({score})",
+             f"first run (references computed, this code): {first:.2f} s"]
+    for name, (walls, table) in results.items():
+        lines.append(_summary(name, walls, table))
+    return "\n".join(lines)
+
+
+def _summary(name: str, walls: list, table: list) -> str:
+    lines = [f"{name}: {len(walls)} cold runs (references cached): min {min(walls):.2f} s, "
+             f"median {statistics.median(walls):.2f} s, max {max(walls):.2f} s"]
+    phase_names = list(dict.fromkeys(phase for phases in table for phase in phases))
+    if phase_names:
         lines.append(f"  {'phase (median over the runs)':<34} {'s':>6}")
-        for name in names:
-            lines.append(f"  {name:<34} {statistics.median(p.get(name, 0.0) for p in table):>6.3f}")
+        for phase in phase_names:
+            lines.append(f"  {phase:<34} {statistics.median(p.get(phase, 0.0) for p in table):>6.3f}")
         accounted = statistics.median(sum(p.values()) for p in table)
         lines.append(f"  {'(sum of the phases)':<34} {accounted:>6.3f}")
     return "\n".join(lines)
 
 
-def class_of(base: Path, students: int) -> tuple[str, bool]:
-    """Both tools on the same class of ``students``: one line of times, one of whether the scores agree."""
+def class_of(base: Path, students: int, before: Path | None = None) -> tuple[str, bool]:
+    """Both tools on the same class of ``students``: a line of times, one of whether the scores agree."""
     from course_lib.config import copy_course
 
-    runs, scores = [], {}
-    for tool in ("nbgrader", "course"):
+    runs, scores = {}, {}
+    for tool in ("nbgrader", "course", *(["before"] if before else [])):
         course = copy_course(REPO, base / f"class-{tool}")
         build_class(course, students)
-        run = run_nbgrader(course, students) if tool == "nbgrader" else run_course(course, students, None)
-        runs.append(run)
+        if tool == "nbgrader":
+            runs[tool] = run_nbgrader(course, students)
+        else:
+            saved = os.environ.get("PYTHONPATH")
+            if tool == "before":  # the tools' environment is this one's
+                os.environ["PYTHONPATH"] = str(before)
+            try:
+                runs[tool] = run_course(course, students, None)
+            finally:
+                if tool == "before":
+                    os.environ.pop("PYTHONPATH") if saved is None else os.environ.update(PYTHONPATH=saved)
         scores[tool] = cell_scores(course)
-    nbgrader, course = runs
-    wrong = disagreements(scores["course"], scores["nbgrader"])
+    nbgrader = runs["nbgrader"]
+    wrong = [f"{tool}: {line}" for tool in scores if tool != "nbgrader"
+             for line in disagreements(scores[tool], scores["nbgrader"])]
     verdict = (f"scores agree on all {len(scores['nbgrader'])} graded cells" if not wrong
                else f"SCORES DISAGREE on {len(wrong)} cells: " + "; ".join(wrong[:10]))
-    return (f"== class of {students} (06-autograd): nbgrader autograde {nbgrader.wall:.1f} s, "
-            f"course autograde {course.wall:.1f} s ({course.workers} workers, cold start included); "
-            f"course / nbgrader wall: {course.wall / nbgrader.wall:.2f}\n{verdict}"), not wrong
+    lines = [f"== class of {students} (06-autograd): nbgrader autograde {nbgrader.wall:.1f} s"]
+    for tool in runs:
+        if tool != "nbgrader":
+            run = runs[tool]
+            lines.append(f"course autograde ({'this code' if tool == 'course' else before}): {run.wall:.1f} s "
+                         f"({run.workers} workers, cold start included); course / nbgrader wall: "
+                         f"{run.wall / nbgrader.wall:.2f}")
+    return "\n".join([*lines, verdict]), not wrong
 
 
 def main(argv=None) -> int:
@@ -110,6 +144,8 @@ def main(argv=None) -> int:
                         help=f"assignment to grade (repeatable; default {' and '.join(DEFAULT_ASSIGNMENTS)})")
     parser.add_argument("--no-class", action="store_true", help="skip the class of 5 against nbgrader")
     parser.add_argument("--students", type=int, default=5, help="the class's size (default 5)")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also time the course_lib in DIR (alternating with this code's runs)")
     args = parser.parse_args(argv)
 
     from course_lib.config import copy_course
@@ -120,9 +156,9 @@ def main(argv=None) -> int:
     try:
         course = copy_course(REPO, base / "course")
         for assignment in args.assignment or DEFAULT_ASSIGNMENTS:
-            print(bench_assignment(course, assignment, args.runs), flush=True)
+            print(bench_assignment(course, assignment, args.runs, args.before), flush=True)
         if not args.no_class:
-            text, ok = class_of(base, args.students)
+            text, ok = class_of(base, args.students, args.before)
             print(text)
         return 0 if ok else 1
     finally:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from .assignment import Assignment, NotebookSpec, ensure_copy_of, recognise
 from .config import CourseConfig
-from .errors import SubmissionError
+from .errors import GradingSetupError, SubmissionError
 from .execute.jobs import assignment_files, make_job, resolve_device
-from .execute import sandbox
+from .execute import pool as pools, sandbox
 from .execute.runners import InlineRunner
 from .judge.references import CACHE_DIR, load_references, reference_key, solution_job
 from .judge.verdict import judge, problems
@@ -182,18 +182,32 @@ def grade_file(*, config: CourseConfig, assignment_id: str | None, path: Path, n
     spec = pick_notebook(config, assignment_id, notebook, path)
     student_nb = read_notebook(Path(path))
     ensure_copy_of(config, spec, student_nb, Path(path))
+    device = resolve_device(device or config.device)
     mark("read submission")
-    context = Context.prepare(config, spec, resolve_device(device or config.device))
-    mark("prepare")
-    student = Path(path).stem
     try:
-        job = context.job(student, Path(path), student_nb=student_nb)
+        # a warm sandbox (``course grade --assignment`` started it before the grader's imports)
+        with pools.started_ahead(config, spec.assignment, device):
+            return _grade(config, spec, device, Path(path), student_nb)
+    except GradingSetupError:
+        if not config.sandbox:
+            raise
+        # a broken set-up is told by a kernel started plainly: the message quotes what that kernel printed
+        with pools.inactive():
+            return _grade(config, spec, device, Path(path), student_nb)
+
+
+def _grade(config: CourseConfig, spec: NotebookSpec, device: str, path: Path,
+           student_nb) -> tuple[GradedSubmission, ExecutionResult | None]:
+    context = Context.prepare(config, spec, device)
+    mark("prepare")
+    student = path.stem
+    try:
+        job = context.job(student, path, student_nb=student_nb)
     except SubmissionError as exc:
         return context.unreadable(student, exc), None
     mark("student job")
     (_, result), = InlineRunner().run([job])
     if not result.setup_done:  # nothing of the student's ran: a zero would blame them for the grader
-        from .errors import GradingSetupError
         from .judge.references import describe_setup
 
         raise GradingSetupError(f"the grading set-up is broken: the run failed before any student code ran "

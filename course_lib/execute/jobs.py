@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
-
-from ..assignment import NotebookSpec
 from ..config import CourseConfig
 from ..errors import ConfigError
-from ..notebooks import read_notebook
-from ..judge.nbtests import ignore_pattern
-from .instrument import instrument
 from .run import Job
+
+if TYPE_CHECKING:
+    from ..assignment import NotebookSpec
 
 MAX_EXTRA_BYTES = 100 * 1024 * 1024
 
@@ -64,6 +62,12 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
              student_nb=None, files: dict | None = None, release_nb=None, tests: dict | None = None,
              keeps: dict | None = None) -> Job:
     """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
+    import nbformat
+
+    from ..judge.nbtests import ignore_pattern
+    from ..notebooks import read_notebook
+    from .instrument import instrument
+
     nb = student_nb if student_nb is not None else read_notebook(notebook_path, student=student)
     if tests is None:
         from ..grade import prepared_tests

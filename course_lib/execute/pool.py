@@ -35,7 +35,6 @@ from pathlib import Path
 from jupyter_client.provisioning import KernelProvisionerBase
 
 from . import sandbox, scratch as scratches
-from .engine import QUICK_START_CLIENT, kernel_context
 
 ZYGOTE_MODULE = "zygote_main.py"  # read through the package's loader: on a Dask worker the course is a zip
 PRELOAD = ("torch", "numpy")  # what (nearly) every submission imports; absent packages are skipped
@@ -143,6 +142,8 @@ class Zygote:
         """A kernel manager for a kernel forked for ``job``, with the job's files in an otherwise empty home."""
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import AsyncKernelManager
+
+        from .engine import QUICK_START_CLIENT, kernel_context
 
         _empty(self.home)
         sandbox.place_files(job.files, self.home)
@@ -366,6 +367,38 @@ class KernelPool:
 
 
 _current: KernelPool | None = None
+
+
+@contextlib.contextmanager
+def inactive():
+    """No pool for the block, whatever is active around it: its kernels start plainly."""
+    global _current
+    previous, _current = _current, None
+    try:
+        yield
+    finally:
+        _current = previous
+
+
+@contextlib.contextmanager
+def started_ahead(config, assignment_id: str, device: str):
+    """A pool of one warm sandbox for the assignment's kernels, started now, active until the block ends.
+
+    For a single notebook: the sandbox imports PyTorch while the grader imports and prepares the rest,
+    and the block's kernels (the submission's; the solution's when its references are computed) are
+    forked from it as a batch's are, each serving one notebook. Without the sandbox
+    (``--unsafe-no-sandbox``), or inside an active pool already, nothing is started.
+    """
+    if not config.sandbox or current() is not None:
+        yield
+        return
+    from .jobs import kernel_job
+    from .run import kernel_env
+
+    with active(KernelPool(1)) as kernels:
+        job = kernel_job(config, assignment_id, device)
+        kernels.prime(job, kernel_env(job))
+        yield
 
 
 def current() -> KernelPool | None:

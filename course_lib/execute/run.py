@@ -22,15 +22,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from ..models import ExecutionResult
 from ..timings import mark
 from . import pool as pools
 from . import sandbox, scratch as scratches
-from .engine import ENGINE_NAME, QUICK_START_CLIENT, kernel_context
-from .instrument import ROLE, read_run, strip
 from .sandbox import Policy
+
+# engine (papermill's), instrument and nbformat are imported by the functions that run a notebook: a
+# sandbox can start (execute.pool) before they are loaded
 
 
 CELL_TIMEOUT_ERROR = "CellTimeoutError"
@@ -105,6 +104,8 @@ def _kernel(job: Job, scratch: Path, slot: int):
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
+    from .engine import QUICK_START_CLIENT, kernel_context
+
     home, conn = scratch / "home", scratch / "conn"
     conn.mkdir(exist_ok=True)
     # IPC sockets in the run's own directory: no TCP port, nothing reachable from elsewhere.
@@ -170,6 +171,8 @@ def _name_the_limit(error, policy):
 
 
 def _role(cell) -> str:
+    from .instrument import ROLE
+
     return cell.get("metadata", {}).get(ROLE, {}).get("role", "")
 
 
@@ -178,8 +181,12 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
 
     ``pool``: the kernel pool to fork a sandboxed kernel from (default: this process's current one).
     """
+    import nbformat
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from .engine import ENGINE_NAME
+    from .instrument import read_run, strip
 
     started = time.monotonic()
     # The notebook's clock starts at its first own cell: the grading set-up (which imports torch) is not
