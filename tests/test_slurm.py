@@ -140,10 +140,17 @@ def local_scores(course: Path, students) -> dict:
     return {job.student: [(c.name, c.points) for c in context.judge(r).checks] for job, r in LocalRunner(2).run(jobs)}
 
 
+def _as_from_a_terminal() -> None:
+    # Ctrl-C as a shell gives it: a process inherits an ignored or blocked SIGINT from its parent (here the
+    # test session, where earlier tests' libraries may have left it so), and Python then keeps it ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def start_autograde(course: Path) -> subprocess.Popen:
     return subprocess.Popen([COURSE, "--course", str(course), "autograde", AID, "--cluster", "slurm",
                              "--device", "cpu", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, preexec_fn=_as_from_a_terminal)
 
 
 def kernel_jobs() -> set[str]:
@@ -219,8 +226,10 @@ def test_ctrl_c_leaves_no_slurm_job(slurm, own_course):
         while not (any(references.glob("*.json")) and kernel_jobs()):
             assert grading.poll() is None and time.monotonic() < deadline, grading.communicate()[0]
             time.sleep(0.2)
+        status = [line for line in open(f"/proc/{grading.pid}/status") if line.startswith(("SigBlk", "SigIgn"))]
         grading.send_signal(signal.SIGINT)
         out, _ = grading.communicate(timeout=90)
+        out += "".join(status)
     finally:
         if grading.poll() is None:
             grading.kill()

@@ -114,7 +114,8 @@ VARIANTS = [
             "    model.train(False)\n"
             "    with torch.no_grad():\n"
             "        logits = model(x)\n"
-            "    return int((logits.argmax(dim=1) == y).sum()) / len(y)\n"),
+            "    # a NumPy float64 (an instance of Python's float, as the question asks)\n"
+            "    return (logits.argmax(dim=1) == y).cpu().numpy().mean()\n"),
         "fit": (
             "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
             "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n"
@@ -204,16 +205,6 @@ VARIANTS = [
     Variant("nll_loss_on_logits", fails=TRAINED, answers={"train_model": _train_model(loss="F.nll_loss")}),
     Variant("lr_far_too_high", fails=TRAINED, answers={"train_model": _train_model(lr="1.0")}),
     Variant("lr_far_too_low", fails=TRAINED, answers={"train_model": _train_model(lr="1e-5")}),
-    # -- a correct answer in a form a type check must not refuse ------------------------------------------
-    Variant("alternative_evaluate_numpy_mean", kind="alternative", answers={
-        "evaluate": (
-            'def evaluate(model, x, y):\n'
-            '    """Accuracy of model on (x, y), in eval mode without autograd."""\n'
-            '    model.eval()\n'
-            '    with torch.no_grad():\n'
-            '        predictions = model(x).argmax(dim=1)\n'
-            '    return (predictions == y).cpu().numpy().mean()   # a NumPy float64: isinstance(..., float) holds\n'
-        )}),
     # -- cheats: what the student's code can reach while the probes run earns nothing ---------------------
     # a model that never trained, reading the held-out labels from the frames of whoever calls it
     Variant("cheat_model_reads_callers_labels", fails=TRAINED, answers={
