@@ -11,10 +11,12 @@ from course_lib.execute.run import Job
 from course_lib.models import ExecutionResult
 
 
-def test_each_running_job_holds_its_own_gpu(monkeypatch):
+def exclusive_gpu_runs(worker: str = ""):
+    """``(run_job, seen)``: a stand-in for ``run_job`` that fails when two running jobs hold one GPU
+    (``CUDA_VISIBLE_DEVICES``), and the GPUs the jobs held, in order."""
     lock, running, seen = threading.Lock(), set(), []
 
-    def fake_run_job(job):
+    def run_job(job, pool=None):
         gpu = job.env["CUDA_VISIBLE_DEVICES"]
         with lock:
             assert gpu not in running, "two kernels on one GPU"
@@ -24,8 +26,13 @@ def test_each_running_job_holds_its_own_gpu(monkeypatch):
         with lock:
             running.discard(gpu)
         return ExecutionResult(job.student, job.assignment, job.notebook, status="completed", device="cuda",
-                               worker="host")
+                               worker=worker)
 
+    return run_job, seen
+
+
+def test_each_running_job_holds_its_own_gpu(monkeypatch):
+    fake_run_job, seen = exclusive_gpu_runs(worker="host")
     monkeypatch.setattr(runners, "run_job", fake_run_job)
     jobs = [Job(student=f"s{i}", assignment="a", notebook="n", source="{}", parameters={"DEVICE": "cuda"},
                 env={"OMP_NUM_THREADS": "1"}) for i in range(12)]

@@ -296,21 +296,10 @@ def test_a_worker_with_several_gpus_gives_each_running_cuda_job_its_own(monkeypa
 
     from course_lib.execute import cluster
     from course_lib.execute.run import Job
-    from course_lib.models import ExecutionResult
 
-    lock, running, seen = threading.Lock(), set(), []
+    from test_gpu_slots import exclusive_gpu_runs
 
-    def run_job(job, pool=None):
-        gpu = job.env["CUDA_VISIBLE_DEVICES"]
-        with lock:
-            assert gpu not in running, "two kernels on one GPU"
-            running.add(gpu)
-            seen.append(gpu)
-        time.sleep(0.05)
-        with lock:
-            running.discard(gpu)
-        return ExecutionResult(job.student, job.assignment, job.notebook, status="completed", device="cuda")
-
+    run_job, seen = exclusive_gpu_runs()
     monkeypatch.setattr(cluster, "run_job", run_job)
     monkeypatch.setattr(cluster, "_GPU_SLOTS", None)
     monkeypatch.setattr(distributed, "get_worker", lambda: SimpleNamespace(name="w", address="", plugins={}))
