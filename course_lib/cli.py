@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from .config import CourseConfig
@@ -369,6 +370,23 @@ def cmd_new(args) -> int:
     return 0
 
 
+def cmd_warm(args) -> int:
+    from .execute import warm
+
+    if args.action == "stop":
+        print(f"stopped {warm.stop_all()} warm grading sandbox(es)")
+        return 0
+    running = warm.services()
+    for about in running:
+        print(f"pid {about['pid']}: {about['device']} sandbox (started for {about['assignment']}; it serves every "
+              f"assignment with the same limits), up "
+              f"{(time.time() - about['started']) / 60:.0f} min, {about['served']} command(s) served, ends after "
+              f"{about['idle']} s without one")
+    if not running:
+        print("no warm grading sandbox is running")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import demo
 
@@ -498,6 +516,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--nbgrader-format", action="store_true",
                     help="hidden tests in the notebook's test cells (nbgrader's own format) instead of a grader module")
     sp.add_argument("--notebook", metavar="NAME", help="the notebook's name (default: AID without its number)")
+
+    sp = add("warm", cmd_warm, "the warm grading sandbox that `course grade` and `course check` reuse between "
+             "commands (it ends by itself after c.Course.warm_idle seconds without one)")
+    sp.add_argument("action", choices=["status", "stop"], help="status: list the running ones; stop: end them")
 
     sp = add("demo", cmd_demo, "release, grade a synthetic class end to end, and print the results")
     sp.add_argument("--dir", default="demo", help="where the demo course is built (default: ./demo)")

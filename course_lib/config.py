@@ -164,6 +164,8 @@ class CourseConfig:
         moodle_headers: The Moodle site's worksheet headers by their English names
             (``{"Grade": "Bewertung"}``); names not given are English.
         slurm: How ``--cluster slurm`` asks Slurm for workers (``c.Slurm``).
+        warm_idle: Seconds the warm grading sandbox of ``course grade`` and ``course check`` waits for the
+            next command before it ends (:mod:`course_lib.execute.warm`); 0 turns it off.
     """
 
     root: Path
@@ -181,6 +183,7 @@ class CourseConfig:
     late: LatePolicy = field(default_factory=LatePolicy)
     moodle_headers: dict = field(default_factory=dict)
     slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    warm_idle: int = 300
 
     # -- construction ---------------------------------------------------
     @classmethod
@@ -221,8 +224,8 @@ class CourseConfig:
             check_db_url(coursedir["db_url"], f"c.CourseDirectory.db_url in {path}")
         db_url = coursedir.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
         late = LatePolicy(**{k: course[k] for k in late_keys if k in course})
-        simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name", "timezone", "moodle_headers")
-                  if k in course}
+        simple = {k: course[k] for k in ("device", "seed", "workers", "kernel_name", "timezone", "moodle_headers",
+                                         "warm_idle") if k in course}
         slurm = SlurmSettings.from_section(dict(cfg.get("Slurm", {})), path)
         conf = cls(root=root, course_id=coursedir.get("course_id", "course"), db_url=db_url,
                    limits=limits, late=late, assignment_limits=dict(course.get("assignments", {})), slurm=slurm,
@@ -359,6 +362,7 @@ _RANGES = {
     # name: (lowest, lowest allowed itself, highest)
     "seed": (0, True, 2**32 - 1),  # NumPy's seeds are 0 .. 2**32 - 1
     "workers": (0, True, None),  # 0: one per core
+    "warm_idle": (0, True, None),  # 0: no warm sandbox
     "cell_timeout": (0, False, None),
     "notebook_timeout": (0, False, None),
     "memory_mb": (0, False, None),

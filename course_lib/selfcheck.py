@@ -12,7 +12,7 @@ import nbformat
 from .assignment import Assignment, ensure_copy_of, recognise
 from .config import CourseConfig
 from .errors import AssignmentError
-from .execute import sandbox
+from .execute import pool as pools, sandbox
 from .execute.instrument import OUTPUT_LIMIT, ROLE, instrument, read_run
 from .execute.jobs import assignment_files, resolve_device
 from .execute.run import Job, run_job
@@ -120,13 +120,15 @@ def self_check(*, config: CourseConfig, path: Path, assignment_id: str | None = 
     if config.sandbox:
         sandbox.check()
     prepared = instrument(nb, release_nb, [], seed=config.seed, device=device)
-    result = run_job(Job(student="self-check", assignment=spec.assignment, notebook=spec.name,
-                         source=nbformat.writes(prepared),
-                         parameters={"DEVICE": device, "SEED": config.seed, **limits.parameters},
-                         kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
-                         notebook_timeout=limits.notebook_timeout, files=assignment_files(config, spec),
-                         sandbox=config.sandbox, policy=limits.policy(),
-                         env={"NBGRADER_EXECUTION": "validate"}))  # what nbgrader validate sets
+    job = Job(student="self-check", assignment=spec.assignment, notebook=spec.name,
+              source=nbformat.writes(prepared),
+              parameters={"DEVICE": device, "SEED": config.seed, **limits.parameters},
+              kernel_name=config.kernel_name, cell_timeout=limits.cell_timeout,
+              notebook_timeout=limits.notebook_timeout, files=assignment_files(config, spec),
+              sandbox=config.sandbox, policy=limits.policy(),
+              env={"NBGRADER_EXECUTION": "validate"})  # what nbgrader validate sets
+    with pools.lent(config, job):  # the warm sandbox a previous check left, when there is one
+        result = run_job(job)
     report.problem = result.problem
     if not result.executed:
         return report

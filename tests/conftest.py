@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Commands of the tests start no warm grading sandbox that outlives them (tests/test_warm.py turns it on).
+os.environ["COURSE_WARM_IDLE"] = "0"
+
+
 def copy_course(target: Path) -> Path:
     """A course directory with the repository's config, source, release and graders."""
     from course_lib.config import copy_course as copy

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import os
 import pkgutil
 import shutil
@@ -40,6 +41,7 @@ ZYGOTE_MODULE = "zygote_main.py"  # read through the package's loader: on a Dask
 PRELOAD = ("torch", "numpy")  # what (nearly) every submission imports; absent packages are skipped
 START_TIMEOUT = 300  # seconds for a zygote's imports on however loaded a machine
 REQUEST_TIMEOUT = 30
+log = logging.getLogger(__name__)
 
 
 class ZygoteError(RuntimeError):
@@ -261,8 +263,9 @@ class KernelPool:
     first asked for it.
     """
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, start=None):
         self.size = max(1, size)
+        self._make = start or Zygote  # (job, env) -> a started zygote
         self._idle: list[Zygote] = []
         self._busy = 0  # zygotes in use, or starting for a job that waits for it
         self._starting: list[tuple] = []  # the keys of zygotes starting ahead of time
@@ -293,7 +296,7 @@ class KernelPool:
         """A pool thread: start a zygote (for the pool, or for the job waiting on ``claim``), then keep it alive."""
         zygote = error = None
         try:
-            zygote = Zygote(job, env)
+            zygote = self._make(job, env)
         except ZygoteError as exc:
             error = exc
         except BaseException as exc:  # the pool's fault, never the submission's: the job falls back to a plain kernel
@@ -386,17 +389,34 @@ def started_ahead(config, assignment_id: str, device: str):
 
     For a single notebook: the sandbox imports PyTorch while the grader imports and prepares the rest,
     and the block's kernels (the submission's; the solution's when its references are computed) are
-    forked from it as a batch's are, each serving one notebook. Without the sandbox
-    (``--unsafe-no-sandbox``), or inside an active pool already, nothing is started.
+    forked from it as a batch's are, each serving one notebook. The sandbox is the warm service's when
+    it is on (:mod:`course_lib.execute.warm`): started by the first command, reused by the next ones.
+    Without the sandbox (``--unsafe-no-sandbox``), or inside an active pool already, nothing is started.
     """
-    if not config.sandbox or current() is not None:
+    from .jobs import kernel_job
+
+    with lent(config, kernel_job(config, assignment_id, device)):
+        yield
+
+
+@contextlib.contextmanager
+def lent(config, job):
+    """A pool of one sandbox for jobs like ``job`` (the warm service's, or its own), active until the block ends.
+
+    Started now, in the background; nothing for an unsandboxed job or inside an active pool already.
+    """
+    if not (config.sandbox and job.sandbox) or current() is not None:
         yield
         return
-    from .jobs import kernel_job
+    from . import warm
     from .run import kernel_env
 
-    with active(KernelPool(1)) as kernels:
-        job = kernel_job(config, assignment_id, device)
+    try:
+        idle = warm.idle_seconds(config.warm_idle)
+    except ZygoteError as exc:
+        log.warning("%s; the warm sandbox is not used", exc)
+        idle = 0
+    with active(KernelPool(1, start=warm.zygote_for(idle))) as kernels:
         kernels.prime(job, kernel_env(job))
         yield
 
