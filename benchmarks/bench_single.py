@@ -1,22 +1,30 @@
 #!/usr/bin/env python3
-"""Cold start of ``course grade`` on one submission, and a class of 5 against ``nbgrader autograde``.
+"""``course grade`` on one submission: cold, with and without the warm sandbox; a class of 5 against nbgrader.
 
 For each assignment (default ``06-autograd`` and ``01-tensors``) it grades the released
-(blank) notebook with ``course grade --device cpu`` in a copy of the course, ``--runs``
-times, each in a fresh process, after one untimed run that fills the solution's reference
-cache (its time is printed too: the first grade of a changed set-up). Each run sets
-``COURSE_TIMINGS``, so the command prints where its time went (see
-:mod:`course_lib.timings`); the table shows the median of each phase over the runs.
+(blank) notebook with ``course grade --device cpu`` in a copy of the course, each run a
+fresh process, after one untimed run that fills the solution's reference cache (its time
+is printed too: the first grade of a changed set-up). Every round times three kinds of
+run, one after the other so that they see the same machine load:
 
-With ``--before DIR`` (a copy of ``course_lib`` from another commit, e.g. made with ``git archive``) the
-runs alternate between that code and this one, on the same course copy and the same machine load, and
-both are reported.
+* no warm sandbox (``COURSE_WARM_IDLE=0``): the command starts its own grading sandbox;
+* the first command: no warm sandbox is running (``course warm stop`` first, untimed),
+  so this command starts the service (:mod:`course_lib.execute.warm`) and is served by it;
+* the warm sandbox running: the next command, served by the sandbox the previous one left.
+
+Each run sets ``COURSE_TIMINGS``, so the command prints where its time went (see
+:mod:`course_lib.timings`); the tables show the median of each phase over the runs.
+
+With ``--before DIR`` (a copy of ``course_lib`` from another commit, e.g. made with ``git archive``) each
+round also times that code (with ``COURSE_WARM_IDLE=0``), on the same course copy.
 
 Then, unless ``--no-class``, a class of 5 submissions of 06-autograd (built as
 ``bench_autograde.py`` builds its class) is graded by ``nbgrader autograde`` and by
 ``course autograde`` from a cold start, each in its own copy, and the scores compared.
 
-    python benchmarks/bench_single.py                     # 7 runs each, then the class of 5
+It stops this user's warm sandboxes before each "first command" and at the end.
+
+    python benchmarks/bench_single.py                     # 7 rounds each, then the class of 5
     python benchmarks/bench_single.py --runs 3 --no-class --assignment 06-autograd
     python benchmarks/bench_single.py --before /tmp/before   # /tmp/before/course_lib: the code to compare with
 """
@@ -24,6 +32,7 @@ Then, unless ``--no-class``, a class of 5 submissions of 06-autograd (built as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -43,12 +52,23 @@ DEFAULT_ASSIGNMENTS = ("06-autograd", "01-tensors")
 PREFIX = "course-timings: "  # course_lib.timings.PREFIX (not imported: the benchmark stays cold)
 
 
-def grade_once(course: Path, assignment: str, notebook: Path, code: Path | None = None) -> tuple[float, dict, str]:
+WARM_IDLE = "300"
+KINDS = {  # name -> (COURSE_WARM_IDLE, stop the warm sandboxes first)
+    "no warm sandbox (COURSE_WARM_IDLE=0)": ("0", False),
+    "first command (it starts the warm sandbox)": (WARM_IDLE, True),
+    "warm sandbox running (the next command)": (WARM_IDLE, False),
+}
+
+
+def grade_once(course: Path, assignment: str, notebook: Path, code: Path | None = None,
+               idle: str = "0") -> tuple[float, dict, str]:
     """One ``course grade`` in a fresh process: (wall seconds, phase -> seconds, last line of its output).
 
-    ``code``: a folder holding the ``course_lib`` to run instead of the installed one.
+    ``code``: a folder holding the ``course_lib`` to run instead of the installed one; ``idle``: its
+    ``COURSE_WARM_IDLE``.
     """
     env = _tools_env()
+    env["COURSE_WARM_IDLE"] = idle
     if code is not None:
         env["PYTHONPATH"] = str(code)
     argv = [str(Path(sys.executable).parent / "course"), "grade", str(notebook), "--assignment", assignment,
@@ -67,32 +87,40 @@ def grade_once(course: Path, assignment: str, notebook: Path, code: Path | None 
     return wall, phases, score
 
 
+def stop_warm(course: Path) -> None:
+    subprocess.run([str(Path(sys.executable).parent / "course"), "warm", "stop"], cwd=course, env=_tools_env(),
+                   capture_output=True, check=True)
+
+
 def bench_assignment(course: Path, assignment: str, runs: int, before: Path | None = None) -> str:
-    """The released notebook graded ``runs`` times cold, after one run that fills the reference cache."""
+    """The released notebook graded ``runs`` rounds of each kind, after one run that fills the reference cache."""
     release = course / "release" / assignment
     notebook = next(iter(sorted(release.glob("*.ipynb")))).relative_to(course)
     shutil.rmtree(course / ".course-cache", ignore_errors=True)
     first, _, score = grade_once(course, assignment, notebook)
-    versions = {"this code": None, **({f"before ({before})": before} if before else {})}
+    kinds = {name: (None, idle, stop) for name, (idle, stop) in KINDS.items()}
     if before:  # its own untimed first run: its reference key need not be this code's
+        kinds[f"before ({before})"] = (before, "0", False)
         grade_once(course, assignment, notebook, before)
-    results: dict = {name: ([], []) for name in versions}
+    results: dict = {name: ([], []) for name in kinds}
     for _ in range(runs):
-        for name, code in versions.items():  # alternating: both see the same load
-            wall, phases, again = grade_once(course, assignment, notebook, code)
+        for name, (code, idle, stop) in kinds.items():  # one of each kind per round: they see the same load
+            if stop:
+                stop_warm(course)
+            wall, phases, again = grade_once(course, assignment, notebook, code, idle)
             if again != score:
                 raise SystemExit(f"{assignment}: the grade changed: {score!r}, then {again!r} ({name})")
             results[name][0].append(wall)
             results[name][1].append(phases)
     lines = [f"== course grade {notebook} --assignment {assignment} --device cpu ({score})",
-             f"first run (references computed, this code): {first:.2f} s"]
+             f"first run (references computed, no warm sandbox): {first:.2f} s"]
     for name, (walls, table) in results.items():
         lines.append(_summary(name, walls, table))
     return "\n".join(lines)
 
 
 def _summary(name: str, walls: list, table: list) -> str:
-    lines = [f"{name}: {len(walls)} cold runs (references cached): min {min(walls):.2f} s, "
+    lines = [f"{name}: {len(walls)} runs, each a new process (references cached): min {min(walls):.2f} s, "
              f"median {statistics.median(walls):.2f} s, max {max(walls):.2f} s"]
     phase_names = list(dict.fromkeys(phase for phases in table for phase in phases))
     if phase_names:
@@ -164,6 +192,8 @@ def main(argv=None) -> int:
             print(text)
         return 0 if ok else 1
     finally:
+        with contextlib.suppress(Exception):
+            stop_warm(REPO)
         shutil.rmtree(base, ignore_errors=True)
 
 
