@@ -21,10 +21,19 @@ function only works *because* it compensates an earlier, wrong, function (say an
 ``nll_loss`` that takes probabilities, fed ``softmax`` by ``cross_entropy``) loses
 the later question too.
 
-The notebook's rules forbid PyTorch's ready-made versions inside the student's functions
-(``ready_made``): while a probe calls them, those library functions raise a ``RuntimeError``
-saying so, so a function that calls one loses its question's checks; the swapped-in earlier
-functions and the probes' own code may use them.
+The notebook's rules forbid PyTorch's ready-made versions inside the student's functions.
+They are refused twice while a probe calls the student's functions, and a refused call raises a
+``RuntimeError`` saying so, so a function that calls one loses its question's checks; the swapped-in
+earlier functions and the probes' own code may use them:
+
+* by name (``ready_made``): ``F.softmax``, ``torch.log_softmax``, ... raise with a message naming them;
+* by operation (``ready_made_ops``, ``refusing_ops``): the same functions reached under any other name
+  (``torch.special.softmax``, ``torch._C._nn.nll_loss``, ``torch.binary_cross_entropy_with_logits``,
+  ``torch.ops.aten._softmax``, ``nn.CrossEntropyLoss``) end in the same few ATen operations, and a
+  ``TorchDispatchMode`` active only around the student's calls refuses those operations. Which operations
+  each public function reaches was read off this torch version (the composite ones, ``softmax`` or
+  ``cross_entropy_loss``, decompose into ``_softmax``, ``_log_softmax`` and ``nll_loss_forward`` before
+  a dispatch mode sees them; their own names are listed too, for builds that dispatch them whole).
 
 Hidden inputs target the misconceptions: logits around +1000 (a softmax or
 log-sum-exp without the max subtracted overflows to nan/inf); rows of one batch
@@ -84,6 +93,53 @@ def ready_made(logsumexp=False):
     return names + (("torch.logsumexp", "torch.Tensor.logsumexp") if logsumexp else ())
 
 
+def ready_made_ops(logsumexp=False):
+    """ATen operation -> the ready-made function it implements, for the functions of :func:`ready_made`.
+
+    Whatever Python name a student reaches them by, these are the operations they run; elementary operations
+    (``exp``, ``log``, ``log1p``, ``amax``, ``sum``, ``gather``, ``one_hot``, ``sigmoid``, ``logsumexp``
+    outside Question 2) are not among them.
+    """
+    ops = {}
+    for name in ("_softmax", "softmax", "special_softmax", "_safe_softmax", "_masked_softmax", "_sparse_softmax"):
+        ops[name] = "softmax"
+    for name in ("_log_softmax", "log_softmax", "special_log_softmax", "_sparse_log_softmax"):
+        ops[name] = "log_softmax"
+    for name in ("nll_loss", "nll_loss_nd", "nll_loss_forward", "nll_loss2d", "nll_loss2d_forward"):
+        ops[name] = "nll_loss"
+    ops["cross_entropy_loss"] = "cross_entropy"
+    ops["binary_cross_entropy"] = "binary_cross_entropy"
+    ops["binary_cross_entropy_with_logits"] = "binary_cross_entropy_with_logits"
+    ops["log_sigmoid"] = ops["log_sigmoid_forward"] = "logsigmoid"
+    ops["softplus"] = "softplus"
+    if logsumexp:  # Question 2 asks for the log-sum-exp trick by hand
+        ops["logsumexp"] = ops["special_logsumexp"] = "logsumexp"
+        ops["logcumsumexp"] = "logcumsumexp"
+    return ops
+
+
+def refusing_ops(alone, ops):
+    """A ``TorchDispatchMode`` under which the ATen operations ``ops`` raise, except inside swapped-in functions.
+
+    Use it around the student's calls only (``with refusing_ops(alone, ready_made_ops()): student.call(...)``),
+    never around the probe's own computations. ``alone`` is the probe's ``JudgedAlone``: while one of its
+    swapped-in functions runs, everything is allowed.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Refusing(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            namespace, _, op = str(func._schema.name).partition("::")
+            if namespace == "aten" and op in ops and not alone.trusted[0]:
+                raise RuntimeError(f"this calls PyTorch's ready-made {ops[op]} (the operation aten::{op}), one of "
+                                   "the functions this question asks you to write yourself (see the rules at the "
+                                   "top of the notebook)")
+            return func(*args, **(kwargs or {}))
+
+    return Refusing()
+
+
+HELPERS = (JudgedAlone, ready_made, ready_made_ops, refusing_ops)
 PROBS = Tensor(rtol=1e-4, atol=1e-6)
 LOGS = Tensor(rtol=1e-5, atol=1e-4)
 
@@ -100,10 +156,12 @@ def probe_softmax(student):
         apart[:2] += 70
         apart[2:] -= 60
         segmentation = (torch.randn(3, 4, 5, generator=g) * 2).to(device)
-        student.call("probs", "softmax", moderate)
-        student.call("probs_large", "softmax", large)
-        student.call("probs_apart", "softmax", apart.to(device))
-        student.call("probs_dim1", "softmax", segmentation, 1)
+        apart = apart.to(device)
+        with refusing_ops(alone, ready_made_ops()):
+            student.call("probs", "softmax", moderate)
+            student.call("probs_large", "softmax", large)
+            student.call("probs_apart", "softmax", apart)
+            student.call("probs_dim1", "softmax", segmentation, 1)
 
 
 def probe_log_softmax(student):
@@ -118,9 +176,11 @@ def probe_log_softmax(student):
         confident = torch.randn(5, 6, generator=g) * 2 - 150
         winners = torch.randint(0, 6, (5,), generator=g)
         confident[torch.arange(5), winners] += 150
-        student.call("log_probs", "log_softmax", moderate)
-        student.call("log_probs_large", "log_softmax", large)
-        student.call("log_probs_confident", "log_softmax", confident.to(device))
+        confident = confident.to(device)
+        with refusing_ops(alone, ready_made_ops(logsumexp=True)):
+            student.call("log_probs", "log_softmax", moderate)
+            student.call("log_probs_large", "log_softmax", large)
+            student.call("log_probs_confident", "log_softmax", confident)
 
 
 def probe_nll_loss(student):
@@ -133,8 +193,9 @@ def probe_nll_loss(student):
         device = student.ns.get("DEVICE", "cpu")
         log_probs = alone.original("torch.log_softmax")(torch.randn(7, 4, generator=g) * 2, dim=1).to(device)
         targets = torch.randint(0, 4, (7,), generator=g).to(device)
-        student.call("nll_mean", "nll_loss", log_probs, targets)
-        student.call("nll_none", "nll_loss", log_probs, targets, reduction="none")
+        with refusing_ops(alone, ready_made_ops()):
+            student.call("nll_mean", "nll_loss", log_probs, targets)
+            student.call("nll_none", "nll_loss", log_probs, targets, reduction="none")
 
 
 def probe_cross_entropy(student):
@@ -152,9 +213,10 @@ def probe_cross_entropy(student):
         targets = torch.randint(0, 5, (9,), generator=g).to(device)
         large = (torch.randn(6, 5, generator=g) * 30 + 1000).to(device)
         large_targets = torch.randint(0, 5, (6,), generator=g).to(device)
-        student.call("ce_mean", "cross_entropy", logits, targets)
-        student.call("ce_none", "cross_entropy", logits, targets, reduction="none")
-        student.call("ce_large", "cross_entropy", large, large_targets)
+        with refusing_ops(alone, ready_made_ops()):
+            student.call("ce_mean", "cross_entropy", logits, targets)
+            student.call("ce_none", "cross_entropy", logits, targets, reduction="none")
+            student.call("ce_large", "cross_entropy", large, large_targets)
 
 
 def probe_cross_entropy_grad(student):
@@ -176,9 +238,10 @@ def probe_cross_entropy_grad(student):
         single_target = torch.randint(0, 6, (1,), generator=g).to(device)
         large = (torch.randn(1, 6, generator=g) * 3 + 1000).to(device)
         large_target = torch.randint(0, 6, (1,), generator=g).to(device)
-        student.call("grad_batch", "cross_entropy_grad", batch, batch_targets)
-        student.call("grad_single", "cross_entropy_grad", single, single_target)
-        student.call("grad_large", "cross_entropy_grad", large, large_target)
+        with refusing_ops(alone, ready_made_ops()):
+            student.call("grad_batch", "cross_entropy_grad", batch, batch_targets)
+            student.call("grad_single", "cross_entropy_grad", single, single_target)
+            student.call("grad_large", "cross_entropy_grad", large, large_target)
 
 
 def probe_bits_and_perplexity(student):
@@ -196,8 +259,9 @@ def probe_bits_and_perplexity(student):
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(10, 8, generator=g) * 1.5).to(device)
         targets = torch.randint(0, 8, (10,), generator=g).to(device)
-        student.call("bits", "cross_entropy_bits", logits, targets)
-        student.call("ppl", "perplexity", logits, targets)
+        with refusing_ops(alone, ready_made_ops()):
+            student.call("bits", "cross_entropy_bits", logits, targets)
+            student.call("ppl", "perplexity", logits, targets)
 
 
 def probe_bce_with_logits(student):
@@ -221,13 +285,15 @@ def probe_bce_with_logits(student):
         far = torch.where(torch.arange(10) % 2 == 0, magnitude, -magnitude)
         far_targets = torch.randint(0, 2, (10,), generator=g).float()
         far_targets[:2] = torch.tensor([0.0, 1.0])  # at least two confidently wrong predictions
-        student.call("bce", "bce_with_logits", logits, hard)
-        student.call("bce_soft", "bce_with_logits", soft_logits, soft)
-        student.call("bce_far", "bce_with_logits", far.to(device), far_targets.to(device))
+        far, far_targets = far.to(device), far_targets.to(device)
+        with refusing_ops(alone, ready_made_ops()):
+            student.call("bce", "bce_with_logits", logits, hard)
+            student.call("bce_soft", "bce_with_logits", soft_logits, soft)
+            student.call("bce_far", "bce_with_logits", far, far_targets)
 
 
 QUESTIONS = [
-    Question("softmax_tests", probe_softmax, helpers=(JudgedAlone, ready_made), checks=[
+    Question("softmax_tests", probe_softmax, helpers=HELPERS, checks=[
         Check("softmax_values", 1, PROBS, key="probs",
               describe="softmax of a batch of logits along the last axis",
               hint="exponentiate, then divide by the sum along dim (keepdim=True so that it broadcasts)"),
@@ -242,7 +308,7 @@ QUESTIONS = [
               describe="softmax(x, dim=1) on a rank-3 tensor",
               hint="use the dim argument for both the max and the sum; the classes are not always on the last axis"),
     ]),
-    Question("log_softmax_tests", probe_log_softmax, helpers=(JudgedAlone, ready_made), checks=[
+    Question("log_softmax_tests", probe_log_softmax, helpers=HELPERS, checks=[
         Check("log_softmax_values", 1, LOGS, key="log_probs",
               describe="log_softmax of a batch of logits",
               hint="log softmax(z)_i = z_i - m - log(sum_j exp(z_j - m)), with m the max along dim"),
@@ -255,7 +321,7 @@ QUESTIONS = [
               hint="log(softmax(z)) is log 0 = -inf when a probability underflows; subtract the log-sum-exp "
                    "from the logits instead of taking the log of probabilities"),
     ]),
-    Question("nll_loss_tests", probe_nll_loss, helpers=(JudgedAlone, ready_made), checks=[
+    Question("nll_loss_tests", probe_nll_loss, helpers=HELPERS, checks=[
         Check("nll_mean_value", 1, LOGS, key="nll_mean",
               describe="nll_loss with the default reduction='mean'",
               hint="average -log_probs[i, targets[i]] over the batch (a sum is batch-size times too big); "
@@ -264,7 +330,7 @@ QUESTIONS = [
               describe="nll_loss with reduction='none' gives one loss per example",
               hint="the loss of example i is -log_probs[i, targets[i]]: pick and negate, no log"),
     ]),
-    Question("cross_entropy_tests", probe_cross_entropy, helpers=(JudgedAlone, ready_made), checks=[
+    Question("cross_entropy_tests", probe_cross_entropy, helpers=HELPERS, checks=[
         Check("ce_mean_value", 1, LOGS, key="ce_mean",
               describe="cross_entropy of logits with the default reduction='mean'",
               hint="cross_entropy is nll_loss(log_softmax(logits), targets): give it the logits themselves, "
@@ -276,7 +342,7 @@ QUESTIONS = [
               describe="cross_entropy stays finite and correct for very large logits",
               hint="never exponentiate the raw logits: go through your stable log_softmax"),
     ]),
-    Question("cross_entropy_grad_tests", probe_cross_entropy_grad, helpers=(JudgedAlone, ready_made), checks=[
+    Question("cross_entropy_grad_tests", probe_cross_entropy_grad, helpers=HELPERS, checks=[
         Check("ce_grad_batch_mean", 1, PROBS, key="grad_batch",
               describe="cross_entropy_grad of the mean loss over a batch",
               hint="the mean over the batch divides each example's gradient by the batch size"),
@@ -288,7 +354,7 @@ QUESTIONS = [
               describe="cross_entropy_grad stays finite and correct for very large logits",
               hint="compute the softmax inside it stably (subtract the max, or call your softmax)"),
     ]),
-    Question("bits_and_perplexity_tests", probe_bits_and_perplexity, helpers=(JudgedAlone, ready_made), checks=[
+    Question("bits_and_perplexity_tests", probe_bits_and_perplexity, helpers=HELPERS, checks=[
         Check("bits_value", 1, LOGS, key="bits",
               describe="cross_entropy_bits is the mean cross-entropy in bits",
               hint="torch.log is the natural log and gives nats; bits use log base 2: divide nats by ln 2"),
@@ -296,7 +362,7 @@ QUESTIONS = [
               describe="perplexity is exp of the mean cross-entropy in nats",
               hint="perplexity = exp(loss in nats) = 2 ** (loss in bits); 2 ** (loss in nats) mixes the units"),
     ]),
-    Question("bce_with_logits_tests", probe_bce_with_logits, helpers=(JudgedAlone, ready_made), checks=[
+    Question("bce_with_logits_tests", probe_bce_with_logits, helpers=HELPERS, checks=[
         Check("bce_value", 1, LOGS, key="bce",
               describe="bce_with_logits with targets 0 and 1",
               hint="the mean over all elements of softplus(x) - y * x, with softplus(x) = log(1 + exp(x)); "

@@ -86,6 +86,16 @@ VARIANTS = [
             "                           torch.log1p(torch.exp(logits)))\n"
             "    return (softplus - targets * logits).mean()\n"),
     }),
+    # elementary operations near the refused ones: logaddexp builds softplus, exp of a log-softmax a softmax
+    Variant("alternative_logaddexp_softplus", kind="alternative", answers={
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    probs = log_softmax(logits).exp()\n"
+            "    return (probs - F.one_hot(targets, logits.shape[1]).to(probs.dtype)) / len(targets)\n"),
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    return (torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits).mean()\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("softmax_over_first_axis", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
                                               "softmax_other_dim"), answers={
@@ -132,6 +142,59 @@ VARIANTS = [
         "bce_with_logits": (
             "def bce_with_logits(logits, targets):\n"
             "    return F.binary_cross_entropy_with_logits(logits, targets)\n")}),
+    # the same ready-made functions under other names: refused by the operation they run, not by their name
+    Variant("softmax_calls_torch_special_softmax", fails=("softmax_values", "softmax_large_logits",
+                                                          "softmax_rows_far_apart", "softmax_other_dim"), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    return torch.special.softmax(logits, dim)\n")}),
+    Variant("softmax_calls_aten_op", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
+                                            "softmax_other_dim"), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    return torch.ops.aten._softmax(logits, dim, False)\n")}),
+    Variant("log_softmax_calls_torch_special_log_softmax",
+            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    return torch.special.log_softmax(logits, dim)\n")}),
+    Variant("log_softmax_calls_torch_special_logsumexp",
+            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    return logits - torch.special.logsumexp(logits, dim, keepdim=True)\n")}),
+    Variant("nll_calls_torch_C_nll_loss", fails=("nll_mean_value", "nll_none_per_sample"), answers={
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction=\"mean\"):\n"
+            "    mode = {\"none\": 0, \"mean\": 1}[reduction]\n"
+            "    return torch._C._nn.nll_loss(log_probs, targets, None, mode, -100)\n")}),
+    Variant("cross_entropy_calls_torch_C_cross_entropy_loss",
+            fails=("ce_mean_value", "ce_none_per_sample", "ce_large_logits"), answers={
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    return torch._C._nn.cross_entropy_loss(logits, targets, None, {\"none\": 0, \"mean\": 1}[reduction],\n"
+            "                                          -100, 0.0)\n")}),
+    Variant("grad_calls_torch_special_softmax",
+            fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"), answers={
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    one_hot = F.one_hot(targets, logits.shape[1]).to(logits.dtype)\n"
+            "    return (torch.special.softmax(logits, 1) - one_hot) / logits.shape[0]\n")}),
+    Variant("bits_calls_torch_C_cross_entropy_loss", fails=("bits_value", "perplexity_value"), answers={
+        "bits_and_perplexity": (
+            "def cross_entropy_bits(logits, targets):\n"
+            "    return torch._C._nn.cross_entropy_loss(logits, targets, None, 1, -100, 0.0) / math.log(2)\n\n\n"
+            "def perplexity(logits, targets):\n"
+            "    return 2 ** cross_entropy_bits(logits, targets)\n")}),
+    Variant("bce_calls_torch_binary_cross_entropy_with_logits",
+            fails=("bce_value", "bce_soft_targets", "bce_large_logits"), answers={
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    return torch.binary_cross_entropy_with_logits(logits, targets, None, None, 1)\n")}),
+    Variant("bce_calls_softplus_module", fails=("bce_value", "bce_soft_targets", "bce_large_logits"), answers={
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    return (torch.nn.Softplus()(logits) - targets * logits).mean()\n")}),
     Variant("softmax_no_max_subtraction", fails=("softmax_large_logits",), answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
