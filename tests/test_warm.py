@@ -222,3 +222,12 @@ def test_course_grade_and_check_grade_the_same_with_the_warm_sandbox(tmp_path):
         assert stopped.returncode == 0 and started() == {}
     finally:
         warm.stop_all(keys=set(started()))
+
+
+def test_without_the_service_a_command_grades_all_the_same(config, warm_on, monkeypatch, tmp_path):
+    where = tmp_path / ("x" * 90)  # too long a path for the service's socket
+    where.mkdir(mode=0o700)
+    monkeypatch.setattr(warm, "folder", lambda: where)
+    result = one_command(config, job("a", "import sys\nprint(6 * 7, 'torch' in sys.modules)"))
+    assert "42 True" in printed(result)  # forked from a sandbox of the command's own, PyTorch preloaded
+    assert list(where.iterdir()) == []

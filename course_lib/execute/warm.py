@@ -54,6 +54,7 @@ from .pool import Zygote, ZygoteError
 IDLE_ENV = "COURSE_WARM_IDLE"
 DEFAULT_IDLE = 300  # seconds
 OPS = ("spawn", "poll", "kill")  # what a command may ask of the service's sandbox
+BIND_TIMEOUT = 30  # seconds for a new service to listen (a Python start; its sandbox starts after)
 LEND_LIMIT = 3600  # seconds a command may stay silent before the service takes its sandbox back
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ class LentZygote(Zygote):
         where = folder()
         key = service_key(job, env)
         path = where / f"{key}.sock"
+        if len(os.fsencode(path)) > 100:  # a Unix socket's path has room for 107 bytes
+            raise ZygoteError(f"the temporary directory's path is too long for the warm sandbox's socket ({path})")
         with _locked(where / f"{key}.lock"):  # one command at a time finds (or starts) the service
             # held while this command has the sandbox: another command starts its own instead of waiting
             if not _try_lock(self._stack, where / f"{key}.busy"):
@@ -132,7 +135,7 @@ class LentZygote(Zygote):
             self.sock = _dial(path)
             if self.sock is None:
                 _start_service(where, key, job, env, idle)
-                self.sock = _dial(path, wait=pools.START_TIMEOUT)
+                self.sock = _dial(path, wait=BIND_TIMEOUT)
                 if self.sock is None:
                     raise ZygoteError(f"the warm sandbox did not start: {_tail(where / f'{key}.log')}")
         # the service answers once its sandbox is up (just started) or clean again (after the last command)
@@ -180,7 +183,7 @@ def zygote_for(idle: int):
         if idle > 0:
             try:
                 return lend(job, env, idle)
-            except ZygoteError as exc:
+            except Exception as exc:  # whatever keeps the service from serving, this command grades all the same
                 log.info("warm sandbox: %s; starting a sandbox for this command", exc)
         return Zygote(job, env)
     return start
