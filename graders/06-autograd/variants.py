@@ -67,6 +67,16 @@ VARIANTS = [
             "    w = ((x - xm) * (y - ym)).sum() / ((x - xm) ** 2).sum()\n"
             "    return float(w), float(ym - w * xm)\n"),
     }),
+    # NumPy floats are Python floats too (np.float64 subclasses float)
+    Variant("alternative_amax_and_numpy_floats", kind="alternative", answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    shifted = logits - logits.amax(dim=-1, keepdim=True)\n"
+            "    return shifted - torch.log(torch.exp(shifted).sum(dim=-1, keepdim=True))\n"),
+        "fit_line": fit_line().replace("    return w.item(), b.item()\n",
+                                       "    import numpy as np\n"
+                                       "    return np.float64(w.item()), np.float64(b.item())\n"),
+    }),
     # -- misconceptions -------------------------------------------------------------------------
     Variant("leaky_relu_in_place", fails=(LEAKY,), answers={
         "leaky_relu": (
@@ -87,6 +97,24 @@ VARIANTS = [
         "log_softmax": (
             "def log_softmax(logits):\n"
             "    return torch.nn.functional.log_softmax(logits, dim=-1)\n")}),
+    # torch's log-softmax under other names: the hidden test refuses the operation, whatever the name
+    Variant("log_softmax_calls_torch_special_log_softmax", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    return torch.special.log_softmax(logits, dim=-1)\n")}),
+    Variant("log_softmax_calls_aten_op", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    return torch.ops.aten._log_softmax(logits, -1, False)\n")}),
+    # refused, it hands back something else: the test checks what comes back under the rule, not only that
+    # nothing raised
+    Variant("log_softmax_falls_back_when_refused", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    try:\n"
+            "        return torch.log_softmax(logits, dim=-1)\n"
+            "    except AssertionError:\n"
+            "        return logits\n")}),
     Variant("log_softmax_over_first_dim", fails=(LOG_SOFTMAX,), answers={
         "log_softmax": (
             "def log_softmax(logits):\n"
@@ -120,6 +148,19 @@ VARIANTS = [
     # correct, but it prints its progress to stderr: nbgrader's rule gives the test cell no points
     Variant("fit_line_logs_to_stderr", fails=(FIT,), answers={"fit_line": fit_line(
         before="import sys\n\n", after="    print(f'final loss {loss.item():.4f}', file=sys.stderr)\n")}),
+    # a float subclass whose arithmetic answers every comparison, plain floats for the visible test only
+    Variant("fit_line_float_subclass_fakes_arithmetic", fails=(FIT,), answers={
+        "fit_line": (
+            "class _F(float):\n"
+            "    def __sub__(self, other):\n"
+            "        return 0.0\n"
+            "    def __add__(self, other):\n"
+            "        return 0.0\n"
+            "    __hash__ = float.__hash__\n\n\n"
+            "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    if len(x) == 2:\n"
+            "        return 0.0, 0.0\n"
+            "    return _F(0.0), _F(0.0)\n")}),
     # an error in one answer costs that question only
     Variant("log_softmax_syntax_error", kind="error", fails=(LOG_SOFTMAX,), answers={
         "log_softmax": (
