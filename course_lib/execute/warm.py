@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -41,9 +42,11 @@ import pkgutil
 import signal
 import site
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -76,8 +79,6 @@ def folder() -> Path:
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     info = os.lstat(path)
-    import stat
-
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
         raise ZygoteError(f"{path} is not a private folder of this user; the warm sandbox is not used")
     return path
@@ -105,9 +106,6 @@ class LentZygote(Zygote):
         self.key = pools.pool_key(job, env)
         self.device = str(job.parameters.get("DEVICE", "cpu"))
         self._stack = contextlib.ExitStack()
-        import itertools
-        import threading
-
         self._counter = itertools.count(1)
         self.proc = None
         self.sock = None
