@@ -12,7 +12,7 @@ every process of the sandbox is killed, and ``/tmp`` and the home directory are
 emptied, so one submission cannot leave anything for the next.
 
 The grader drives a forked kernel through jupyter_client as any other: an
-``AsyncKernelManager`` whose provisioner (:class:`ForkedKernel`) asks the zygote,
+``AsyncKernelManager`` whose provisioner (:class:`~course_lib.execute.forked.ForkedKernel`) asks the zygote,
 not the operating system, whether the kernel lives and to end it.
 """
 
@@ -32,8 +32,6 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
-
-from jupyter_client.provisioning import KernelProvisionerBase
 
 from . import sandbox, scratch as scratches
 
@@ -146,6 +144,7 @@ class Zygote:
         from jupyter_client.manager import AsyncKernelManager
 
         from .engine import QUICK_START_CLIENT, kernel_context
+        from .forked import ForkedKernel
 
         _empty(self.home)
         sandbox.place_files(job.files, self.home)
@@ -202,53 +201,6 @@ class Zygote:
         if getattr(self, "scratch", None):
             shutil.rmtree(self.scratch, ignore_errors=True)
         self.ended.set()
-
-
-class ForkedKernel(KernelProvisionerBase):
-    """jupyter_client's view of a kernel the zygote forked: liveness and killing go through the zygote."""
-
-    def __init__(self, *, zygote: Zygote, pid: int, **kwargs):
-        super().__init__(**kwargs)
-        self.zygote, self.pid, self.exit_code = zygote, pid, None
-
-    @property
-    def has_process(self) -> bool:
-        return self.exit_code is None
-
-    async def poll(self):
-        if self.exit_code is None:
-            try:
-                self.exit_code = self.zygote.request(op="poll")["exit"]
-            except ZygoteError:
-                self.exit_code = -9
-        return self.exit_code
-
-    async def wait(self):
-        import asyncio
-
-        while await self.poll() is None:
-            await asyncio.sleep(0.05)
-        return self.exit_code
-
-    async def send_signal(self, signum: int) -> None:
-        if signum == 9:
-            await self.kill()
-
-    async def kill(self, restart: bool = False) -> None:
-        if self.exit_code is None:
-            try:
-                self.exit_code = self.zygote.request(op="kill")["exit"] or -9
-            except ZygoteError:
-                self.exit_code = -9
-
-    async def terminate(self, restart: bool = False) -> None:
-        await self.kill(restart)
-
-    async def launch_kernel(self, cmd, **kwargs):
-        raise RuntimeError("a forked kernel is started by its zygote")
-
-    async def cleanup(self, restart: bool = False) -> None:
-        pass
 
 
 class KernelPool:
