@@ -17,6 +17,7 @@ from .assignment import Assignment
 from .autograde import load_results
 from .config import CourseConfig
 from .gradebook import notebook_scores
+from .late import absent_notebooks, describe_policy, refresh_totals
 from .notebooks import grade_id, is_grade, question_headings, question_of_answers
 
 
@@ -85,8 +86,8 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
     assignment = Assignment.load(config, assignment_id)
     spec = assignment.notebook(notebook)
     graded = load_results(config, student, assignment_id, notebook)
-    if graded is None:
-        return None
+    if graded is None or absent_notebooks(config, assignment_id, student, [notebook]):
+        return None  # never graded, or no longer part of the student's submission
     try:
         scores = notebook_scores(config, assignment_id, notebook, student)
     except MissingEntry:
@@ -108,7 +109,7 @@ def render(config: CourseConfig, assignment_id: str, notebook: str, student: str
         timestamp=shown_time(stamp.read_text().strip()) if stamp.is_file() else "",
         score=scores["score"], max_score=scores["max_score"], needs_manual=scores["needs_manual_grade"],
         late_penalty=scores["late_penalty"], seconds_late=scores["seconds_late"],
-        late_text=duration(scores["seconds_late"]), late_policy=config.late_for(assignment_id).describe(),
+        late_text=duration(scores["seconds_late"]), late_policy=describe_policy(config.late_for(assignment_id)),
         problems=list(graded.problems), questions=questions, ran_on=ran_on(config, assignment_id, graded.device),
         protected=PROTECTED_FORMS if spec.in_notebook else "")
 
@@ -138,6 +139,8 @@ def feedback(*, config: CourseConfig, assignment_id: str, students: list[str] | 
         if unknown:
             raise CourseError(f"no graded submission of {assignment_id} from {', '.join(unknown)} in {base}",
                               hint=f"check the student id, or run `course autograde {assignment_id}` first")
+    # the totals shown are the gradebook's after the current due date, hand grades and resubmissions
+    refresh_totals(config, assignment_id, students)
     written = []
     for student_dir in sorted(base.iterdir()) if base.is_dir() else []:
         student = student_dir.name
@@ -145,9 +148,11 @@ def feedback(*, config: CourseConfig, assignment_id: str, students: list[str] | 
             continue
         for spec in assignment.notebooks:
             page = render(config, assignment_id, spec.name, student)
-            if page is None:
-                continue
             target = config.path("feedback", student, assignment_id, f"{spec.name}.html")
+            if page is None:
+                if absent_notebooks(config, assignment_id, student, [spec.name]):
+                    target.unlink(missing_ok=True)  # the page of a notebook the new submission no longer has
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(page)
             written.append(target)

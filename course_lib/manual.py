@@ -23,6 +23,7 @@ from .assignment import Assignment
 from .config import CourseConfig
 from .errors import CourseError
 from .gradebook import open_gradebook
+from .late import absent_notebooks, refresh_totals
 from .notebooks import grade_cells, question_of_answers
 
 #: The columns import reads (``notebook`` as well, when questions of two notebooks share a name).
@@ -104,7 +105,7 @@ def export_sheet(*, config: CourseConfig, assignment_id: str, path: Path) -> Man
     path = Path(path)
     report = ManualReport(assignment_id, path)
     with open_gradebook(config) as gb:
-        grades, comments = _cells(gb, assignment_id)
+        grades, comments = _cells(gb, assignment_id, config)
         students = sorted({s for s, _, _ in grades})
         if not students:
             raise CourseError(f"the gradebook holds no submission of {assignment_id}",
@@ -138,7 +139,7 @@ def import_sheet(*, config: CourseConfig, assignment_id: str, path: Path) -> Man
     header, records = _read(path)
     report = ManualReport(assignment_id, path)
     with open_gradebook(config) as gb:
-        grades, comments = _cells(gb, assignment_id)
+        grades, comments = _cells(gb, assignment_id, config)
         checked, bad = _check(records, header, questions, grades, comments, assignment_id)
         if bad:
             shown = "\n".join(f"  line {line}: {why}" for line, why in bad)
@@ -158,20 +159,23 @@ def import_sheet(*, config: CourseConfig, assignment_id: str, path: Path) -> Man
                     comments[(row.student, row.question.notebook, row.question.comment_cell)].manual_comment = \
                         row.comment
                     report.comments += 1
-            late = {(row.question.notebook, row.student) for row in checked if row.score is not None
-                    and _is_late(grades[(row.student, row.question.notebook, row.question.name)].notebook)}
             gb.db.commit()
         except BaseException:
             gb.db.rollback()
             raise
     report.rows = len(checked)
     report.students = sorted({r.student for r in checked})
-    _apply_late_penalties(config, assignment_id, late)
+    # a hand score changes the total a late penalty is a share of: nbgrader computes it again
+    refresh_totals(config, assignment_id, report.students)
     return report
 
 
-def _cells(gb, assignment_id: str) -> tuple[dict, dict]:
-    """``(student, notebook, cell) -> Grade`` and ``-> Comment`` of every submission of the assignment."""
+def _cells(gb, assignment_id: str, config: CourseConfig) -> tuple[dict, dict]:
+    """``(student, notebook, cell) -> Grade`` and ``-> Comment`` of every submission of the assignment.
+
+    A notebook the student's current submission no longer holds (a resubmission without it) is left out:
+    there is nothing of theirs to grade by hand.
+    """
     from nbgrader.api import MissingEntry
 
     try:
@@ -181,7 +185,10 @@ def _cells(gb, assignment_id: str) -> tuple[dict, dict]:
                           hint=f"run `course autograde {assignment_id}` first") from None
     grades, comments = {}, {}
     for sub in assignment.submissions:
+        gone = absent_notebooks(config, assignment_id, sub.student.id, [nb.name for nb in sub.notebooks])
         for nb in sub.notebooks:
+            if nb.name in gone:
+                continue
             for grade in nb.grades:
                 grades[(sub.student.id, nb.name, grade.cell.name)] = grade
             for comment in nb.comments:
@@ -290,16 +297,3 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
-
-
-def _is_late(submitted_notebook) -> bool:
-    return (submitted_notebook.assignment.total_seconds_late or 0) > 0 or bool(
-        submitted_notebook.late_submission_penalty)
-
-
-def _apply_late_penalties(config: CourseConfig, assignment_id: str, pairs: set) -> None:
-    """A hand score changes a late submission's total, so its penalty is computed again."""
-    from .late import apply_late_penalty
-
-    for notebook, student in sorted(pairs):
-        apply_late_penalty(config, assignment_id, notebook, student)

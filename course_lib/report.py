@@ -105,6 +105,9 @@ def compute(config: CourseConfig, assignment_id: str) -> ClassReport:
 
     assignment = Assignment.load(config, assignment_id)
     require_gradebook(config, assignment_id)  # the totals come from there: never describe what a new, empty one holds
+    from .late import absent_notebooks, refresh_totals
+
+    refresh_totals(config, assignment_id)  # the current due date, resubmissions and hand grades in the totals
     report = ClassReport(assignment_id)
     base = config.path("autograded")
     students = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
@@ -120,8 +123,9 @@ def compute(config: CourseConfig, assignment_id: str) -> ClassReport:
     for student in students:
         for spec in assignment.autograded():
             graded = load_results(config, student, assignment_id, spec.name)
-            if graded is None or not held[spec.name].get(student):
-                continue
+            if graded is None or not held[spec.name].get(student) or absent_notebooks(
+                    config, assignment_id, student, [spec.name]):
+                continue  # not graded, or a notebook the student's current submission no longer holds
             problem = graded.problems[0] if graded.problems else ""
             run = Run(student, spec.name, graded.status, graded.runtime, graded.device, graded.worker or "local",
                       graded.score, graded.max_score, problem)

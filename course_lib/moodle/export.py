@@ -28,7 +28,7 @@ from ..assignment import Assignment
 from ..config import CourseConfig
 from ..errors import CourseError
 from ..gradebook import manual_comments, open_gradebook, waiting_cells
-from ..late import apply_late_penalty
+from ..late import absent_notebooks, describe_policy, refresh_totals
 from . import worksheet as ws
 from .names import feedback_entry
 from .roster import id_numbers, participant_map
@@ -47,6 +47,7 @@ class Total:
     needs_manual_grade: bool
     comments: dict = field(default_factory=dict)  # notebook -> {solution cell: what a grader wrote}
     pending: dict = field(default_factory=dict)  # notebook -> grade cells still waiting for a person
+    absent: frozenset = frozenset()  # notebooks not in the student's current submission (scored 0)
 
     @property
     def final(self) -> float:
@@ -68,16 +69,15 @@ class ExportReport:
 
 
 def assignment_totals(config: CourseConfig, assignment_id: str) -> dict[str, Total]:
-    """Every submitted student's total, with late penalties recomputed from the current scores."""
+    """Every submitted student's total, brought up to date first (:func:`~course_lib.late.refresh_totals`:
+    the configured due date, notebooks a resubmission dropped, late penalties of the current scores)."""
     with open_gradebook(config) as gb:
         try:
-            assignment = gb.find_assignment(assignment_id)
+            gb.find_assignment(assignment_id)
         except Exception as exc:
             raise CourseError(f"the gradebook has no assignment {assignment_id!r}",
                               hint=f"run `course autograde {assignment_id}` first") from exc
-        pairs = [(nb.name, sub.student.id) for sub in assignment.submissions for nb in sub.notebooks]
-    for notebook, student in pairs:  # hand grades entered since autograding change the penalty
-        apply_late_penalty(config, assignment_id, notebook, student)
+    refresh_totals(config, assignment_id)
     out = {}
     with open_gradebook(config) as gb:
         assignment = gb.find_assignment(assignment_id)
@@ -88,7 +88,9 @@ def assignment_totals(config: CourseConfig, assignment_id: str) -> dict[str, Tot
                 notebooks={nb.name: {g.cell.name: (g.score, g.max_score) for g in nb.grades} for nb in sub.notebooks},
                 needs_manual_grade=sub.needs_manual_grade,
                 comments={nb.name: manual_comments(nb) for nb in sub.notebooks},
-                pending={nb.name: waiting_cells(nb) for nb in sub.notebooks})
+                pending={nb.name: waiting_cells(nb) for nb in sub.notebooks},
+                absent=frozenset(absent_notebooks(config, assignment_id, sub.student.id,
+                                                  [nb.name for nb in sub.notebooks])))
     return out
 
 
@@ -107,6 +109,9 @@ def comment_html(config: CourseConfig, assignment: Assignment, total: Total) -> 
     parts = [f"<p><strong>{assignment.id}: {total.final:g} / {total.max_score:g} points</strong></p>"]
     for spec in assignment.notebooks:
         cells = total.notebooks.get(spec.name)
+        if spec.name in total.absent and len(assignment.notebooks) > 1:
+            parts.append(f"<p>{html.escape(spec.name)}.ipynb: not submitted (0 points)</p>")
+            continue
         if not cells:
             continue
         release_nb = spec.release_nb()
@@ -122,7 +127,7 @@ def comment_html(config: CourseConfig, assignment: Assignment, total: Total) -> 
         parts.append("<p>" + "<br>".join(lines) + "</p>")
     if total.late_penalty:
         parts.append(f"<p>Submitted {duration(total.seconds_late)} late: &minus;{total.late_penalty:g} points "
-                     f"({html.escape(config.late_for(assignment.id).describe())}).</p>")
+                     f"({html.escape(describe_policy(config.late_for(assignment.id)))}).</p>")
     if total.needs_manual_grade:
         parts.append("<p>Some answers are still to be graded by hand.</p>")
     return "".join(parts)
