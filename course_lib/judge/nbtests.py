@@ -14,6 +14,11 @@ process, before it goes to the kernel:
   and their ``not`` forms) call a recorder that decides them in the kernel with the
   functions of the set-up and sends both operands out as data; :func:`recheck` decides
   them again here;
+* an operand computed from other values (``abs(w - 3) < 0.05``) has those values (the
+  names, attributes, subscripts and call results its arithmetic and numeric library calls
+  are built from) reported too, each as it is used: one of a class the notebook defines
+  (a float subclass whose ``__sub__`` answers 0) fails the comparison, since its own
+  methods made the operand the grader sees;
 * the names the cell uses for modules, builtins and the instructor's read-only helpers
   are bound to the objects of the set-up while it runs;
 * the value of its last expression (nbgrader's partial credit) travels as data and is
@@ -54,7 +59,8 @@ STRICTER = {
                         "whose branch the data does not allow",
     "own-object": "an operand of a protected assertion that is an object of a class the notebook defines (also "
                   "an int or float subclass, even one that behaves) fails against plain data (nbgrader lets its own "
-                  "__eq__ or isinstance decide)",
+                  "__eq__ or isinstance decide); so does a protected comparison whose operand is computed from such "
+                  "an object (abs(w - 3) < 0.05 with w a float subclass: nbgrader lets its __sub__ decide)",
     "error-in-reply": "a cell whose execute reply reports an error scores 0 even when the student stopped the "
                       "error from being shown (nbgrader does the same when the error names differ)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
@@ -66,6 +72,15 @@ ASSERT_CALLS = {"numpy.allclose", "numpy.array_equal", "numpy.isclose", "torch.a
 STATEMENT_CALLS = {f for f in FUNCTIONS if ".assert_" in f}
 COMPARE_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 RUNNER = "__course_probe__"
+LEAF = "__course_leaf__"
+#: Defined at the top of a test cell whose comparisons have leaves: reports one value the operand is computed
+#: from (only its trust when the set-up's own rule vouches for its type: no data needs to travel) and hands it on.
+LEAF_SOURCE = (f"{LEAF} = lambda index, owner, value: ({LIFTER}(index, 'is not None', "
+               f"(0 if {LIFTER}._p.trusted(value) else value,), {{'leaf': owner}}, condition=True), value)[1]")
+#: Builtins that only look at an object (its length, type or text) without computing a number from it: their
+#: arguments are not leaves (``len(dataset) == 100`` for a Dataset class of the student's is no cheat).
+INSPECTING = {"len", "isinstance", "issubclass", "type", "id", "hasattr", "getattr", "callable", "repr", "str",
+              "format", "print", "vars", "dir", "hash"}
 
 
 # -- the notebook's names (instructor's imports, helpers and own bindings) ---------------------------
@@ -156,10 +171,17 @@ class _Lift(ast.NodeTransformer):
     def __init__(self, names: Names):
         self.names = names
         self.count = 0
+        self.leaves: dict[int, list[int]] = {}  # comparison -> the leaves it always reports with it
 
     def _call(self, form: str, args: list, kwargs: list | None = None, msg=None, negate=False,
               condition=False):
         self.count += 1
+        owner = self.count
+        operands = 1 if form in ("is None", "is not None", "isinstance") else 2
+        always: list[int] = []
+        args = [self._operand(a, owner, always) if i < operands else a for i, a in enumerate(args)]
+        if always:
+            self.leaves[owner] = always
         keywords = [ast.keyword(arg="kwargs", value=ast.Dict(keys=[ast.Constant(k.arg) for k in kwargs or []],
                                                                values=[k.value for k in kwargs or []]))]
         if msg is not None:
@@ -170,8 +192,78 @@ class _Lift(ast.NodeTransformer):
         if condition:  # an `if`'s test: the recorder returns the verdict instead of raising
             keywords.append(ast.keyword(arg="condition", value=ast.Constant(True)))
         return ast.Call(func=ast.Name(LIFTER, ast.Load()),
-                        args=[ast.Constant(self.count), ast.Constant(form), ast.Tuple(elts=args, ctx=ast.Load())],
+                        args=[ast.Constant(owner), ast.Constant(form), ast.Tuple(elts=args, ctx=ast.Load())],
                         keywords=keywords)
+
+    # -- the values an operand is computed from ----------------------------------------------------
+    def _operand(self, node, owner: int, always: list):
+        """An operand with its leaves wrapped: the operand itself is reported as it is; what it is computed from
+        (``w`` in ``abs(w - 3)``) is reported by ``__course_leaf__`` as it is used."""
+        if isinstance(node, ast.Call):
+            return self._inside_call(node, owner, always, False)
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Constant)):
+            return node
+        return self._walk(node, owner, always, False)
+
+    def _library(self, func) -> bool:
+        """Whether a callee is a builtin or a library function that computes a value from its arguments."""
+        if isinstance(func, ast.Name):
+            if func.id in (LIFTER, LEAF) or func.id in INSPECTING:
+                return False
+            if func.id in builtins.__dict__ and func.id not in self.names.bound:
+                return True
+        return bool(self.names.canonical(func))
+
+    def _inside_call(self, node, owner, always, conditional):
+        """A call's arguments (of a builtin or library function) and a computed receiver (``(a - b).abs()``)."""
+        if self._library(node.func):
+            node.args = [self._walk(a, owner, always, conditional) for a in node.args]
+            for k in node.keywords:
+                k.value = self._walk(k.value, owner, always, conditional)
+        elif isinstance(node.func, ast.Attribute) and not isinstance(node.func.value, (ast.Name, ast.Attribute,
+                                                                                       ast.Constant)):
+            node.func.value = self._walk(node.func.value, owner, always, conditional)
+        return node
+
+    def _leaf(self, node, owner, always, conditional):
+        self.count += 1
+        if not conditional:
+            always.append(self.count)
+        return ast.Call(func=ast.Name(LEAF, ast.Load()), args=[ast.Constant(self.count), ast.Constant(owner), node],
+                        keywords=[])
+
+    def _walk(self, node, owner, always, conditional):
+        """``node`` in a position whose value the operand is computed from: leaves wrapped, structure kept."""
+        walk = self._walk
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name) and node.func.id in (LIFTER, LEAF):
+                return node  # a comparison lifted already (an `if` expression inside the operand)
+            return self._leaf(self._inside_call(node, owner, always, conditional), owner, always, conditional)
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
+            if isinstance(node, ast.Name) and (node.id in self.names.imports or node.id.startswith("__")):
+                return node
+            return self._leaf(node, owner, always, conditional)
+        if isinstance(node, ast.BinOp):
+            node.left, node.right = walk(node.left, owner, always, conditional), walk(node.right, owner, always,
+                                                                                      conditional)
+        elif isinstance(node, ast.UnaryOp):
+            node.operand = walk(node.operand, owner, always, conditional)
+        elif isinstance(node, ast.BoolOp):  # only the first value is always evaluated
+            node.values = [walk(v, owner, always, conditional or i > 0) for i, v in enumerate(node.values)]
+        elif isinstance(node, ast.Compare):
+            node.left = walk(node.left, owner, always, conditional)
+            node.comparators = [walk(v, owner, always, conditional or i > 0) for i, v in enumerate(node.comparators)]
+        elif isinstance(node, ast.IfExp):
+            node.test = walk(node.test, owner, always, conditional)
+            node.body = walk(node.body, owner, always, True)
+            node.orelse = walk(node.orelse, owner, always, True)
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            node.elts = [walk(e, owner, always, conditional) for e in node.elts]
+        elif isinstance(node, ast.Starred):
+            node.value = walk(node.value, owner, always, conditional)
+        elif isinstance(node, ast.NamedExpr):
+            node.value = walk(node.value, owner, always, conditional)
+        return node  # constants, lambdas, comprehensions, f-strings: nothing the grader could use
 
     def _form(self, test, msg, negate=False, condition=False):
         """The recorder call for an assertion's test, or ``None`` when its form is not protected."""
@@ -269,9 +361,13 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
             protect[name] = ["builtin", name]
     keep = sorted(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
     # assertions at the cell's top level run whenever the cell runs to its end: each must report
-    required = [call.args[0].value for node in tree.body if isinstance(node, (ast.Expr, ast.Assign))
-                for call in [node.value] if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-                and call.func.id == LIFTER]
+    required: list = [call.args[0].value for node in tree.body if isinstance(node, (ast.Expr, ast.Assign))
+                      for call in [node.value] if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                      and call.func.id == LIFTER]
+    # a comparison that reported must come with the leaves it always evaluates
+    required += [{"after": owner, "leaves": leaves} for owner, leaves in sorted(lifter.leaves.items())]
+    if lifter.leaves:
+        tree.body.insert(0, ast.parse(LEAF_SOURCE).body[0])
     return ast.unparse(tree), {"value": value, "protect": protect, "keep": keep, "lifted": lifter.count,
                                "required": required}
 
@@ -434,8 +530,11 @@ def _kw(entry, name, default):
 def recheck(entry: dict) -> str:
     """Why an assertion that passed in the kernel fails on its operands' data ("" when it holds).
 
-    For the test of an ``if`` (``condition``): why the grader's verdict differs from the kernel's.
+    For the test of an ``if`` (``condition``): why the grader's verdict differs from the kernel's. For a value
+    an operand was computed from (``leaf``): why it cannot count (an object of the notebook's own making).
     """
+    if isinstance(entry.get("kwargs"), dict) and "leaf" in entry["kwargs"]:
+        return _leaf_problem(entry)
     if entry.get("condition"):
         if not isinstance(entry.get("ok"), bool):
             return "a comparison of the test cell never finished in the kernel"
@@ -448,6 +547,20 @@ def recheck(entry: dict) -> str:
         return ""  # it failed (or raised) in the kernel already: the cell has lost its points there
     holds, why = _verdict(entry)
     return (why or "the assertion does not hold") if holds is False else ""
+
+
+def _leaf_problem(entry: dict) -> str:
+    """A value an operand was computed from is sent only when the set-up's rule does not vouch for its type."""
+    if "encode_error" in entry:
+        return "a value a comparison of the test cell was computed from could not be sent to the grader"
+    trusted = entry.get("trusted")
+    if isinstance(trusted, list) and trusted == [True]:
+        return ""
+    raw = (entry.get("args") or [{}])[0]
+    what = f"an object of type {raw.get('type')}" if isinstance(raw, dict) and raw.get("kind") == "object" else \
+        f"{_what(raw) if isinstance(raw, dict) else 'a value'} of a type the notebook defines"
+    return (f"a comparison of the test cell was computed from {what}, whose own methods (not the grader) made the "
+            "value compared (return plain numbers, arrays or tensors)")
 
 
 def _verdict(entry: dict) -> tuple[bool | None, str]:
@@ -578,9 +691,15 @@ def score_test(record: dict | None, points: float) -> tuple[float | None, str]:
         first = record["stderr"]
         return 0.0, ("the test cell wrote to stderr, which nbgrader's rule counts as failing"
                      + (f" ({first})" if first else ""))
-    reported = {entry.get("index") for entry in report.get("lifted", []) if isinstance(entry, dict)}
-    if any(index not in reported for index in record.get("required", [])):
-        return 0.0, "an assertion of the test cell never reported to the grader (was the grading set-up changed?)"
+    reported = {entry.get("index") for entry in report.get("lifted", []) if isinstance(entry, dict)
+                and isinstance(entry.get("index"), int)}
+    for need in record.get("required", []):
+        if isinstance(need, dict):  # a comparison that reported, without the values it was computed from
+            missing = need.get("after") in reported and any(leaf not in reported for leaf in need.get("leaves", []))
+        else:
+            missing = need not in reported
+        if missing:
+            return 0.0, "an assertion of the test cell never reported to the grader (was the grading set-up changed?)"
     for entry in report.get("lifted", []):
         why = recheck(entry)
         if why:
