@@ -17,8 +17,9 @@ of the course, from the same submissions, one after the other on this machine:
 It prints wall time, submissions per minute, the cost per submission and the
 part of it that is not the student's code, the ratio of the two throughputs,
 and the peak resident memory of each coordinating process, sampled while it
-runs. The scores of every test cell of every submission must agree; the script
-exits 1 when one does not.
+runs, and the course's open file descriptors (start, middle, end, peak). The
+scores of every test cell of every submission must agree; the script exits 1
+when one does not.
 
     python benchmarks/bench_autograde.py --students 120
     python benchmarks/bench_autograde.py --students 1000 --only course   # memory over a long batch
@@ -54,6 +55,7 @@ class Run:
     peak_rss_mb: float
     rss_samples: list = field(default_factory=list)  # (seconds since start, MB)
     workers: int = 1
+    fd_samples: list = field(default_factory=list)  # (seconds since start, open file descriptors)
 
     @property
     def per_minute(self) -> float:
@@ -98,18 +100,30 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _open_fds(pid: int) -> int | None:
+    """How many file descriptors the process has open (``None`` once it is gone)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
 def timed(tool: str, argv: list[str], cwd: Path, students: int, workers: int = 1, log: Path | None = None) -> Run:
-    """Run ``argv`` to completion, sampling the resident memory of its process twice a second."""
+    """Run ``argv`` to completion, sampling its process's resident memory and open descriptors twice a second."""
     out = open(log, "wb") if log else subprocess.DEVNULL
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=cwd, env=_tools_env(), stdout=out, stderr=subprocess.STDOUT)
     samples: list = []
+    fds: list = []
 
     def sample():
         while proc.poll() is None:
-            rss = _rss_mb(proc.pid)
+            rss, open_fds = _rss_mb(proc.pid), _open_fds(proc.pid)
+            at = time.monotonic() - started
             if rss:
-                samples.append((time.monotonic() - started, rss))
+                samples.append((at, rss))
+            if open_fds is not None and proc.poll() is None:
+                fds.append((at, open_fds))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -122,7 +136,7 @@ def timed(tool: str, argv: list[str], cwd: Path, students: int, workers: int = 1
     if code != 0:
         tail = log.read_text(errors="replace")[-3000:] if log else ""
         raise SystemExit(f"{tool} failed (exit {code}):\n{tail}")
-    return Run(tool, students, wall, max((mb for _, mb in samples), default=0.0), samples, workers)
+    return Run(tool, students, wall, max((mb for _, mb in samples), default=0.0), samples, workers, fds)
 
 
 def run_nbgrader(course: Path, students: int) -> Run:
@@ -205,6 +219,16 @@ def memory_profile(run: Run, points: int = 5) -> str:
     return f"{run.tool} RSS over the run: " + ", ".join(f"{t:.0f}s {mb:.0f} MB" for t, mb in marks)
 
 
+def fd_profile(run: Run) -> str:
+    """The coordinating process's open descriptors at the start, middle and end of the run, and the most seen."""
+    if not run.fd_samples:
+        return ""
+    start, middle, end = run.fd_samples[0], run.fd_samples[len(run.fd_samples) // 2], run.fd_samples[-1]
+    peak = max(n for _, n in run.fd_samples)
+    return (f"{run.tool} open file descriptors: start ({start[0]:.0f}s) {start[1]}, middle ({middle[0]:.0f}s) "
+            f"{middle[1]}, end ({end[0]:.0f}s) {end[1]}, peak {peak}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=120, help="class size (default 120)")
@@ -237,6 +261,8 @@ def main(argv=None) -> int:
         print(report(runs, code_s))
         for run in runs:
             print(memory_profile(run))
+            if run.tool.startswith("course"):
+                print(fd_profile(run))
         if len(scores) == 2:
             wrong = disagreements(scores["course"], scores["nbgrader"])
             cells = len(scores["nbgrader"])
