@@ -74,9 +74,13 @@ COMPARE_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt
 RUNNER = "__course_probe__"
 LEAF = "__course_leaf__"
 #: Defined at the top of a test cell whose comparisons have leaves: reports one value the operand is computed
-#: from (only its trust when the set-up's own rule vouches for its type: no data needs to travel) and hands it on.
-LEAF_SOURCE = (f"{LEAF} = lambda index, owner, value: ({LIFTER}(index, 'is not None', "
-               f"(0 if {LIFTER}._p.trusted(value) else value,), {{'leaf': owner}}, condition=True), value)[1]")
+#: from and hands it on. No data travels for a value whose type no Python code of the notebook can have made: a
+#: static type (``dict_values``, a generator; Python classes are always heap types, flag 512, read through
+#: ``type``'s own descriptor so that a metaclass cannot answer) or one the set-up's rule vouches for (builtins,
+#: NumPy, torch, other installed libraries); any other value is sent, and the grader fails the comparison.
+LEAF_SOURCE = (f"{LEAF} = lambda index, owner, value, _flags=type.__dict__['__flags__'].__get__: ({LIFTER}(index, "
+               f"'is not None', (0 if not _flags(type(value)) & 512 or {LIFTER}._p.trusted(value) else value,), "
+               f"{{'leaf': owner}}, condition=True), value)[1]")
 #: Builtins that only look at an object (its length, type or text) without computing a number from it: their
 #: arguments are not leaves (``len(dataset) == 100`` for a Dataset class of the student's is no cheat).
 INSPECTING = {"len", "isinstance", "issubclass", "type", "id", "hasattr", "getattr", "callable", "repr", "str",
@@ -347,6 +351,8 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
     if value:
         last = tree.body[-1]
         tree.body[-1] = ast.copy_location(ast.Assign(targets=[ast.Name(VALUE, ast.Store())], value=last.value), last)
+    if lifter.leaves:
+        tree.body.insert(0, ast.parse(LEAF_SOURCE).body[0])
     ast.fix_missing_locations(tree)
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     for name in list(used):
@@ -366,8 +372,6 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
                       and call.func.id == LIFTER]
     # a comparison that reported must come with the leaves it always evaluates
     required += [{"after": owner, "leaves": leaves} for owner, leaves in sorted(lifter.leaves.items())]
-    if lifter.leaves:
-        tree.body.insert(0, ast.parse(LEAF_SOURCE).body[0])
     return ast.unparse(tree), {"value": value, "protect": protect, "keep": keep, "lifted": lifter.count,
                                "required": required}
 
