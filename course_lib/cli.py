@@ -62,13 +62,31 @@ def cmd_collect(args) -> int:
     if bool(args.source) == bool(args.moodle_zip):
         raise CourseError("give exactly one source: --from DIR, or --moodle-zip ZIP with --worksheet CSV")
     if args.moodle_zip:
+        if args.timestamp or args.no_timestamps:
+            raise CourseError("--timestamp and --no-timestamps are for --from DIR",
+                              hint="a Moodle collect takes each time from the worksheet's 'Last modified "
+                                   "(submission)'")
         return _collect_moodle(args, config)
-    report = collect(config=config, assignment_id=args.assignment, source=Path(args.source))
+    from .collect import parse_timestamp
+
+    when = parse_timestamp(args.timestamp, config.timezone) if args.timestamp else None
+    report = collect(config=config, assignment_id=args.assignment, source=Path(args.source), timestamp=when,
+                     no_timestamps=args.no_timestamps)
     print(f"collected {len(report.collected)} notebook(s) of {args.assignment} into {config.path('submitted')}")
     if report.problems:
         print(f"\n{len(report.problems)} problem(s), skipped:")
         print(table([list(p) for p in report.problems], ["student", "file", "problem"]))
+    _print_removed(report.removed)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _print_removed(rows) -> None:
+    """The notebooks a new submission no longer has, per student (removed from submitted/)."""
+    if rows:
+        print(f"\n{len(rows)} notebook(s) of an earlier submission removed (the new submission replaces it):")
+        print(table([list(r) for r in rows], ["student", "file", "note"]))
 
 
 def _collect_moodle(args, config) -> int:
@@ -91,6 +109,7 @@ def _collect_moodle(args, config) -> int:
     if report.no_submission:
         print(f"\n{len(report.no_submission)} in the worksheet without a submission:")
         print(table([list(r) for r in report.no_submission], ["student", "name", "status"]))
+    _print_removed(report.removed)
     return 0
 
 
@@ -417,6 +436,12 @@ def parser() -> argparse.ArgumentParser:
                     help="folder of <student_id>.ipynb or <student_id>/<any>.ipynb")
     sp.add_argument("--moodle-zip", metavar="ZIP", help="Moodle's 'Download all submissions' zip (needs --worksheet)")
     sp.add_argument("--worksheet", metavar="CSV", help="Moodle's grading worksheet of the same assignment")
+    sp.add_argument("--timestamp", metavar='"YYYY-MM-DD HH:MM"',
+                    help="--from: the submission time of every notebook (in c.Course.timezone) instead of the "
+                         "files' modification times")
+    sp.add_argument("--no-timestamps", action="store_true",
+                    help="--from: no submission time (nbgrader counts the work on time) instead of the files' "
+                         "modification times")
     sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("autograde", cmd_autograde, "run, judge and record every submission of an assignment")

@@ -2,6 +2,15 @@
 
 Accepted layouts: ``DIR/<student_id>.ipynb`` and ``DIR/<student_id>/<anything>.ipynb``.
 Unreadable or ambiguous files are reported per student and skipped; the batch goes on.
+
+A student's new submission replaces their whole ``submitted/<student>/<aid>/`` folder, as
+nbgrader's own collect does: a notebook collected earlier that the new submission lacks is
+removed (and said), and the gradebook scores it 0, as nbgrader's autograde scores a missing file.
+
+The submission time goes into nbgrader's ``timestamp.txt``. A folder of notebooks carries
+only file modification times, which a copy or a browser download sets to when it was made:
+with a due date, collect warns when they look like that, and ``timestamp`` (one time for
+all) or ``no_timestamps`` (no ``timestamp.txt``: on time, as nbgrader treats it) say it.
 """
 
 from __future__ import annotations
@@ -9,17 +18,22 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .assignment import Assignment
 from .config import CourseConfig
-from .errors import CourseError, SubmissionError
+from .errors import ConfigError, CourseError, GradebookError, SubmissionError
 from .models import Submission
 from .notebooks import read_notebook
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 TIMESTAMP_FILE = "timestamp.txt"
+#: Modification times of every collected notebook within this many seconds: they look like one copy.
+COPY_SPAN_S = 300
+#: A late modification time this recent (seconds before the collect) is almost surely a copy's.
+RECENT_S = 3600
 
 
 @dataclass
@@ -29,28 +43,151 @@ class CollectReport:
     assignment: str
     collected: list = field(default_factory=list)  # Submission
     problems: list = field(default_factory=list)  # (student, file, message)
+    removed: list = field(default_factory=list)  # (student, file, why): collected earlier, not in the new one
+    warnings: list = field(default_factory=list)  # about the submission times
 
 
-def collect(*, config: CourseConfig, assignment_id: str, source: Path) -> CollectReport:
-    """Copy every readable notebook under ``source`` into ``submitted/``."""
+def parse_timestamp(text: str, tz: str) -> datetime:
+    """``YYYY-MM-DD HH:MM`` (in the course's time zone unless it names its own) as an aware datetime."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"--timestamp {text!r} is not a date and time",
+                          hint="write it as \"2026-10-05 23:59\" (in c.Course.timezone)") from None
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
+
+
+def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp: datetime | None = None,
+            no_timestamps: bool = False) -> CollectReport:
+    """Copy every readable notebook under ``source`` into ``submitted/``.
+
+    The submission time is ``timestamp`` for every notebook when given; none at all with
+    ``no_timestamps`` (nbgrader counts such a submission on time); else each file's modification time,
+    with a warning when those look like copy times and would make work late.
+    """
     assignment = Assignment.load(config, assignment_id)
     source = Path(source)
     if not source.is_dir():
         raise CourseError(f"{source} is not a directory", hint="pass the folder that holds the notebooks")
+    if timestamp is not None and no_timestamps:
+        raise ConfigError("give --timestamp or --no-timestamps, not both")
     report = CollectReport(assignment_id)
+    mtimes = []  # (student, file, modification time) of what was collected by its file's time
     for student, files in sorted(_by_student(source, report).items()):
         if not STUDENT_ID.match(student):
             report.problems.append((student, str(files[0].name),
                                     "not a usable student id (letters, digits and . _ @ + - only); skipped"))
             continue
+        earlier = start_submission(config, assignment_id, student)
+        placed = set()
         for spec, path in _match(assignment, student, files, report):
             try:
                 read_notebook(path, student=student)
             except SubmissionError as exc:
                 report.problems.append((student, path.name, exc.message + (f" ({exc.hint})" if exc.hint else "")))
                 continue
-            report.collected.append(_place(config, assignment_id, spec.name, student, path))
+            when = timestamp
+            if timestamp is None and not no_timestamps:
+                when = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+                mtimes.append((student, path.name, when))
+            report.collected.append(_place(config, assignment_id, spec.name, student, path, when,
+                                           stamp=not no_timestamps))
+            placed.add(spec.name)
+        finish_submission(config, assignment_id, student, earlier, placed, report.removed,
+                          untimed=no_timestamps)
+    report.warnings += copy_time_warnings(config, assignment_id, mtimes)
     return report
+
+
+def start_submission(config: CourseConfig, assignment_id: str, student: str) -> set[str]:
+    """Empty the student's ``submitted/<student>/<aid>/`` for a new submission; the notebooks it held.
+
+    The new submission replaces the old one as a whole, as nbgrader's collect replaces the folder:
+    a notebook of the old one never stays beside the new.
+    """
+    folder = config.path("submitted", student, assignment_id)
+    if not folder.is_dir():
+        return set()
+    earlier = {p.stem for p in folder.glob("*.ipynb")}
+    shutil.rmtree(folder)
+    folder.mkdir()  # kept, empty until the new files arrive: a notebook missing from it is not submitted
+    return earlier
+
+
+def finish_submission(config: CourseConfig, assignment_id: str, student: str, earlier: set[str], placed: set[str],
+                      removed: list, *, untimed: bool = False) -> None:
+    """Say which notebooks of the earlier submission are gone, and score them 0 in the gradebook (if any).
+
+    ``untimed``: the new submission has no time (``--no-timestamps``), so the earlier one's time leaves the
+    gradebook too (nbgrader keeps a stored time when a submission comes without one).
+    """
+    gone = sorted(earlier - placed)
+    for name in gone:
+        removed.append((student, f"{name}.ipynb", "collected earlier, not in this submission: removed "
+                                                  "(scores 0)"))
+    if gone or untimed:
+        forget(config, assignment_id, student, gone, clear_time=untimed)
+
+
+def forget(config: CourseConfig, assignment_id: str, student: str, notebooks, *, clear_time: bool = False) -> None:
+    """Score the given submitted notebooks 0 in the gradebook (and drop the submission's time), if it has them."""
+    from nbgrader.api import MissingEntry
+
+    from .gradebook import open_gradebook, require_gradebook
+    from .late import clear_absent
+
+    try:
+        require_gradebook(config, assignment_id)
+    except GradebookError:
+        return  # nothing graded yet (or not reachable now: exports bring the totals up to date themselves)
+    with open_gradebook(config) as gb:
+        try:
+            submission = gb.find_submission(assignment_id, student)
+        except MissingEntry:
+            return
+        if clear_time:
+            submission.timestamp = None
+        for nb in submission.notebooks:
+            if nb.name in notebooks:
+                clear_absent(gb, nb)
+        gb.db.commit()
+
+
+def copy_time_warnings(config: CourseConfig, assignment_id: str, mtimes: list) -> list[str]:
+    """Warnings for submission times taken from file modification times that look like copy times.
+
+    Only with a due date (without one no time changes a grade): all notebooks modified within a few
+    minutes of each other, and each notebook late by its modification time (saying which were modified
+    within the last hour, the time of this copy most likely).
+    """
+    due = config.due_utc(assignment_id)
+    if due is None or not mtimes:
+        return []
+    fix = ("if these are not the submission times, collect again with --timestamp \"YYYY-MM-DD HH:MM\" (one "
+           "time for all, in c.Course.timezone) or --no-timestamps (no time: on time, as nbgrader counts it)")
+    out = []
+    times = [t for _, _, t in mtimes]
+    span = (max(times) - min(times)).total_seconds()
+    if len(times) >= 2 and span <= COPY_SPAN_S:
+        out.append(f"the submission times are the files' modification times, and all {len(times)} lie within "
+                   f"{span:.0f} s of each other ({_shown(min(times))}): that looks like the time they were copied or "
+                   f"downloaded, not submitted; {fix}")
+    late = [(s, f, t) for s, f, t in mtimes if t > due]
+    if late:
+        now = datetime.fromtimestamp(time.time(), tz=timezone.utc)
+        recent = [s for s, _, t in late if now - t <= timedelta(seconds=RECENT_S)]
+        shown = ", ".join(f"{s} ({_shown(t)})" for s, _, t in late[:10]) + (" ..." if len(late) > 10 else "")
+        out.append(f"{len(late)} notebook(s) count as late (due {_shown(due)}) by their file modification time: "
+                   f"{shown}" + (f"; {len(recent)} of them were modified in the last hour, most likely by the copy "
+                                 "itself" if recent else "") + f"; a copy (cp, a browser download, an unzip that "
+                   f"drops times) sets that time to when it was made; {fix}")
+    return out
+
+
+def _shown(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _by_student(source: Path, report: CollectReport) -> dict[str, list[Path]]:
@@ -93,17 +230,22 @@ def _match(assignment: Assignment, student: str, files: list[Path], report: Coll
 
 
 def _place(config: CourseConfig, assignment_id: str, notebook: str, student: str, path: Path,
-           when: datetime | None = None) -> Submission:
+           when: datetime | None = None, *, stamp: bool = True) -> Submission:
     """Copy one notebook to ``submitted/<student>/<aid>/`` with nbgrader's ``timestamp.txt``.
 
     ``when`` is the submission time (aware); without it the file's modification time counts.
+    ``stamp=False`` writes no ``timestamp.txt`` (and removes one): nbgrader counts the work on time.
     """
     target_dir = config.path("submitted", student, assignment_id)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{notebook}.ipynb"
     shutil.copyfile(path, target)
-    stamp = (when or datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)).astimezone(timezone.utc)
-    text = stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+    if not stamp:
+        (target_dir / TIMESTAMP_FILE).unlink(missing_ok=True)
+        return Submission(student=student, assignment=assignment_id, notebook=notebook, path=str(target),
+                          timestamp=None)
+    moment = (when or datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)).astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     (target_dir / TIMESTAMP_FILE).write_text(text)
     return Submission(student=student, assignment=assignment_id, notebook=notebook, path=str(target), timestamp=text)
 

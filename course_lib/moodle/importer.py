@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from ..assignment import Assignment, NotebookSpec
-from ..collect import _place
+from ..collect import _place, finish_submission, start_submission
 from ..config import CourseConfig
 from ..errors import CourseError, SubmissionError
 from ..models import Submission
@@ -44,6 +44,7 @@ class MoodleImport:
     skipped: list = field(default_factory=list)  # (student, file, why: draft, no submission)
     no_submission: list = field(default_factory=list)  # (student, full name, worksheet status): no file in the zip
     problems: list = field(default_factory=list)  # (student, file, message)
+    removed: list = field(default_factory=list)  # (student, file, why): collected earlier, not in the new one
     roster: int = 0  # worksheet rows registered
     groups: list = field(default_factory=list)  # (group as in the zip, [member student ids])
 
@@ -168,6 +169,21 @@ def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict)
 
 def _collect_one(config: CourseConfig, assignment: Assignment, student: str, person: Person,
                  archive: zipfile.ZipFile, entries: list, report: MoodleImport) -> None:
+    """Collect one student's submission; it replaces whatever an earlier collect placed for them.
+
+    Moodle's current submission holds only its own files, so a notebook of an earlier download the
+    student has since removed is removed here too (and scored 0 in the gradebook).
+    """
+    earlier = start_submission(config, assignment.id, student)
+    placed: set[str] = set()
+    try:
+        _collect_files(config, assignment, student, person, archive, entries, report, placed)
+    finally:
+        finish_submission(config, assignment.id, student, earlier, placed, report.removed)
+
+
+def _collect_files(config: CourseConfig, assignment: Assignment, student: str, person: Person,
+                   archive: zipfile.ZipFile, entries: list, report: MoodleImport, placed: set) -> None:
     notebooks, others = [], []
     for info, path in entries:
         (notebooks if path.lower().endswith(".ipynb") else others).append((path, info))
@@ -203,6 +219,7 @@ def _collect_one(config: CourseConfig, assignment: Assignment, student: str, per
                 continue
             when = person.submitted_at or _zip_time(next(i for i, p in entries if p == path), config)
             report.collected.append(_place(config, assignment.id, spec.name, student, target, when))
+            placed.add(spec.name)
 
 
 def _zip_time(info: zipfile.ZipInfo, config: CourseConfig) -> datetime | None:
@@ -223,11 +240,15 @@ def choose(assignment: Assignment, local: list, report: MoodleImport, student: s
     """Pair each of the assignment's notebooks with one uploaded file: ``(spec, (path, file), note)``.
 
     The released name wins; else the only notebook; else the one sharing most of the
-    release's nbgrader cell ids. Every choice other than the plain name is reported.
+    release's nbgrader cell ids (never a file named as another of the assignment's notebooks).
+    Every choice other than the plain name is reported.
     """
     out, used = [], set()
+    released_names = {f"{spec.name}.ipynb" for spec in assignment.notebooks}
     for spec in assignment.notebooks:
         wanted = f"{spec.name}.ipynb"
+        # a file named as another notebook of the assignment is that notebook, never a renamed copy of this one
+        others = released_names - {wanted}
         named = sorted((p for p in local if PurePosixPath(p[0]).name == wanted), key=lambda p: p[0].count("/"))
         if named:
             pick = named[0]
@@ -236,7 +257,8 @@ def choose(assignment: Assignment, local: list, report: MoodleImport, student: s
         elif len(local) == 1 and len(assignment.notebooks) == 1:
             pick, note = local[0], f"renamed notebook: graded {local[0][0]} as {wanted}"
         else:
-            pick, note = _most_alike(spec, [p for p in local if p[0] not in used])
+            pick, note = _most_alike(spec, [p for p in local if p[0] not in used
+                                            and PurePosixPath(p[0]).name not in others])
             if pick is None:
                 report.problems.append((student, ", ".join(p for p, _ in local),
                                         (note or f"none of these looks like {wanted}") + "; skipped (ask the "
