@@ -146,7 +146,8 @@ def main(argv=None) -> int:
         variants = load_module(args.course / "graders" / AID / "variants.py", "calibrated_variants")
         out["mutants"] = {}
         for variant in variants.VARIANTS:
-            if not set(variant.fails) & {"trained_model_learns", "trained_model_accuracy"}:
+            if not set(variant.fails) & {"trained_model_learns", "trained_model_accuracy"} \
+                    or variant.name.startswith("cheat_"):  # a cheat acts on the grader's probe, not on this script
                 continue
             scores = run(cells_of(args.course, variant.answers), args.configuration, range(args.mutant_seeds),
                          held_out)

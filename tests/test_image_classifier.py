@@ -81,34 +81,49 @@ def test_held_out_images_come_from_the_notebooks_generator_with_a_seed_it_never_
     grader = spec.grader
     module = grader.question("train_model_tests").probe.__globals__  # the grader module's namespace
     cells = {grade_id(c): c.source for c in spec.source_nb().cells if grade_id(c)}
-    # the probe draws the held-out set with a copy of the notebook's own make_glyphs (not the student's)
+    # the grader draws the held-out set with a copy of the notebook's own make_glyphs (not the student's)
     assert inspect.getsource(module["make_glyphs"]).strip() == cells["make_glyphs"].strip()
     seed = inspect.getsource(module["held_out_set"]).split("make_glyphs(")[1].split(")")[0].split(",")[1].strip()
+    assert int(seed) > 2 ** 40  # far too many seeds to try in the kernel with the notebook's make_glyphs
     for path in (spec.source, spec.release):
         assert seed not in path.read_text(), f"the held-out seed is in {path.name}"
-    # only the last question's probe draws it: it runs after the training cell
-    users = [q.grade_id for q in grader.questions if "held_out_set" in q.probe_source()[0]]
-    assert users == ["train_model_tests"]
+    # no probe carries the generator, the seed or the labels into the kernel: only the images, as data
+    for question in grader.questions:
+        source = question.probe_source()[0]
+        assert seed not in source and "make_glyphs" not in source and "held_out_set" not in source, question.grade_id
+    data = grader.question("train_model_tests").data()
+    assert list(data) == ["x"] and data["x"].shape == (4000, 1, 28, 28)
+
+
+def test_held_out_accuracy_is_counted_against_labels_the_kernel_never_saw(spec):
+    check = next(c for q in spec.grader.questions for c in q.checks if c.name == "trained_model_accuracy")
+    labels = spec.grader.question("train_model_tests").probe.__globals__["held_out_labels"]()
+    right = np.eye(10, dtype=np.float32)[labels]
+    wrong = np.eye(10, dtype=np.float32)[(labels + 1) % 10]
+    as_sent = lambda logits, configuration: (TensorValue(logits, library="torch", dtype="float32"), configuration)
+    assert check.compare(as_sent(right, "small"), as_sent(right, "small")) is None
+    assert check.compare(as_sent(wrong, "small"), as_sent(right, "small")) is not None
 
 
 def _held_out(correct: int, configuration: str, n: int = 100):
-    labels = np.zeros(n, dtype=np.int64)
     logits = np.zeros((n, 10), dtype=np.float32)
     logits[:correct, 0] = 1.0
     logits[correct:, 1] = 1.0
-    return (TensorValue(logits, library="torch", dtype="float32"), TensorValue(labels, library="torch", dtype="int64"),
-            configuration)
+    return TensorValue(logits, library="torch", dtype="float32"), configuration
 
 
 def test_the_floor_is_the_one_of_the_configuration_the_solution_ran(spec):
+    import dataclasses
+
     check = next(c for q in spec.grader.questions for c in q.checks if c.name == "trained_model_accuracy")
-    floors = check.compare.floors
+    compare = dataclasses.replace(check.compare, labels=lambda: np.zeros(100, dtype=np.int64))
+    floors = compare.floors
     assert floors["small"] < floors["full"]
     between = round((floors["small"] + floors["full"]) / 2 * 100)
     # a student who claims the small configuration still meets the floor of the one the grader injected
-    assert check.compare(_held_out(between, "small"), _held_out(99, "full")) is not None
-    assert check.compare(_held_out(between, "small"), _held_out(99, "small")) is None
-    assert "'full' training configuration ran" in check.compare(_held_out(between, "full"), _held_out(99, "full"))
+    assert compare(_held_out(between, "small"), _held_out(99, "full")) is not None
+    assert compare(_held_out(between, "small"), _held_out(99, "small")) is None
+    assert "'full' training configuration ran" in compare(_held_out(between, "full"), _held_out(99, "full"))
 
 
 def test_calibration_tolerance_factor_matches_the_tables():

@@ -265,23 +265,38 @@ class Accuracy:
     are the *solution's* record's: a probe records ``(logits, labels)`` on both, but what
     the student's kernel sent as labels is never believed (its code ran in that kernel).
 
+    With ``labels``, the probe records the logits alone and the labels are made here: the held-out inputs
+    reach the kernel as data (``Question(data=...)``) and neither their labels nor the code and seed that
+    drew them ever exist where the student's model runs (which could otherwise look them up in its callers'
+    frames while it is being evaluated).
+
     Args:
         minimum: Absolute threshold, e.g. ``0.85``.
         below_reference: Alternatively, how far below the solution's accuracy is still enough.
+        labels: A function of the grader process returning the true labels (a 1-d integer array) of the
+            inputs the probe ran the model on.
     """
 
     minimum: float | None = None
     below_reference: float | None = None
+    labels: object = None
 
     def __call__(self, got, ref) -> str | None:
         if (problem := _problem(got)) is not None:
             return problem
-        logits = got[0] if isinstance(got, (list, tuple)) and len(got) == 2 else got
-        labels = ref[1] if isinstance(ref, (list, tuple)) and len(ref) == 2 else None
+        if self.labels is not None:
+            labels = TensorValue(np.asarray(self.labels()), library="numpy", dtype="int64")
+            logits = got[0] if isinstance(got, (list, tuple)) and len(got) == 1 else got
+            reference = (ref[0] if isinstance(ref, (list, tuple)) and len(ref) == 1 else ref, labels)
+        else:
+            logits = got[0] if isinstance(got, (list, tuple)) and len(got) == 2 else got
+            labels = ref[1] if isinstance(ref, (list, tuple)) and len(ref) == 2 else None
+            reference = ref
         accuracy = self.accuracy((logits, labels))
         if accuracy is None:
             return f"produced {describe(logits)}; expected class scores for every example"
-        return AtLeast(self.minimum, self.below_reference, "accuracy on held-out data")(accuracy, self.accuracy(ref))
+        return AtLeast(self.minimum, self.below_reference, "accuracy on held-out data")(accuracy,
+                                                                                       self.accuracy(reference))
 
     @staticmethod
     def accuracy(value) -> float | None:

@@ -86,12 +86,17 @@ class Question:
         checks: The :class:`Check` s (and :class:`Property` s) judged on what the probe recorded; their points
             must add up to the grade cell's points.
         helpers: Plain functions or classes the probe uses (e.g. :class:`JudgedAlone`), sent with its source.
+        data: A function of the grader process, ``data() -> {name: NumPy array}``, whose arrays the probe reads
+            as ``probe_data()[name]``. They travel as raw bytes: the code and seeds that made them (and whatever
+            goes with them, such as the labels of held-out inputs) stay in the grader process, where no code
+            of the student's runs.
     """
 
     grade_id: str
     probe: Callable
     checks: tuple = field(default_factory=tuple)
     helpers: tuple = ()  # plain functions the probe calls, sent to the kernel with its source
+    data: Callable | None = None  # grader-side: () -> {name: array}, sent to the kernel as data only
 
     def __post_init__(self):
         object.__setattr__(self, "checks", tuple(self.checks))
@@ -104,7 +109,29 @@ class Question:
     def probe_source(self) -> tuple[str, str]:
         """The probe function's source (after its helpers') and name, ready to send to a kernel."""
         parts = [textwrap.dedent(inspect.getsource(f)) for f in (*self.helpers, self.probe)]
+        if self.data is not None:
+            parts.insert(0, data_source(self.data()))
         return "\n\n".join(parts), self.probe.__name__
+
+
+def data_source(arrays: dict) -> str:
+    """Source text binding ``probe_data()`` to ``arrays`` (name -> NumPy array), which it carries as raw bytes."""
+    import base64
+
+    import numpy as np
+
+    packed = {}
+    for name, array in arrays.items():
+        a = np.ascontiguousarray(np.asarray(array))
+        if a.dtype.kind not in "biuf":
+            raise AssignmentError(f"probe data {name!r} is an array of {a.dtype}; only numbers travel as data")
+        packed[str(name)] = (a.dtype.str, list(a.shape), base64.b64encode(a.tobytes()).decode("ascii"))
+    return ("def probe_data():\n"
+            "    import base64\n\n"
+            "    import numpy as np\n\n"
+            "    return {name: np.frombuffer(base64.b64decode(raw), dtype=np.dtype(wire)).reshape(shape).copy()\n"
+            "            for name, (wire, shape, raw) in _PROBE_DATA.items()}\n\n\n"
+            f"_PROBE_DATA = {packed!r}\n")
 
 
 @dataclass(frozen=True)

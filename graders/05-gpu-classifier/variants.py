@@ -286,4 +286,33 @@ VARIANTS = [
             "\n"
             "model = Oracle().to(DEVICE)\n"
             "history = [0.0]\n")}),
+    # a model that never trained, calling whatever draws the held-out split that it finds in its callers' frames
+    # (a function named held_out, among their locals or globals) and answering with those labels
+    Variant("cheat_model_calls_callers_held_out_generator", fails=TRAINED, answers={
+        "train_model": (
+            "import sys\n"
+            "\n"
+            "class Oracle(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.bias = nn.Parameter(torch.zeros(3))\n"
+            "\n"
+            "    def forward(self, inp):\n"
+            "        f = sys._getframe(1)\n"
+            "        while f is not None:\n"
+            "            for space in (f.f_locals, f.f_globals):\n"
+            "                for name, fn in list(space.items()):\n"
+            "                    if 'held_out' in name and callable(fn):\n"
+            "                        try:\n"
+            "                            got = fn()\n"
+            "                        except Exception:\n"
+            "                            continue\n"
+            "                        if isinstance(got, tuple) and len(got) == 2 and len(got[1]) == len(inp):\n"
+            "                            return F.one_hot(torch.as_tensor(got[1]), 3).float().to(inp.device) * 10 + self.bias\n"
+            "            f = f.f_back\n"
+            "        return self.bias.expand(len(inp), 3)\n"
+            "\n"
+            "\n"
+            "model = Oracle().to(DEVICE)\n"
+            "history = [0.0]\n")}),
 ]

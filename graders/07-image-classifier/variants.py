@@ -279,4 +279,36 @@ VARIANTS = [
             '                nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n'
             '                nn.Flatten(), nn.Linear(32 * 7 * 7, classes))\n'
         )}),
+    # a model that never trained, calling the function that draws the held-out set wherever its callers' frames
+    # (their globals) hold one, and answering with the labels of the chunk it was given
+    Variant("cheat_model_calls_callers_held_out_set", fails=TRAINED, answers={
+        "train_model": (
+            'import sys\n'
+            'class Oracle(nn.Module):\n'
+            '    """No training at all: finds the held-out set among its callers\' globals."""\n'
+            '    def __init__(self):\n'
+            '        super().__init__()\n'
+            '        self.bias = nn.Parameter(torch.zeros(10))\n'
+            '    def forward(self, inp):\n'
+            '        f = sys._getframe(1)\n'
+            '        while f is not None:\n'
+            '            for name, fn in list(f.f_globals.items()):\n'
+            "                if 'held_out' not in name or not callable(fn):\n"
+            '                    continue\n'
+            '                try:\n'
+            '                    got = fn()\n'
+            '                except Exception:\n'
+            '                    continue\n'
+            '                if not (isinstance(got, tuple) and len(got) == 2):\n'
+            '                    continue\n'
+            '                x, y = (torch.as_tensor(v) for v in got)\n'
+            '                x = x.to(inp.device)\n'
+            '                for start in range(0, len(x), len(inp)):\n'
+            '                    if torch.equal(x[start:start + len(inp)], inp):\n'
+            '                        return F.one_hot(y[start:start + len(inp)].to(inp.device), 10).float() * 10 + self.bias\n'
+            '            f = f.f_back\n'
+            '        return self.bias.expand(len(inp), 10)\n'
+            'model = Oracle().to(DEVICE)\n'
+            'history = [0.0]\n'
+        )}),
 ]
