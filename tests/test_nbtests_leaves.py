@@ -180,3 +180,13 @@ def test_values_of_builtin_types_outside_the_builtins_namespace_are_vouched_for(
     assert problems(entries) == [] and all(e["ok"] for e in entries)
     # the leaf recorder reads types with the set-up's `type`, whatever the student bound to the name
     assert plan["protect"]["type"] == ["builtin", "type"]
+
+
+def test_leaves_on_one_branch_only_are_checked_when_they_run_and_never_required():
+    source = "assert abs((w if flag else b) - 3) < 0.05\n"
+    entries, _, plan = run(source, {"w": "_F(0.0)", "b": 3.0, "flag": True})
+    needs = [need for need in plan["required"] if isinstance(need, dict)]
+    assert len(needs) == 1 and len(needs[0]["leaves"]) == 1  # `flag` always runs, neither branch does
+    assert problems(entries) and "_F" in problems(entries)[0]
+    entries, _, _ = run(source, {"w": "_F(0.0)", "b": 3.0, "flag": False})
+    assert problems(entries) == [] and all(e["ok"] for e in entries)

@@ -176,6 +176,7 @@ class _Lift(ast.NodeTransformer):
         self.names = names
         self.count = 0
         self.leaves: dict[int, list[int]] = {}  # comparison -> the leaves it always reports with it
+        self.wrapped = 0  # leaves wrapped in all (also those evaluated only on some branch)
 
     def _call(self, form: str, args: list, kwargs: list | None = None, msg=None, negate=False,
               condition=False):
@@ -231,6 +232,7 @@ class _Lift(ast.NodeTransformer):
 
     def _leaf(self, node, owner, always, conditional):
         self.count += 1
+        self.wrapped += 1
         if not conditional:
             always.append(self.count)
         return ast.Call(func=ast.Name(LEAF, ast.Load()), args=[ast.Constant(self.count), ast.Constant(owner), node],
@@ -351,7 +353,7 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
     if value:
         last = tree.body[-1]
         tree.body[-1] = ast.copy_location(ast.Assign(targets=[ast.Name(VALUE, ast.Store())], value=last.value), last)
-    if lifter.leaves:
+    if lifter.wrapped:
         tree.body.insert(0, ast.parse(LEAF_SOURCE).body[0])
     ast.fix_missing_locations(tree)
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
