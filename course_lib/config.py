@@ -70,15 +70,6 @@ class LatePolicy:
             return score
         return min(score, score * self.late_penalty_per_day * math.ceil(days))
 
-    def describe(self) -> str:
-        """The policy in words, for feedback pages."""
-        parts = []
-        if self.late_penalty_per_day:
-            parts.append(f"{self.late_penalty_per_day:.0%} of the score per started day late")
-        if self.late_cutoff_days is not None:
-            parts.append(f"no points after {self.late_cutoff_days:g} day(s)")
-        return "; ".join(parts) or "no penalty"
-
 
 @dataclass(frozen=True)
 class SlurmSettings:

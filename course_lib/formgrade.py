@@ -67,6 +67,11 @@ def formgrade(*, config: CourseConfig, ip: str = "127.0.0.1", port: int = 8890, 
         if not gb.assignments:
             raise CourseError("the gradebook has no assignment yet",
                               hint="autograde an assignment first (course autograde AID)")
+        assignments = [a.name for a in gb.assignments]
+    from .late import refresh_totals
+
+    for assignment in assignments:  # the totals it shows: today's due dates, penalties and submitted files
+        refresh_totals(config, assignment)
     token = token or secrets.token_hex(24)
     host = "localhost" if ip in ("127.0.0.1", "::1", "localhost") else ip
     cmd = server_command(config, ip=ip, port=port, token=token, open_browser=open_browser)

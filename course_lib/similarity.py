@@ -306,8 +306,10 @@ def _grades(config: CourseConfig, assignment_id: str, notes: list) -> dict:
     """student -> (total after late penalty, max score), when the gradebook has the assignment."""
     from .errors import GradebookError
     from .gradebook import open_gradebook
+    from .late import refresh_totals
 
     try:
+        refresh_totals(config, assignment_id)  # the due date and hand grades as they are now
         with open_gradebook(config) as gb:
             try:
                 ga = gb.find_assignment(assignment_id)
