@@ -87,6 +87,44 @@ class CourseEngine(NBClientEngine):
 papermill_engines.register(ENGINE_NAME, CourseEngine)
 
 
+
+def execute_notebook(source: str, *, input_path: str, output_path: str, parameters: dict, kernel_name: str,
+                     language: str, **engine_kwargs):
+    """Run the notebook ``source`` (JSON text) as ``papermill.execute_notebook`` would, in memory.
+
+    The same steps as papermill's: read the notebook (with papermill's metadata and tags), inject the
+    parameters, record the paths in its metadata, drop old error markers, run it with this engine. What
+    papermill adds after the run is left out because nothing here reads it: it serialises the notebook
+    twice (once more with an error banner when a cell raised) and writes it to ``output_path``; the
+    caller takes the executed notebook from ``course_run`` instead, and a cell's error from its outputs.
+    Nothing is read from ``input_path`` or written to ``output_path``.
+    """
+    import nbformat
+    from papermill import __version__
+    from papermill.execute import prepare_notebook_metadata, remove_error_markers
+    from papermill.parameterize import parameterize_notebook
+
+    # papermill's load_notebook_node, from the text
+    nb = nbformat.reads(source, as_version=4)
+    nb = nbformat.v4.upgrade(nb) or nb
+    if not hasattr(nb.metadata, "papermill"):
+        nb.metadata["papermill"] = {"default_parameters": dict(), "parameters": dict(),
+                                    "environment_variables": dict(), "version": __version__}
+    for cell in nb.cells:
+        if not hasattr(cell.metadata, "tags"):
+            cell.metadata["tags"] = []
+        if not hasattr(cell.metadata, "papermill"):
+            cell.metadata["papermill"] = dict()
+    if parameters:
+        nb = parameterize_notebook(nb, parameters, False, kernel_name=kernel_name, language=language,
+                                   engine_name=ENGINE_NAME)
+    nb = prepare_notebook_metadata(nb, input_path, output_path, False)
+    nb = remove_error_markers(nb)
+    kernel_name = papermill_engines.nb_kernel_name(engine_name=ENGINE_NAME, nb=nb, name=kernel_name)
+    return papermill_engines.execute_notebook_with_engine(ENGINE_NAME, nb, input_path=input_path, output_path=None,
+                                                          kernel_name=kernel_name, **engine_kwargs)
+
+
 RECONNECT_MS = 10  # how soon a client retries a kernel socket that is not bound yet (ZeroMQ's default: 100 ms)
 
 

@@ -182,10 +182,9 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
     ``pool``: the kernel pool to fork a sandboxed kernel from (default: this process's current one).
     """
     import nbformat
-    import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from .engine import ENGINE_NAME
+    from .engine import execute_notebook
     from .instrument import read_run, strip
 
     started = time.monotonic()
@@ -201,8 +200,8 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
     (scratch / "home").mkdir()
     status, problem = "completed", ""
     try:
+        # the notebook is run from the job's text and kept in memory: neither path is read or written
         src, out, run = scratch / ".course-in.ipynb", scratch / ".course-out.ipynb", {}
-        src.write_text(job.source)
 
         def cell_timeout(cell) -> int:
             if _role(cell) == "setup":
@@ -230,9 +229,9 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
         mark("run set-up")
         try:
             with kernel_session(job, scratch, pool) as km:
-                papermill.execute_notebook(
-                    str(src), str(out), parameters=job.parameters, kernel_name=job.kernel_name,
-                    language="python", engine_name=ENGINE_NAME, max_output_bytes=job.policy.max_output_kb * 1000,
+                execute_notebook(
+                    job.source, input_path=str(src), output_path=str(out), parameters=job.parameters,
+                    kernel_name=job.kernel_name, language="python", max_output_bytes=job.policy.max_output_kb * 1000,
                     progress_bar=False, log_output=False, km=km,  # no cwd=: papermill would chdir the whole process
                     allow_errors=True, interrupt_on_timeout=True, timeout_func=cell_timeout,
                     error_on_timeout={"ename": CELL_TIMEOUT_ERROR,
@@ -243,11 +242,8 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
                     on_cell_start=on_cell_start, on_cell_executed=on_cell_executed,
                     # a loaded machine can be slow to deliver the last output of a cell; that is not the student's fault
                     iopub_timeout=IOPUB_TIMEOUT,
-                    # the notebook stays in memory while it runs (no rewrite after every cell)
-                    request_save_on_cell_execute=False, course_run=run,
+                    course_run=run,
                 )
-        except papermill.PapermillExecutionError:
-            pass  # a student's cell raised; every cell still ran (allow_errors)
         except NotebookTimeout:
             status, problem = "timeout", (f"the notebook ran out of time ({job.notebook_timeout:g} s); "
                                           "later cells did not run")
