@@ -87,6 +87,35 @@ class CourseEngine(NBClientEngine):
 papermill_engines.register(ENGINE_NAME, CourseEngine)
 
 
+def _read_dates_quickly() -> None:
+    """Read the date in each message's header with the standard library's ISO 8601 parser.
+
+    jupyter_client turns the ``date`` of every message's header and parent header into a datetime with
+    dateutil's general parser: about 65 microseconds a header, two per message, some 60 messages a
+    notebook (8 ms of the grader's CPU per submission). These dates are ISO 8601 as the kernel writes
+    them, which ``datetime.fromisoformat`` reads to the same datetime in well under a microsecond; any
+    string it does not read still goes to dateutil.
+    """
+    from datetime import datetime
+
+    from jupyter_client import jsonutil
+
+    general = getattr(jsonutil, "_dateutil_parse", None)
+    if general is None or getattr(general, "course_iso", False):
+        return
+
+    def parse(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return general(text)
+
+    parse.course_iso = True
+    jsonutil._dateutil_parse = parse
+
+
+_read_dates_quickly()
+
 
 def execute_notebook(source: str, *, input_path: str, output_path: str, parameters: dict, kernel_name: str,
                      language: str, **engine_kwargs):
