@@ -203,6 +203,53 @@ def warm_up():
         error = None
 
 
+def murmur2_x86(data, seed):
+    """ipykernel's ``murmur2_x86``, the same hash, with NumPy mixing the 4-byte blocks all at once.
+
+    ipykernel names each cell's code after this hash of its source (the file name in tracebacks and
+    ``co_filename``), computed byte by byte in Python: 25 ms for the grading set-up cell alone, in every
+    kernel. Only the chaining of the blocks is left to a Python loop.
+    """
+    import numpy
+
+    m = 0x5BD1E995
+    raw = str.encode(data, "utf8")
+    length = len(raw)
+    h = seed ^ length
+    rounded_end = length & 0xFFFFFFFC
+    # each block as ipykernel mixes it (a 32-bit number times m fits in 64 bits)
+    ks = numpy.frombuffer(raw, dtype="<u4", count=rounded_end // 4).astype(numpy.uint64)
+    ks = (ks * m) & 0xFFFFFFFF
+    ks ^= ks >> 24
+    ks = (ks * m) & 0xFFFFFFFF
+    for k in ks.tolist():
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    val = length & 0x03
+    k = 0
+    if val == 3:
+        k = raw[rounded_end + 2] << 16
+    if val in (2, 3):
+        k |= raw[rounded_end + 1] << 8
+    if val in (1, 2, 3):
+        k |= raw[rounded_end]
+        h ^= k
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def quick_cell_names():
+    """Give the kernels the quicker ``murmur2_x86`` where it hashes exactly as ipykernel's own does."""
+    from ipykernel import compiler
+
+    samples = ["", "a", "ab", "abc", "abcd", "x = 1\n", "print('é中🙂')\n" * 7, "def f(x):\n    return x\n" * 50]
+    seed = compiler.get_tmp_hash_seed()
+    if all(murmur2_x86(text, seed) == compiler.murmur2_x86(text, seed) for text in samples):
+        compiler.murmur2_x86 = murmur2_x86
+
+
 def main():
     control, preload = sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else []
     _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the sandbox may read or trace this one
@@ -218,6 +265,10 @@ def main():
         # The grading set-up turns on deterministic algorithms; the first such call imports ~800 modules
         # (about 2 s). Setting the default state here is a no-op that does those imports once for all kernels.
         torch.use_deterministic_algorithms(False)
+    try:
+        quick_cell_names()
+    except Exception as exc:  # only a speed-up: kernels hash as ipykernel does
+        print(f"cell names: {exc!r}", flush=True)
     try:
         warm_up()  # last: it maps every module imported so far
     except Exception as exc:  # only a speed-up: kernels do it themselves
