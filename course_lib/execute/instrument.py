@@ -12,7 +12,12 @@ grading cells so neither probe code nor probe data reaches ``autograded/``.
 
 from __future__ import annotations
 
+import ast
 import copy
+import hashlib
+import hmac
+import json
+import secrets
 from pathlib import Path
 
 import nbformat
@@ -35,20 +40,72 @@ def _grading_cell(source: str, role: str, question: str = ""):
     return cell
 
 
-def setup_source(*, seed: int, device: str) -> str:
-    """Source of the set-up cell: the kernel-side module, installed under one private name."""
+def setup_source(*, seed: int, device: str, key: str = "") -> str:
+    """Source of the set-up cell: the kernel-side module, installed under one private name.
+
+    ``key`` signs the records of this run (see :func:`verified`); the kernel keeps it out of reach of the
+    notebook's code and wipes it from the places that keep this cell's text.
+    """
     code = KERNEL_SIDE.read_text()
     return ("__course_probe__ = {'__name__': '__course__'}\n"
             f"exec(compile({code!r}, '<course set-up>', 'exec'), __course_probe__)\n"
-            f"__course_probe__ = __course_probe__['install'](seed={int(seed)!r}, device={device!r})\n")
+            f"__course_probe__ = __course_probe__['install'](seed={int(seed)!r}, device={device!r}, key={key!r})\n")
 
 
 def probe_source(question: str, source: str, name: str) -> str:
     return f"__course_probe__.run({question!r}, {source!r}, {name!r})\n"
 
 
+def call_digest(*parts) -> str:
+    """What the kernel-side runner reports it ran (a probe's source and name, a test cell's code and plan)."""
+    return hashlib.sha256(json.dumps(list(parts), sort_keys=True).encode()).hexdigest()
+
+
+def _sent_digest(source) -> str:
+    """The digest of what a grading cell's runner call (``run`` or ``test``) sends the kernel, read from the
+    cell's source, which the kernel cannot change ("" when the cell is no such call)."""
+    try:
+        call = ast.parse("".join(source) if isinstance(source, list) else source).body[0].value
+        return call_digest(ast.literal_eval(call.args[1]), ast.literal_eval(call.args[2]))
+    except (SyntaxError, ValueError, AttributeError, IndexError, TypeError):
+        return ""
+
+
+ALTERED = "not graded: the grading record of this question was altered by the notebook's code"
+
+
+def verified(record, key: str, digest: str) -> str:
+    """Why a record published in the kernel is not to be believed ("" when it is): a missing or wrong
+    signature, a runner that found its own code replaced, or other code than the grader sent."""
+    if not isinstance(record, dict):
+        return "not a record"
+    mac = record.get("mac")
+    body = {k: v for k, v in record.items() if k != "mac"}
+    try:
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return "not plain data"
+    expected = hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+    if not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
+        return "no valid signature"
+    if record.get("tampered"):
+        return "the grading code was replaced while it ran"
+    if record.get("digest") != digest:
+        return "it ran other code than the grader sent"
+    return ""
+
+
+def run_key(nb) -> str:
+    """The signing key of an instrumented notebook's run (in its set-up cell's metadata; "" when none)."""
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get(ROLE)
+        if meta and meta.get("role") == "setup":
+            return str(meta.get("key", ""))
+    return ""
+
+
 def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, seed: int, device: str,
-               tests: dict | None = None, keeps: dict | None = None):
+               tests: dict | None = None, keeps: dict | None = None, key: str | None = None):
     """A copy of ``student_nb`` ready to run: clean, restored, with grading cells added.
 
     Args:
@@ -60,7 +117,10 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
             student's copies (as nbgrader's ``OverwriteCells`` does).
         keeps: ``grade_id -> names``: read-only cells whose functions and classes the tests use; a grading
             cell after each remembers them as the instructor defined them.
+        key: The key that signs this run's records (default: a new random one); it is kept in the set-up
+            cell's metadata, which the kernel cannot change, for :func:`read_run`.
     """
+    key = secrets.token_hex(32) if key is None else key
     nb = copy.deepcopy(student_nb)
     locked = {grade_id(c): c for c in release_nb.cells if is_locked(c) and grade_id(c)}
     released = {grade_id(c): c for c in release_nb.cells if grade_id(c)}
@@ -91,7 +151,9 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
     for question, source, name in probes:
         index = _anchor(nb.cells, question, order, release_nb)
         nb.cells.insert(index, _grading_cell(probe_source(question, source, name), "probe", question))
-    nb.cells.insert(0, _grading_cell(setup_source(seed=seed, device=device), "setup"))
+    setup = _grading_cell(setup_source(seed=seed, device=device, key=key), "setup")
+    setup.metadata[ROLE]["key"] = key
+    nb.cells.insert(0, setup)
     return nb
 
 
@@ -127,10 +189,11 @@ def _anchor(cells, question: str, order: list[str], release_nb) -> int:
     return len(cells)
 
 
-def test_outcome(cell, ignore: str = "") -> dict:
+def test_outcome(cell, ignore: str = "", key: str = "") -> dict:
     """What one executed test cell showed, as plain data for the grader to score (nbgrader's rule, there).
 
     ``ignore``: nbgrader's ``c.IgnorePattern.pattern``; stderr matching it does not count, as in nbgrader.
+    ``key``: the run's signing key; a report without its valid signature is no report (``altered`` says why).
     """
     import re
 
@@ -141,8 +204,12 @@ def test_outcome(cell, ignore: str = "") -> dict:
         kind = output.get("output_type")
         if kind == "display_data" and MIME in output.get("data", {}):
             report = output["data"][MIME]
-            if isinstance(report, dict) and report.get("kind") == "test":
-                outcome["report"] = report
+            if isinstance(report, dict) and report.get("kind") == "test" and outcome["report"] is None:
+                why = verified(report, key, _sent_digest(cell.get("source", ""))) if key else ""
+                if why:
+                    outcome.setdefault("altered", why)
+                else:
+                    outcome["report"] = report
         elif kind == "error" and outcome["error"] is None:
             outcome["error"] = {"ename": str(output.get("ename", "")), "evalue": str(output.get("evalue", ""))[:500]}
         elif kind == "stream" and output.get("name") == "stderr" and outcome["stderr"] is None:
@@ -160,8 +227,13 @@ def test_outcome(cell, ignore: str = "") -> dict:
     return outcome
 
 
-def read_run(nb, ignore: str = "") -> tuple[dict, list[CellError], dict]:
-    """Probe records by question, the errors of the student's own cells, and what each test cell showed."""
+def read_run(nb, ignore: str = "", key: str | None = None) -> tuple[dict, list[CellError], dict]:
+    """Probe records by question, the errors of the student's own cells, and what each test cell showed.
+
+    ``key``: the run's signing key (default: the one :func:`instrument` put in the set-up cell's metadata).
+    A record without its valid signature counts as no record: a probe's becomes one marked ``altered``.
+    """
+    key = run_key(nb) if key is None else key
     probes: dict = {}
     tests: dict = {}
     errors: list[CellError] = []
@@ -170,14 +242,20 @@ def read_run(nb, ignore: str = "") -> tuple[dict, list[CellError], dict]:
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get(ROLE)
         if meta and meta.get("role") == "test":
-            tests[meta.get("question", "")] = test_outcome(cell, ignore)
+            tests[meta.get("question", "")] = test_outcome(cell, ignore, key)
         elif meta:
             if meta.get("role") == "probe":
                 for output in cell.get("outputs", []):
                     if output.get("output_type") == "display_data" and MIME in output.get("data", {}):
                         record = output["data"][MIME]
-                        if isinstance(record, dict) and record.get("question") == meta.get("question"):
+                        if not isinstance(record, dict) or record.get("question") != meta.get("question"):
+                            continue
+                        why = verified(record, key, _sent_digest(cell.get("source", ""))) if key else ""
+                        if not why:
                             probes[meta["question"]] = record
+                            break
+                        probes.setdefault(meta["question"], {"question": meta["question"], "values": {},
+                                                             "error": None, "altered": why})
             continue
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             continue

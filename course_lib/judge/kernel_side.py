@@ -16,8 +16,14 @@ MAX_ITEMS = 10_000
 MAX_TEXT = 2_000
 
 
-def install(seed, device):
-    """Seed everything and return the probe runner bound to this kernel."""
+def install(seed, device, key=""):
+    """Seed everything and return the probe runner bound to this kernel.
+
+    ``key`` (made by the grader for this run) signs every record the runner publishes. It is kept only in
+    the closure of the signing function and wiped from the places that keep the set-up cell's text (IPython's
+    input history, ``In``/``_ih``/``_i*``, linecache, the kernel's copy of the request), so a student's
+    replacement of the runner, or of anything it uses, cannot sign what it publishes.
+    """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     try:
@@ -43,48 +49,187 @@ def install(seed, device):
         torch.use_deterministic_algorithms(True, warn_only=True)
     from IPython import get_ipython
 
+    shell = get_ipython()
     # Bound now, before any student code runs: rebinding IPython.display later does not reach it.
-    return Runner(get_ipython().display_pub.publish, Pristine())
+    runner = _bind(shell.display_pub.publish, Pristine(), key, globals())
+    if key:
+        _scrub(shell, key)
+    return runner
+
+
+def _bind(publish, pristine, key, space):
+    """The runner of this kernel: what it publishes, signs, and relies on is held in closures, not attributes.
+
+    Before each call the runner puts back this module's functions and classes as the set-up left them; a
+    record made while any of them (or the set-up's library objects the runner keeps) had been replaced is
+    published as tampered, which the grader counts as no record.
+    """
+    import hashlib
+    import hmac
+    import json
+
+    new_mac, sha256, dumps, loads = hmac.new, hashlib.sha256, json.dumps, json.loads
+    signer = new_mac(key.encode(), digestmod=sha256) if key else None
+    kept = {}
+
+    def digest(*parts):
+        return sha256(dumps(list(parts), sort_keys=True).encode()).hexdigest()
+
+    class CourseRunner(Runner):
+        __slots__ = ()
+
+        def run(self, question, source, name):
+            restore()
+            return Runner._run(self, emit, pristine, question, source, name, digest(source, name))
+
+        def keep(self, names):
+            restore()
+            return Runner._keep(self, kept, names)
+
+        def test(self, question, code, plan):
+            restore()
+            return Runner._test(self, emit, pristine, kept, question, code, plan, digest(code, plan))
+
+    guarded = [space, pristine.__dict__, pristine.functions, pristine.types, pristine.builtin_names, _ORIGINAL]
+    classes = [CourseRunner, Runner, Student, Lifter, Pristine]
+    saved = [(d, dict(d)) for d in guarded]
+    saved_classes = [(c, dict(c.__dict__)) for c in classes]
+
+    def changed():
+        out = []
+        for d, snapshot in saved:
+            if len(d) != len(snapshot) or any(d.get(k, _MISSING) is not v for k, v in snapshot.items()):
+                out.append(str(d.get("__name__", type(d).__name__)))
+        for c, snapshot in saved_classes:
+            now = c.__dict__
+            if len(now) != len(snapshot) or any(now.get(k, _MISSING) is not v for k, v in snapshot.items()):
+                out.append(c.__name__)
+        return out
+
+    def restore():
+        for d, snapshot in saved:
+            for k in [k for k in d if k not in snapshot]:
+                del d[k]
+            for k, v in snapshot.items():
+                if d.get(k, _MISSING) is not v:
+                    d[k] = v
+        for c, snapshot in saved_classes:
+            for k in [k for k in c.__dict__ if k not in snapshot]:
+                type.__delattr__(c, k)
+            for k, v in snapshot.items():
+                if c.__dict__.get(k, _MISSING) is not v:
+                    type.__setattr__(c, k, v)
+
+    def emit(record):
+        # a copy made now: what the record holds cannot change after it is signed
+        try:
+            record = loads(dumps(record, sort_keys=True))
+        except Exception as exc:  # not plain data: say so, signed, rather than nothing
+            record = {"question": record.get("question"), "kind": record.get("kind", "probe"), "values": {},
+                      "error": {"kind": "raised", "ename": type(exc).__name__, "evalue": str(exc)[:MAX_TEXT]},
+                      "digest": record.get("digest")}
+        tampered = changed()
+        if tampered:
+            record = {"question": record.get("question"), "kind": record.get("kind", "probe"),
+                      "tampered": sorted(tampered)[:20], "values": {}, "error": None}
+        if signer is not None:
+            mac = signer.copy()
+            mac.update(dumps(record, sort_keys=True, separators=(",", ":")).encode())
+            record["mac"] = mac.hexdigest()
+        publish(data={MIME: record}, metadata={})
+
+    return CourseRunner()
+
+
+def _scrub(shell, key):
+    """Wipe the key from everything that keeps the set-up cell's text (it is in the cell's source)."""
+    import linecache
+    import sys
+
+    def clean(text):
+        return text.replace(key, "") if type(text) is str else text
+
+    ns = shell.user_ns
+    for name in list(ns):
+        if name.startswith("_i") and type(ns[name]) is str:
+            ns[name] = clean(ns[name])
+    hm = getattr(shell, "history_manager", None)
+    lists = [ns.get("In"), ns.get("_ih")]
+    if hm is not None:
+        lists += [getattr(hm, "input_hist_raw", None), getattr(hm, "input_hist_parsed", None)]
+        for name in ("_i00", "_i", "_ii", "_iii"):
+            if type(getattr(hm, name, None)) is str:
+                setattr(hm, name, clean(getattr(hm, name)))
+        try:
+            with hm.db_input_cache_lock:
+                hm.db_input_cache[:] = [tuple(clean(x) for x in row) for row in hm.db_input_cache]
+                hm.db.execute("UPDATE history SET source = replace(source, ?, ''), "
+                              "source_raw = replace(source_raw, ?, '')", (key, key))
+        except Exception:
+            pass
+    for items in lists:
+        if type(items) is list:
+            items[:] = [clean(x) for x in items]
+    for cache in (linecache.cache, getattr(linecache, "_ipython_cache", None)):
+        if isinstance(cache, dict):
+            for name, entry in list(cache.items()):
+                if type(entry) is tuple and len(entry) == 4 and type(entry[2]) is list \
+                        and any(key in line for line in entry[2] if type(line) is str):
+                    cache[name] = (entry[0], entry[1], [clean(line) for line in entry[2]], entry[3])
+    kernel = getattr(shell, "kernel", None)
+    parents = list(getattr(kernel, "_parents", {}).values()) + [getattr(kernel, "_parent", None)]
+    for parent in parents:
+        content = parent.get("content") if isinstance(parent, dict) else None
+        if isinstance(content, dict) and type(content.get("code")) is str:
+            content["code"] = clean(content["code"])
+    frame = sys._getframe(1)
+    while frame is not None:  # the cell being run (IPython's ExecutionInfo of it)
+        for value in list(frame.f_locals.values()):
+            info = getattr(value, "info", value)
+            if type(info).__name__ == "ExecutionInfo" and type(getattr(info, "raw_cell", None)) is str:
+                info.raw_cell = clean(info.raw_cell)
+            if type(info).__name__ == "ExecutionInfo" and type(getattr(info, "transformed_cell", None)) is str:
+                info.transformed_cell = clean(info.transformed_cell)
+        frame = frame.f_back
 
 
 class Runner:
-    """Runs one probe function, or one nbgrader test cell, against the student's namespace."""
+    """Runs one probe function, or one nbgrader test cell, against the student's namespace.
 
-    def __init__(self, publish, pristine=None):
-        self._publish = publish
-        self._pristine = pristine
-        self._kept = {}
+    The runner a kernel gets is made by :func:`_bind`, which holds what it publishes with, signs with and
+    relies on in closures; the methods here take those as arguments.
+    """
 
-    def run(self, question, source, name):
+    __slots__ = ()
+
+    def _run(self, emit, pristine, question, source, name, digest):
         from IPython import get_ipython
 
         space = {"__name__": "__course_probe__"}
         student = Student(get_ipython().user_ns)
-        record = {"question": question, "values": student.values, "error": None}
+        record = {"question": question, "values": student.values, "error": None, "digest": digest}
         # The probe's own calls (torch.randint drawing hidden data, torch.is_grad_enabled in a hook) reach the
         # libraries as the set-up found them: a student's earlier monkeypatch cannot stash or bend them.
-        changes = self._pristine.restore() if self._pristine is not None else []
+        changes = pristine.restore()
         try:
-            exec(compile(source, f"<probe {question}>", "exec"), space)
+            pristine.exec(pristine.compile(source, f"<probe {question}>", "exec"), space)
             space[name](student)
         except BaseException as exc:  # a probe must always report
             record["error"] = raised(exc)
         finally:
-            if self._pristine is not None:
-                self._pristine.put_back(changes)
-        self._publish(data={MIME: record}, metadata={})
+            pristine.put_back(changes)
+        emit(record)
 
-
-    def keep(self, names):
+    def _keep(self, kept, names):
         """Remember what a read-only cell of the instructor's just defined: tests use these, not later rebindings."""
         from IPython import get_ipython
 
         space = get_ipython().user_ns
         for name in names:
             if name in space:
-                self._kept[name] = space[name]
+                kept[name] = space[name]
 
-    def test(self, question, code, plan):
+    def _test(self, emit, pristine, kept, question, code, plan, digest):
         """Run one nbgrader test cell, rewritten by the grader, and report how it went; returns its value.
 
         The code is compiled with the compiler of the set-up (never the student's ``compile``, input or AST
@@ -94,16 +239,16 @@ class Runner:
         """
         from IPython import get_ipython
 
-        p = self._pristine
+        p = pristine
         record = {"question": question, "kind": "test", "lifted": [], "error": None, "value": None, "text": None,
-                  "value_sent": bool(plan.get("value")), "done": False}
+                  "value_sent": bool(plan.get("value")), "done": False, "digest": digest}
         # the test runs in the notebook's own namespace, as nbgrader runs it (it may `del` a name to see what
         # breaks); the names it relies on hold the set-up's objects while it runs
         space = get_ipython().user_ns
         changes = p.restore()
         saved = {}
         try:
-            overlay = self._overlay(plan)
+            overlay = self._overlay(p, kept, plan)
             for name in (*overlay, LIFTER, VALUE):
                 saved[name] = space.get(name, _MISSING)
             space.update(overlay)
@@ -128,21 +273,21 @@ class Runner:
                             space[name] = before
                 for name in plan.get("keep", ()):
                     if name in space:
-                        self._kept[name] = space[name]
+                        kept[name] = space[name]
                 record["done"] = True
-                self._publish(data={MIME: record}, metadata={})
+                emit(record)
         finally:
             p.put_back(changes)
 
-    def _overlay(self, plan):
+    def _overlay(self, p, kept, plan):
         out = {}
         for name, spec in plan.get("protect", {}).items():
             try:
                 if spec[0] == "kept":
-                    if spec[1] in self._kept:
-                        out[name] = self._kept[spec[1]]
+                    if spec[1] in kept:
+                        out[name] = kept[spec[1]]
                 else:
-                    out[name] = self._pristine.resolve(spec)
+                    out[name] = p.resolve(spec)
             except Exception:  # an import the set-up cannot make: the name stays as the notebook left it
                 continue
         return out

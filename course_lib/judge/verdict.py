@@ -113,6 +113,10 @@ def _compare(check, record: dict, reference: dict) -> tuple[str, bool]:
 
 
 def _probe_error(record: dict) -> str:
+    if record.get("altered"):  # read_run found no record with the run's valid signature
+        from ..execute.instrument import ALTERED
+
+        return ALTERED
     error = record.get("error")
     if not error:
         return ""
