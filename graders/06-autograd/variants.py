@@ -73,9 +73,18 @@ VARIANTS = [
             "def log_softmax(logits):\n"
             "    shifted = logits - logits.amax(dim=-1, keepdim=True)\n"
             "    return shifted - torch.log(torch.exp(shifted).sum(dim=-1, keepdim=True))\n"),
-        "fit_line": fit_line().replace("    return w.item(), b.item()\n",
-                                       "    import numpy as np\n"
-                                       "    return np.float64(w.item()), np.float64(b.item())\n"),
+        # independent work: an optimizer and a parameter vector, the answer as NumPy floats
+        "fit_line": (
+            "import numpy as np\n\n"
+            "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    params = torch.zeros(2, requires_grad=True)\n"
+            "    optimizer = torch.optim.SGD([params], lr=lr)\n"
+            "    for _ in range(steps):\n"
+            "        optimizer.zero_grad()\n"
+            "        torch.nn.functional.mse_loss(params[0] * x + params[1], y).backward()\n"
+            "        optimizer.step()\n"
+            "    slope, intercept = params.tolist()\n"
+            "    return np.float64(slope), np.float64(intercept)\n"),
     }),
     # -- misconceptions -------------------------------------------------------------------------
     Variant("leaky_relu_in_place", fails=(LEAKY,), answers={
