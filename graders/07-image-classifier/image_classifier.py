@@ -74,18 +74,17 @@ below it with probability under 0.1 % (with 95 % confidence in the estimate):
 configuration   N     mean    std     min     max     k      mean - k*std    floor
 ==============  ====  ======  ======  ======  ======  =====  ==============  =====
 small (CPU)     30    0.9239  0.0182  0.8775  0.9475  4.01   0.8509          0.85
-full (CPU)      6     0.9925  0.0006  0.9915  0.9933  6.58   0.9885          0.97
+full (CPU)      6     0.9896  0.0015  0.9875  0.9915  6.58   0.9799          0.97
 ==============  ====  ======  ======  ======  ======  =====  ==============  =====
 
 small: 3000 training images, 2 epochs, 3.0 s per training run on one core here
 (7 s with the machine's other work). full: 20,000 images, 6 epochs, 35 s per
-training run on an idle core here (116 s with the machine's other work). The small
+training run on an idle core here (205-250 s with the machine's other work). The small
 floor is mean - k*std rounded down to two decimals; the observed minimum (0.8775)
-is 0.0275 above it. The full row was measured on an earlier draw of the held-out
-set (the same generator with another seed; the small configuration's floor moved
-from 0.86 to 0.85 with the new draw). Six full runs give a valid but loose bound
-(k = 6.6 for N = 6); the full floor is set lower still, 0.97 (36 observed standard
-deviations below the mean), because these runs are CPU runs while the full
+is 0.0275 above it (on an earlier draw of the held-out set, the same generator
+with another seed, the small floor was 0.86). Six full runs give a valid but loose
+bound (k = 6.6 for N = 6); the full floor is set lower still, 0.97 (13 observed
+standard deviations below the mean), because these runs are CPU runs while the full
 configuration is graded on CUDA, and the spread of six runs says little about the
 tail. Thirty seeds on a GPU (seconds each) would tighten it.
 
