@@ -69,6 +69,15 @@ class Zygote:
     """One warm sandbox that forks kernels, one at a time."""
 
     def __init__(self, job, env: dict):
+        self._blank(job, env)
+        try:
+            self._start(job, env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _blank(self, job, env: dict) -> None:
+        """What it is before it has a sandbox: the kind of jobs it serves, and nothing to close yet."""
         self.key = pool_key(job, env)
         self.device = str(job.parameters.get("DEVICE", "cpu"))
         self._stack = contextlib.ExitStack()
@@ -76,11 +85,6 @@ class Zygote:
         self.proc = None
         self.sock = None
         self.ended = threading.Event()
-        try:
-            self._start(job, env)
-        except BaseException:
-            self.close()
-            raise
 
     def _start(self, job, env: dict) -> None:
         self.scratch = scratches.make("zygote")  # 0700: the sandbox reaches home and conn through its binds

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -103,13 +102,7 @@ class LentZygote(Zygote):
     """The service's sandbox, lent to this command: used as a :class:`Zygote`, closed by giving it back."""
 
     def __init__(self, job, env: dict, idle: int):
-        self.key = pools.pool_key(job, env)
-        self.device = str(job.parameters.get("DEVICE", "cpu"))
-        self._stack = contextlib.ExitStack()
-        self._counter = itertools.count(1)
-        self.proc = None
-        self.sock = None
-        self.ended = threading.Event()
+        self._blank(job, env)
         self.lock = threading.Lock()
         try:
             hello = self._connect(job, env, idle)
