@@ -746,3 +746,22 @@ def test_a_zero_moodle_would_skip_is_reported(course, spec, tmp_path):
     report = export_worksheet(config=course, assignment_id="01-tensors", worksheet=src, out=tmp_path / "o.csv")
     skipped = [w for w in report.warnings if "may skip this 0.00" in w]
     assert len(skipped) == 1 and skipped[0].startswith("Participant 1234567 (ada.lovelace)")
+
+
+def test_export_keeps_a_comment_written_in_moodle_and_does_not_repeat_its_own(graded_class, tmp_path):
+    """Moodle's upload replaces the stored comment with the cell: a marker's comment must be written back."""
+    from course_lib.moodle.export import export_worksheet
+
+    src = make_worksheet(tmp_path / "in.csv", comments={"1234567": "See me about Q3, please."})
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=first)
+    assert any("kept the comment" in w and "1234567" in w for w in report.warnings)
+    export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=first, out=second)
+    for out in (first, second):
+        rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
+        fbc = rows[0].index("Feedback comments")
+        cell = {r[0]: r for r in rows[1:]}["Participant 1234567"][fbc]
+        assert cell.startswith("See me about Q3, please.")
+        assert cell.count("See me about Q3") == 1 and cell.count("<strong>01-tensors: ") == 1
+        other = {r[0]: r for r in rows[1:]}["Participant 2345678"][fbc]
+        assert other.startswith("<p><strong>01-tensors: ")  # no comment of its own: the summary alone

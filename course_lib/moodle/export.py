@@ -5,8 +5,9 @@ filled for every graded student, ``Grade`` (the gradebook total after the late
 penalty, hand-graded points included, scaled to the row's ``Maximum Grade`` and
 clamped to it) and ``Feedback comments`` (short HTML, no backslash: Moodle's reader
 takes it as an escape character). Every other cell, the column set and the rows of
-students without a graded submission stay byte for byte as downloaded, so a
-re-upload never clears a comment someone wrote in Moodle. Members of a team
+students without a graded submission stay byte for byte as downloaded. A comment
+someone wrote in Moodle is kept, with the course's summary after it (Moodle's
+upload replaces the stored comment with the cell), so a re-upload never clears it. Members of a team
 submission were each collected with the team's notebook, so each row gets the grade.
 
 Course-wide grades go out as a CSV (matched by email) or in Moodle's XML grade
@@ -101,12 +102,28 @@ def scaled(total: Total, maximum: float) -> float:
     return min(maximum, max(0.0, round(total.final / total.max_score * maximum, 2)))
 
 
+def summary_start(assignment_id: str) -> str:
+    """How :func:`comment_html` begins, for finding an earlier export's summary in a comment."""
+    return f"<p><strong>{assignment_id}: "
+
+
+def kept_comment(existing: str, assignment_id: str) -> str:
+    """The part of a downloaded ``Feedback comments`` cell that a person wrote in Moodle.
+
+    Moodle's upload replaces the stored comment with the cell, so a marker's comment typed in Moodle
+    must be written back; an earlier export's summary (from its start on) is not kept, so a second
+    export does not repeat it.
+    """
+    at = existing.find(summary_start(assignment_id))
+    return (existing if at < 0 else existing[:at]).strip()
+
+
 def comment_html(config: CourseConfig, assignment: Assignment, total: Total) -> str:
     """Short HTML for Moodle's ``Feedback comments``: the total, each question with a grader's comment
     beside it (escaped, its line breaks as ``<br>``), the late penalty."""
     from ..feedback import comments_by_question, duration, question_titles
 
-    parts = [f"<p><strong>{assignment.id}: {total.final:g} / {total.max_score:g} points</strong></p>"]
+    parts = [f"{summary_start(assignment.id)}{total.final:g} / {total.max_score:g} points</strong></p>"]
     for spec in assignment.notebooks:
         cells = total.notebooks.get(spec.name)
         if spec.name in total.absent and len(assignment.notebooks) > 1:
@@ -191,7 +208,11 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
                                    "the upload, enter 0 by hand for this student if the grade is still empty")
         sheet.set(row, ws.GRADE, grade)
         if sheet.has(ws.FEEDBACK):
-            sheet.set(row, ws.FEEDBACK, ws.no_backslash(comment_html(config, assignment, total)))
+            kept = kept_comment(sheet.get(row, ws.FEEDBACK), assignment.id)
+            if kept:
+                report.warnings.append(f"{identifier} ({student}): kept the comment already in Moodle's "
+                                       "Feedback comments and put the course's summary after it")
+            sheet.set(row, ws.FEEDBACK, ws.no_backslash(kept + comment_html(config, assignment, total)))
         report.filled.append((student, pid, grade, ws.grade_text(maximum)))
         feedback_rows.append((student, pid, sheet.get(row, ws.FULL_NAME)))
     report.missing = sorted(set(totals) - seen)
