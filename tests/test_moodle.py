@@ -634,8 +634,8 @@ def html_unescape(text: str) -> str:
 
 
 # name, participant id, email, status, submitted, group cell. In a team assignment Moodle names the zip's
-# folders by group ("<name with _ as space, file-name characters dropped>_<group id>", or the site's
-# "Default group" alone) and shows each member's row with the group's name and the group's status.
+# folders by group ("<name with _ as space, format_string's "&" -> "&amp;", file-name characters dropped>_<group
+# id>", or the site's "Default group" alone) and shows each member's row with the group's name and status.
 ON_TIME = "Monday, 5 October 2026, 9:15 PM"
 TEAM = [
     ("Ada Lovelace", "1234567", "ada.lovelace@uni.example", "Submitted for grading", ON_TIME, "Lab_A & friends"),
@@ -644,7 +644,7 @@ TEAM = [
     ("Nobody Ned", "5678901", "ned@uni.example", "Submitted for grading", ON_TIME, "Default group"),
     ("Draft Dora", "4567890", "dora@uni.example", "Draft (not submitted)", ON_TIME, "Lab B"),
 ]
-TEAM_FOLDERS = {"Lab_A & friends": "Lab A  friends_42", "Default group": "Default group", "Lab B": "Lab B_43"}
+TEAM_FOLDERS = {"Lab_A & friends": "Lab A amp; friends_42", "Default group": "Default group", "Lab B": "Lab B_43"}
 
 
 def make_team_files(tmp_path: Path, spec):
@@ -654,7 +654,7 @@ def make_team_files(tmp_path: Path, spec):
     with zipfile.ZipFile(path, "w") as zf:
         for group, folder in TEAM_FOLDERS.items():
             zf.writestr(f"{folder}_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, group))
-        zf.writestr("Lab A  friends_42_assignsubmission_file/data/notes.txt", b"scratch")
+        zf.writestr("Lab A amp; friends_42_assignsubmission_file/data/notes.txt", b"scratch")
     return path, sheet
 
 
@@ -665,7 +665,8 @@ def test_team_submissions_are_collected_and_exported_for_every_member(course, sp
     zip_path, sheet = make_team_files(tmp_path, spec)
     report = collect_moodle(config=course, assignment_id="01-tensors", zip_path=zip_path, worksheet=sheet)
     assert sorted(s.student for s in report.collected) == ["ada.lovelace", "emile", "grace", "ned"]
-    assert dict(report.groups) == {"Default group": ["grace", "ned"], "Lab A friends_42": ["ada.lovelace", "emile"],
+    assert dict(report.groups) == {"Default group": ["grace", "ned"],
+                                   "Lab A amp; friends_42": ["ada.lovelace", "emile"],
                                    "Lab B_43": ["dora"]}
     assert [s for s, _, _ in report.skipped] == ["dora"]
     assert not [p for p in report.problems if "not in the worksheet" in p[2]]
@@ -685,6 +686,83 @@ def test_team_submissions_are_collected_and_exported_for_every_member(course, sp
     assert sorted(p for _, p, _, _ in export.filled) == ["1234567", "2345678", "3456789", "5678901"]
     with zipfile.ZipFile(fb) as zf:
         assert sorted(moodle_feedback_pid(n) for n in zf.namelist()) == ["1234567", "2345678", "3456789", "5678901"]
+
+
+def test_group_names_are_cleaned_the_way_moodles_zip_writes_them():
+    from course_lib.moodle.names import formatted_name, zip_name_of
+
+    # format_string: a bare "&" is escaped, an entity is left, tags are stripped, "<" ">" become entities;
+    # then clean_filename drops & < > " ` | ' : \\ / (and "_" became a space before)
+    assert zip_name_of("A & B", group=True) == "A amp; B"
+    assert zip_name_of("A &amp; B", group=True) == "A amp; B"
+    assert zip_name_of("R&D_team", group=True) == "Ramp;D team"
+    assert zip_name_of("<b>Lab</b> 1", group=True) == "Lab 1"
+    assert zip_name_of("x < y", group=True) == "x lt; y"
+    assert formatted_name("Tom's & Jerry's") == "Tom's &amp; Jerry's"
+    assert zip_name_of("Tom's & Jerry's") == "Toms Jerrys"  # a person's name is not formatted
+
+
+def test_a_team_folder_the_worksheet_does_not_explain_is_never_given_to_a_participant(course, spec, tmp_path):
+    """A group id and a participant id are both numbers: ``Team B_12`` must not become participant 12's work."""
+    from course_lib.errors import CourseError
+    from course_lib.moodle.importer import collect_moodle
+
+    people = [("Jane Roe", "12", "jane@uni.example", "Submitted for grading", ON_TIME),
+              ("Bob Poe", "13", "bob@uni.example", "Submitted for grading", ON_TIME)]
+    groups = ["Team A", "Team B"]
+    # the site writes the group column as "Gruppe", and the course was not told so
+    sheet = make_worksheet(tmp_path / "w.csv", people=people, extra=[("Gruppe", groups)])
+    zip_path = tmp_path / "team.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr(f"Team B_12_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "team B"))
+        zf.writestr(f"Team A_7_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "team A"))
+    with pytest.raises(CourseError, match="no folder of .* is named after the participant") as err:
+        collect_moodle(config=course, assignment_id="01-tensors", zip_path=zip_path, worksheet=sheet)
+    assert "Group" in err.value.hint
+    assert not course.path("submitted", "jane", "01-tensors").exists()
+    # one participant's own folder among them: only that one is collected, the team folder is reported
+    with zipfile.ZipFile(zip_path, "a") as zf:
+        zf.writestr(f"Bob Poe_13_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "bob"))
+    report = collect_moodle(config=course, assignment_id="01-tensors", zip_path=zip_path, worksheet=sheet)
+    assert [s.student for s in report.collected] == ["bob"]
+    misnamed = [p for p in report.problems if p[0] == "jane"]
+    assert len(misnamed) == 1 and "'Team B'" in misnamed[0][2] and "Jane Roe" in misnamed[0][2]
+    # told the site's header, the same zip is a team submission for each member
+    config = with_setting(course, "c.Course.moodle_headers = {'Group': 'Gruppe'}")
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr(f"Team B_12_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "team B"))
+        zf.writestr(f"Team A_7_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "team A"))
+    report = collect_moodle(config=config, assignment_id="01-tensors", zip_path=zip_path, worksheet=sheet)
+    copies = {s.student: Path(s.path).read_bytes() for s in report.collected}
+    assert b"team B" in copies["bob"] and b"team A" in copies["jane"]
+
+
+def test_a_group_with_an_ampersand_is_found_by_the_name_moodle_writes(course, spec, tmp_path):
+    from course_lib.moodle.importer import collect_moodle
+
+    people = [("Jane Roe", "12", "jane@uni.example", "Submitted for grading", ON_TIME),
+              ("Bob Poe", "13", "bob@uni.example", "Submitted for grading", ON_TIME)]
+    sheet = make_worksheet(tmp_path / "w.csv", people=people, extra=[("Group", ["R&D", "R&D"])])
+    zip_path = tmp_path / "team.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:  # the group's id is 12, like Jane's participant id
+        zf.writestr(f"Ramp;D_12_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "R and D"))
+    report = collect_moodle(config=course, assignment_id="01-tensors", zip_path=zip_path, worksheet=sheet)
+    assert sorted(s.student for s in report.collected) == ["bob", "jane"]
+    assert {g: sorted(m) for g, m in report.groups} == {"Ramp;D_12": ["bob", "jane"]}
+
+
+def test_blind_marking_in_another_language_is_accepted(course, spec, tmp_path):
+    from course_lib.moodle.importer import collect_moodle
+
+    people = [("", "12", "", "Submitted for grading", ON_TIME), ("", "13", "", "Submitted for grading", ON_TIME)]
+    sheet = make_worksheet(tmp_path / "w.csv", people=people, prefix="Teilnehmer/in")
+    zip_path = tmp_path / "blind.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:  # mod_assign's "participant" in German, "/" dropped
+        zf.writestr(f"Teilnehmerin_12_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "p12"))
+        zf.writestr(f"Participant_13_assignsubmission_file/{spec.name}.ipynb", notebook_bytes(spec, "p13"))
+    report = collect_moodle(config=course, assignment_id="01-tensors", zip_path=zip_path, worksheet=sheet)
+    assert sorted(s.student for s in report.collected) == ["participant-12", "participant-13"]
+    assert not report.problems
 
 
 def moodle_xml_import(data: bytes, items: set, users: set) -> list:

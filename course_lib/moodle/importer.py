@@ -28,7 +28,7 @@ from ..errors import CourseError, SubmissionError
 from ..models import Submission
 from ..notebooks import MAX_NOTEBOOK_BYTES, grade_id, read_notebook
 from . import worksheet as ws
-from .names import is_junk, is_safe, parse_entry, parse_group_entry, zip_name_of
+from .names import is_junk, is_name_of, is_safe, parse_entry, parse_group_entry, zip_name_of
 from .roster import Person, register
 
 MAX_ZIP_MEMBERS = 100_000
@@ -60,7 +60,7 @@ def people_from(sheet: ws.Worksheet, tz: str) -> list[Person]:
                           email=sheet.get(row, ws.EMAIL).strip(), id_number=sheet.get(row, ws.ID_NUMBER).strip(),
                           status=sheet.get(row, ws.STATUS).strip(),
                           submitted_at=ws.parse_time(sheet.get(row, ws.SUBMITTED_AT), tz),
-                          group=sheet.get(row, ws.GROUP).strip()))
+                          group=sheet.get(row, ws.GROUP).strip(), identifier=sheet.get(row, ws.IDENTIFIER).strip()))
     return out
 
 
@@ -69,7 +69,7 @@ def teams_from(people: list[Person]) -> dict[str, list[Person]]:
     teams: dict[str, list[Person]] = {}
     for person in people:
         if person.group:
-            teams.setdefault(zip_name_of(person.group), []).append(person)
+            teams.setdefault(zip_name_of(person.group, group=True), []).append(person)
     return teams
 
 
@@ -91,7 +91,22 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
                           hint="use the file Moodle's 'Download all submissions' gives, unchanged") from exc
     teams = teams_from(people)
     with archive:
-        files, team_files = _files_by_owner(archive, report, teams)
+        files, team_files, misnamed = _files_by_owner(archive, report, teams, by_pid)
+        for (pid, name), entries in sorted(misnamed.items()):
+            person = by_pid[pid]
+            report.problems.append((students[pid], ", ".join(i.filename for i, _ in entries)[:120],
+                                    f"the zip's folder is named {name!r} but participant {pid} of the worksheet is "
+                                    f"{person.full_name or person.identifier!r}; not collected for them. A team "
+                                    "submission's folder ('<group name>_<group id>') reads like a participant's: "
+                                    "if this is a team assignment, the worksheet's group column was not recognised "
+                                    f"(set {ws.SETTING} = {{'Group': '<its header>'}}) or the group's name differs "
+                                    "from the worksheet's; otherwise check that the zip and the worksheet come from "
+                                    "the same assignment"))
+        if misnamed and not set(files) & set(by_pid) and not team_files:
+            raise CourseError(f"no folder of {zip_path} is named after the participant the worksheet gives its id",
+                              hint="download the zip and the worksheet from the same Moodle assignment; for a "
+                                   f"team assignment, make sure the worksheet's group column is found ({ws.SETTING}"
+                                   " = {'Group': '<its header>'} if the site names it otherwise)")
         unknown = sorted(set(files) - set(by_pid))
         for pid in unknown:
             report.problems.append((f"participant {pid}", ", ".join(i.filename for i, _ in files[pid])[:120],
@@ -134,10 +149,13 @@ def _absent(status: str) -> str:
     return status.strip() or "no file in the zip"
 
 
-def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict) -> tuple[dict, dict]:
-    """``({participant: [(info, path)]}, {(group name, group id): [(info, path)]})`` of the zip's files.
+def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict,
+                    by_pid: dict) -> tuple[dict, dict, dict]:
+    """``({participant: [(info, path)]}, {(group name, group id): [(info, path)]}, misnamed)`` of the zip's files.
 
-    An entry whose name part is a group of the worksheet is the team's; any other is a participant's.
+    An entry whose name part is a group of the worksheet is the team's; any other is a participant's,
+    if its name part is that participant's name (or blind marking's word). The rest are ``misnamed``:
+    ``{(participant, name part): [(info, path)]}``, given to nobody.
     """
     infos = archive.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
@@ -145,6 +163,7 @@ def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict)
                           hint="download the submissions of one assignment only")
     out: dict[str, list] = {}
     team_out: dict[tuple, list] = {}
+    misnamed: dict[tuple, list] = {}
     for info in infos:
         if info.is_dir() or is_junk(info.filename):
             continue
@@ -157,14 +176,19 @@ def _files_by_owner(archive: zipfile.ZipFile, report: MoodleImport, teams: dict)
             if entry is None:
                 report.problems.append(("?", info.filename, "not named like a Moodle submission file; ignored"))
                 continue
-            owner, path, target = f"participant {entry.participant}", entry.path, out.setdefault(entry.participant,
-                                                                                                  [])
+            person = by_pid.get(entry.participant)
+            if person is not None and not is_name_of(entry.name, person.full_name, person.identifier):
+                target = misnamed.setdefault((entry.participant, entry.name), [])
+            else:
+                target = out.setdefault(entry.participant, [])
+            owner, path = f"participant {entry.participant}", entry.path
         if not is_safe(path):
             report.problems.append((owner, info.filename, "unsafe path (absolute or climbing out of its folder); "
                                     "ignored"))
             continue
         target.append((info, path))
-    return {k: v for k, v in out.items() if v}, {k: v for k, v in team_out.items() if v}
+    return ({k: v for k, v in out.items() if v}, {k: v for k, v in team_out.items() if v},
+            {k: v for k, v in misnamed.items() if v})
 
 
 def _collect_one(config: CourseConfig, assignment: Assignment, student: str, person: Person,

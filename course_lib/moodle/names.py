@@ -9,12 +9,21 @@ never a student across assignments.
 Team (group) submissions are named by the group instead: ``<group name>_<group id>``,
 or the site's ``Default group`` string alone for students in no group. The worksheet
 holds no group id, only the group's name in its ``Group`` column, so a group folder is
-matched to the worksheet by its name, cleaned the way Moodle cleans it for the zip.
+matched to the worksheet by its name, cleaned the way Moodle cleans it for the zip: a
+group's name goes through ``format_string`` first (``&`` becomes ``&amp;``, tags are
+stripped, ``<`` and ``>`` become entities), then ``clean_filename`` drops ``&<>"`|':\\/``,
+so ``A & B`` is written ``A amp; B``.
+
+A group id and a participant id are both plain numbers, so a team folder the worksheet
+does not explain reads like a participant's. Every participant entry's name part is
+therefore checked against the worksheet row of its id (:func:`is_name_of`) before the
+files are given to that student.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -59,9 +68,45 @@ def parse_group_entry(zip_name: str) -> GroupEntry | None:
                       path=match.group("path") or match.group("flat"))
 
 
-def zip_name_of(name: str) -> str:
-    """A group (or person) name as Moodle writes it into the zip: ``_`` as space, file-name characters dropped."""
+# format_string's escaping: an "&" that does not start an entity, and the tags strip_tags removes.
+_BARE_AMPERSAND = re.compile(r"&(?![a-zA-Z0-9#]{1,8};)")
+_TAG = re.compile(r"<!--.*?(?:-->|$)|<[^\s<>=][^>]*(?:>|$)", re.S)
+
+
+def formatted_name(name: str) -> str:
+    """A group's name as Moodle's ``format_string`` gives it (default options, tags stripped)."""
+    escaped = _TAG.sub("", _BARE_AMPERSAND.sub("&amp;", name))
+    return escaped.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def zip_name_of(name: str, *, group: bool = False) -> str:
+    """A person's (or, with ``group``, a group's) name as Moodle writes it into the zip.
+
+    ``_`` becomes a space and the characters ``clean_filename`` drops are dropped; a
+    group's name is first formatted as :func:`formatted_name` says.
+    """
+    if group:
+        name = formatted_name(name)
     return re.sub(r"\s+", " ", _FILE_NAME_DROPS.sub("", name.replace("_", " "))).strip()
+
+
+def _key(name: str) -> str:
+    return unicodedata.normalize("NFC", re.sub(r"\s+", " ", name).strip()).casefold()
+
+
+BLIND_NAME = "Participant"  # mod_assign's string "participant": the name part of every folder under blind marking
+
+
+def is_name_of(zip_part: str, full_name: str, identifier: str = "") -> bool:
+    """Whether a zip entry's name part can be the worksheet row's: its full name, or blind marking's word.
+
+    Under blind marking Moodle writes its ``participant`` string instead of the name;
+    the worksheet's ``Identifier`` starts with the site's word for it (``Participant 12``),
+    which is accepted as well as the English one.
+    """
+    part = _key(zip_name_of(zip_part))
+    blind = {_key(BLIND_NAME), _key(zip_name_of(re.sub(r"\d+\s*$", "", identifier)))} - {""}
+    return part in blind or (bool(full_name.strip()) and part == _key(zip_name_of(full_name)))
 
 
 def parse_entry(zip_name: str) -> Entry | None:

@@ -59,6 +59,7 @@ class Person:
     status: str = ""  # Moodle's Status cell as written
     submitted_at: datetime | None = None  # UTC
     group: str = ""  # the Group cell of a team-submission worksheet
+    identifier: str = ""  # the Identifier cell as written ("Participant 1234567")
 
 
 def _slug(text: str) -> str:
