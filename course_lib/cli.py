@@ -142,15 +142,36 @@ def cmd_export(args) -> int:
 
     fmt = args.format or ("xml" if Path(args.out).suffix.lower() == ".xml" else "csv")
     result = export_gradebook(config=config, out=Path(args.out),
-                              assignments=[args.assignment] if args.assignment else None, fmt=fmt)
+                              assignments=[args.assignment] if args.assignment else None, fmt=fmt,
+                              max_grades=_max_grades(args.max_grade or []))
     print(f"wrote {result['out']}: {result['students']} student(s) x {len(result['assignments'])} assignment(s), "
-          f"percent (0-100), {fmt.upper()}" + (" (Moodle: Grades > Import > XML file; each grade item's ID number "
-                                               "is the assignment id)" if fmt == "xml" else ""))
+          f"{fmt.upper()}" + (" (Moodle: Grades > Import > XML file; each grade item's ID number "
+                              "is the assignment id)" if fmt == "xml" else ""))
+    for aid in result["assignments"]:
+        source = result["sources"][aid]
+        print(f"  {aid}: points out of {result['maximums'][aid]:g}"
+              + (f" (the grade item's maximum, from {source})" if source else " (assumed)"))
+    for warning in result["warnings"]:
+        print(f"warning: {warning}")
     _warn_ungraded(config, result["assignments"])
     if result["left_out"]:
         what = "no ID number" if fmt == "xml" else "no email"
         print(f"left out ({what}, Moodle could not match them): {', '.join(result['left_out'])}")
     return 0
+
+
+def _max_grades(values: list) -> dict:
+    """``--max-grade`` values (``N`` for every assignment, ``AID=N`` for one) as ``{aid or "": N}``."""
+    out = {}
+    for value in values:
+        aid, _, number = value.rpartition("=")
+        try:
+            out[aid.strip()] = float(number)
+        except ValueError:
+            raise CourseError(f"--max-grade {value}: not a number",
+                              hint="give the grade item's maximum grade in Moodle: --max-grade 100, or "
+                                   "--max-grade 01-tensors=10 for one assignment") from None
+    return out
 
 
 def cmd_report(args) -> int:
@@ -478,13 +499,18 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("export", cmd_export, "grades and feedback for Moodle: a filled grading worksheet, or a course-wide CSV")
     sp.add_argument("target", choices=["moodle", "gradebook"],
-                    help="moodle: fill AID's grading worksheet; gradebook: every assignment, percent, by email")
+                    help="moodle: fill AID's grading worksheet; gradebook: every assignment, in points of its "
+                         "Moodle grade item, by email")
     sp.add_argument("assignment", metavar="AID", nargs="?", help="the assignment (gradebook: default all)")
     sp.add_argument("--worksheet", metavar="CSV", help="the grading worksheet downloaded from Moodle (moodle)")
     sp.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the CSV (or XML)")
     sp.add_argument("--feedback-zip", metavar="ZIP", help="also write per-student feedback files for Moodle (moodle)")
     sp.add_argument("--format", choices=["csv", "xml"],
                     help="gradebook: csv (by email) or Moodle's XML grade import (by ID number); default from -o")
+    sp.add_argument("--max-grade", action="append", metavar="[AID=]N",
+                    help="gradebook: the maximum grade of the assignment's grade item in Moodle (repeatable; N alone "
+                         "for every assignment); default: the setting moodle_max_grade, else the Maximum Grade of "
+                         "its worksheet, else 100")
     sp.add_argument("--db-url", metavar="URL", help=db_help)
 
     sp = add("report", cmd_report, "the class report of an assignment: HTML with plots, common mistakes, failed runs")

@@ -242,7 +242,7 @@ class CourseConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
         for aid, extra in self.assignment_limits.items():
-            bad = set(extra) - _LIMIT_KEYS - _LATE_KEYS - set(DEVICE_KEYS)
+            bad = set(extra) - _LIMIT_KEYS - _LATE_KEYS - set(DEVICE_KEYS) - set(MOODLE_KEYS)
             bad |= {f"{key}.{k}" for key in DEVICE_KEYS for k in extra.get(key, {}) if k not in _DEVICE_LIMIT_KEYS}
             if bad:
                 raise ConfigError(f"c.Course.assignments[{aid!r}] has unknown keys {sorted(bad)}")
@@ -277,6 +277,11 @@ class CourseConfig:
         """Late policy of one assignment: its ``due`` with the course's penalty unless it sets its own."""
         own = self.assignment_limits.get(assignment, {})
         return dataclasses.replace(self.late, **{k: v for k, v in own.items() if k in _LATE_KEYS})
+
+    def moodle_max_grade(self, assignment: str) -> float | None:
+        """The maximum grade of the assignment's grade item in Moodle, if the course sets it."""
+        value = self.assignment_limits.get(assignment, {}).get("moodle_max_grade")
+        return float(value) if value is not None else None
 
     def due_utc(self, assignment: str):
         """The assignment's due date as an aware UTC datetime (``None`` if it has none)."""
@@ -326,6 +331,9 @@ def gpu_count() -> int:
 _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
 _LATE_KEYS = {f.name for f in dataclasses.fields(LatePolicy)}
 DEVICE_KEYS = ("on_cpu", "on_cuda")
+MOODLE_KEYS = ("moodle_max_grade",)
+"""An assignment's settings for Moodle: ``moodle_max_grade``, the maximum grade of its grade item in Moodle's
+gradebook (the course-wide exports write each grade in that item's points)."""
 """An assignment's settings for runs on one kind of device only, e.g. ``"on_cpu": {"cell_timeout": 300}``."""
 _DEVICE_LIMIT_KEYS = _LIMIT_KEYS - {"gpu"}  # whether it needs a GPU cannot depend on the device it runs on
 
@@ -391,6 +399,13 @@ def _setting_problem(name: str, value, hint) -> str:
     return ""
 
 
+def _max_grade_problem(value) -> str:
+    """What is wrong with a ``moodle_max_grade`` ("" if nothing)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return "must be a number above 0 (the grade item's maximum grade in Moodle)"
+    return ""
+
+
 def check_settings(course: dict, path: Path) -> None:
     """Raise :class:`ConfigError` naming the first ``c.Course`` setting of the wrong type or out of range."""
     for name, value in course.items():
@@ -418,6 +433,8 @@ def check_settings(course: dict, path: Path) -> None:
         for where, value in settings:
             name = where[-1]
             problem = _setting_problem(name, value, _HINTS.get(name)) if name in _LIMIT_KEYS | _LATE_KEYS else ""
+            if name in MOODLE_KEYS and where[0] not in DEVICE_KEYS:
+                problem = problem or _max_grade_problem(value)
             problem = problem or (_parameters_problem(value) if name == "parameters" else "")
             if problem:
                 shown = "".join(f"[{part!r}]" for part in where)

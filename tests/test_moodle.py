@@ -435,6 +435,74 @@ def test_course_gradebook_csv_for_moodle_grade_import(graded_class, spec, tmp_pa
     assert all(r["01-tensors"] == "-" or 0 <= float(r["01-tensors"]) <= 100 for r in rows)
 
 
+def test_course_grades_are_points_of_each_moodle_grade_item(course, spec, tmp_path, capsys):
+    """Moodle's CSV and XML grade imports store the number as the grade item's points, capped at its maximum:
+    a total of 4/10 on an item out of 10 must be written 4.00, not 40.00 (which Moodle would cap to 10)."""
+    from course_lib.cli import main
+    from course_lib.errors import CourseError
+    from course_lib.moodle.export import export_gradebook
+    from course_lib.moodle.importer import collect_moodle
+    from course_lib.moodle.roster import identities, metadata
+    from sqlalchemy import create_engine
+
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "collect.csv", maximum="10.00"))
+    for student, fraction in (("ada.lovelace", 1.0), ("emile", 0.5), ("grace", 0.25)):
+        grade(course, spec, student, fraction)
+
+    def grades(path):
+        return {r["Email address"]: r["01-tensors"] for r in csv.DictReader(path.open())}
+
+    result = export_gradebook(config=course, out=tmp_path / "ws.csv")  # the worksheet's Maximum Grade: 10
+    got = grades(tmp_path / "ws.csv")
+    assert got["ada.lovelace@uni.example"] == "10.00" and got["emile@uni.example"] == "4.00"  # 5/10 less 20 % late
+    assert got["grace@uni.example"] == "2.50" and result["maximums"] == {"01-tensors": 10.0}
+    assert not result["warnings"]
+    # the XML import reads the same points
+    numbers = {"ada.lovelace": "S-1", "emile": "S-2", "grace": "S-3"}
+    engine = create_engine(course.db_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(identities.insert(), [{"student_id": k, "id_number": v} for k, v in numbers.items()])
+    engine.dispose()
+    export_gradebook(config=course, out=tmp_path / "ws.xml", fmt="xml")
+    got_xml = moodle_xml_import((tmp_path / "ws.xml").read_bytes(), items={"01-tensors"}, users=set(numbers.values()))
+    assert sorted(got_xml) == [("01-tensors", "S-1", 10.0), ("01-tensors", "S-2", 4.0), ("01-tensors", "S-3", 2.5)]
+    # the setting wins over the worksheet, the command line over both
+    config = with_setting(course, 'c.Course.assignments["01-tensors"]["moodle_max_grade"] = 20')
+    export_gradebook(config=config, out=tmp_path / "set.csv")
+    assert grades(tmp_path / "set.csv")["emile@uni.example"] == "8.00"
+    assert main(["--course", str(course.root), "export", "gradebook", "-o", str(tmp_path / "cli.csv"),
+                 "--max-grade", "01-tensors=50"]) == 0
+    assert grades(tmp_path / "cli.csv")["emile@uni.example"] == "20.00"
+    assert "01-tensors: points out of 50 (the grade item's maximum, from --max-grade)" in capsys.readouterr().out
+    assert main(["--course", str(course.root), "export", "gradebook", "-o", str(tmp_path / "x.csv"),
+                 "--max-grade", "ten"]) != 0
+    assert "--max-grade ten: not a number" in capsys.readouterr().err
+    with pytest.raises(CourseError, match="not exported"):
+        export_gradebook(config=course, out=tmp_path / "x.csv", max_grades={"02-autograd": 10})
+    with pytest.raises(CourseError, match="above 0"):
+        export_gradebook(config=course, out=tmp_path / "x.csv", max_grades={"": 0})
+    with pytest.raises(Exception, match="moodle_max_grade.*above 0"):
+        with_setting(course, 'c.Course.assignments["01-tensors"]["moodle_max_grade"] = "10"')
+
+
+def test_course_grades_without_a_known_maximum_assume_100_and_say_so(course, spec, tmp_path, capsys):
+    from course_lib.cli import main
+    from course_lib.moodle.export import export_gradebook
+    from course_lib.moodle.importer import collect_moodle
+
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "collect.csv", maximum="-"))  # a scale: no maximum to keep
+    grade(course, spec, "ada.lovelace", 0.5)
+    result = export_gradebook(config=course, out=tmp_path / "g.csv")
+    assert next(csv.DictReader((tmp_path / "g.csv").open()))["01-tensors"] == "50.00"
+    assert result["warnings"] and "Moodle's default maximum grade" in result["warnings"][0]
+    assert main(["--course", str(course.root), "export", "gradebook", "-o", str(tmp_path / "c.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "01-tensors: points out of 100 (assumed)" in out and "warning: 01-tensors: written out of 100" in out
+
+
 def test_nbgrader_export_plugin_writes_the_same_worksheet(graded_class, tmp_path):
     from course_lib.moodle.export import export_worksheet
 

@@ -12,7 +12,12 @@ submission were each collected with the team's notebook, so each row gets the gr
 
 Course-wide grades go out as a CSV (matched by email) or in Moodle's XML grade
 import format (``grade/import/xml``: ``<results><result>`` with the grade item's ID
-number, the user's ID number and the score), which needs no column mapping.
+number, the user's ID number and the score), which needs no column mapping. Both
+imports store the number as points of the grade item (bounded by its maximum), so
+each grade is written on its item's scale: the maximum given on the command line,
+else ``c.Course.assignments[aid]["moodle_max_grade"]``, else the ``Maximum Grade``
+of the assignment's latest worksheet the course read, else Moodle's default of 100
+(with a warning).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from ..gradebook import manual_comments, open_gradebook, waiting_cells
 from ..late import absent_notebooks, describe_policy, refresh_totals
 from . import worksheet as ws
 from .names import feedback_entry
-from .roster import id_numbers, participant_map
+from .roster import id_numbers, participant_map, record_maximum, recorded_maximums
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,8 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     if not sheet.has(ws.FEEDBACK):
         report.warnings.append(f"the worksheet has no {ws.FEEDBACK!r} column (feedback comments are off for this "
                                "assignment in Moodle): grades only")
+    if ws.maximum_of(sheet) is not None:
+        record_maximum(config, assignment_id, ws.maximum_of(sheet))
     totals = assignment_totals(config, assignment_id)
     by_pid = participant_map(config, assignment_id)
     with open_gradebook(config) as gb:
@@ -256,8 +263,41 @@ def write_feedback_zip(config: CourseConfig, assignment: Assignment, rows: list,
     return count
 
 
-def course_percentages(config: CourseConfig, assignments: list[str] | None = None):
-    """``(assignment ids, {student id: {assignment id: percent}})``: totals after penalties, 0-100, 2 decimals."""
+DEFAULT_MAX_GRADE = 100.0  # a new Moodle grade item's maximum grade (site setting gradepointdefault)
+
+
+def item_maximums(config: CourseConfig, names: list, given: dict | None = None) -> dict:
+    """``{assignment id: (maximum grade of its Moodle grade item, where that number comes from)}``.
+
+    ``given`` (the command line's ``--max-grade``) maps an assignment id, or ``""`` for every
+    assignment, to a maximum.
+    """
+    given = dict(given or {})
+    for aid, value in given.items():
+        if aid and aid not in names:
+            raise CourseError(f"--max-grade names {aid!r}, which is not exported",
+                              hint=f"exported: {', '.join(names) or 'none'}")
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise CourseError(f"--max-grade {aid + '=' if aid else ''}{value}: the maximum must be a number above 0")
+    recorded = recorded_maximums(config)
+    out = {}
+    for aid in names:
+        if aid in given:
+            out[aid] = (float(given[aid]), "--max-grade")
+        elif "" in given:
+            out[aid] = (float(given[""]), "--max-grade")
+        elif config.moodle_max_grade(aid) is not None:
+            out[aid] = (config.moodle_max_grade(aid), f"c.Course.assignments[{aid!r}]['moodle_max_grade']")
+        elif aid in recorded:
+            out[aid] = (recorded[aid], "its Moodle worksheet")
+        else:
+            out[aid] = (DEFAULT_MAX_GRADE, "")
+    return out
+
+
+def course_grades(config: CourseConfig, assignments: list[str] | None = None, max_grades: dict | None = None):
+    """``(assignment ids, {student id: {assignment id: grade}}, maximums)``: totals after penalties in points of
+    each assignment's Moodle grade item (``maximums`` as :func:`item_maximums` gives them), 2 decimals."""
     with open_gradebook(config) as gb:
         names = [a.name for a in gb.assignments]
     if assignments:
@@ -266,19 +306,33 @@ def course_percentages(config: CourseConfig, assignments: list[str] | None = Non
             raise CourseError(f"the gradebook has no assignment {', '.join(unknown)}",
                               hint=f"known: {', '.join(names) or 'none'}")
         names = [n for n in names if n in assignments]
-    percent: dict = {}
+    maximums = item_maximums(config, names, max_grades)
+    grades: dict = {}
     for aid in names:
+        top = maximums[aid][0]
         for sid, total in assignment_totals(config, aid).items():
             if total.max_score > 0:
-                percent.setdefault(sid, {})[aid] = min(100.0, max(0.0, round(total.final / total.max_score * 100,
-                                                                              2)))
-    return names, percent
+                grades.setdefault(sid, {})[aid] = min(top, max(0.0, round(total.final / total.max_score * top, 2)))
+    return names, grades, maximums
+
+
+def scale_warnings(maximums: dict) -> list:
+    """A warning for every assignment whose Moodle maximum grade was not known, only assumed."""
+    assumed = [aid for aid, (_, source) in maximums.items() if not source]
+    if not assumed:
+        return []
+    return [f"{', '.join(assumed)}: written out of {DEFAULT_MAX_GRADE:g} (Moodle's default maximum grade); Moodle "
+            "stores the number as points of the grade item, capped at its maximum, so if a grade item has another "
+            "maximum, give it (--max-grade AID=N, or c.Course.assignments[AID]['moodle_max_grade']), or collect "
+            "or export the assignment's worksheet once (its Maximum Grade is remembered)"]
 
 
 def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] | None = None,
-                     fmt: str = "csv") -> dict:
-    """Course-wide grades for Moodle's grade import, in percent (0-100, ``.`` as decimal point).
+                     fmt: str = "csv", max_grades: dict | None = None) -> dict:
+    """Course-wide grades for Moodle's grade import, each in points of its grade item (``.`` as decimal point).
 
+    Moodle's CSV and XML grade imports store a number as the grade item's points, so each
+    assignment's total is scaled to its item's maximum grade (:func:`item_maximums`).
     ``fmt="csv"``: ``Email address`` and one column per assignment, ``-`` for no grade
     (Moodle leaves it alone); students without an email are left out. ``fmt="xml"``:
     Moodle's XML grade import, one ``<result>`` per graded student and assignment, the
@@ -288,9 +342,11 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
     """
     if fmt not in ("csv", "xml"):
         raise CourseError(f"unknown grade export format {fmt!r}", hint="use csv or xml")
-    names, percent = course_percentages(config, assignments)
+    names, grades, maximums = course_grades(config, assignments, max_grades)
+    extra = {"maximums": {aid: top for aid, (top, _) in maximums.items()},
+             "sources": {aid: source for aid, (_, source) in maximums.items()}, "warnings": scale_warnings(maximums)}
     if fmt == "xml":
-        return _export_xml(config, Path(out), names, percent)
+        return {**_export_xml(config, Path(out), names, grades), **extra}
     with open_gradebook(config) as gb:
         students = [(s.id, s.email or "") for s in gb.students]
     rows, left_out = [], []
@@ -298,7 +354,7 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
         if not email:
             left_out.append(sid)
             continue
-        cells = [f"{percent[sid][aid]:.2f}" if aid in percent.get(sid, {}) else "-" for aid in names]
+        cells = [f"{grades[sid][aid]:.2f}" if aid in grades.get(sid, {}) else "-" for aid in names]
         rows.append([email, *cells])
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
@@ -306,10 +362,11 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
     writer.writerows(rows)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(buf.getvalue(), encoding="utf-8")
-    return {"out": Path(out), "students": len(rows), "assignments": names, "left_out": left_out, "format": "csv"}
+    return {"out": Path(out), "students": len(rows), "assignments": names, "left_out": left_out, "format": "csv",
+            **extra}
 
 
-def _export_xml(config: CourseConfig, out: Path, names: list, percent: dict) -> dict:
+def _export_xml(config: CourseConfig, out: Path, names: list, grades_of: dict) -> dict:
     """Moodle's ``grade/import/xml`` file: ``<results>`` of ``<result>`` (assignment, student, score)."""
     with open_gradebook(config) as gb:
         students = sorted(s.id for s in gb.students)
@@ -317,7 +374,7 @@ def _export_xml(config: CourseConfig, out: Path, names: list, percent: dict) -> 
     root = ElementTree.Element("results")
     written, left_out = set(), []
     for sid in students:
-        grades = percent.get(sid, {})
+        grades = grades_of.get(sid, {})
         if not grades:
             continue  # nothing to import; Moodle keeps what it has
         idnumber = known.get(sid, "")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbgrader.plugins import ExportPlugin
-from traitlets import Unicode
+from traitlets import Dict, Float, Unicode
 
 
 def _config(plugin: ExportPlugin, gradebook):
@@ -58,10 +58,13 @@ class MoodleWorksheetExporter(ExportPlugin):
 
 
 class MoodleGradebookExporter(ExportPlugin):
-    """Every assignment in percent, for Moodle's grade import (``--to``): CSV by email, or XML by ID number."""
+    """Every assignment in points of its Moodle grade item, for Moodle's grade import (``--to``): CSV by email,
+    or XML by ID number."""
 
     output_format = Unicode("csv", help="csv (matched by email) or xml (Moodle's XML grade import, by ID "
                                         "number)").tag(config=True)
+    max_grade = Dict(value_trait=Float(), help="assignment id -> the maximum grade of its grade item in Moodle "
+                                               "(default: as course export gradebook finds it)").tag(config=True)
 
     def export(self, gradebook) -> None:
         from .export import export_gradebook
@@ -70,5 +73,8 @@ class MoodleGradebookExporter(ExportPlugin):
         config = _config(self, gradebook)
         _warn_ungraded(self, config, [str(a) for a in self.assignment] or [a.name for a in gradebook.assignments])
         result = export_gradebook(config=config, out=out, fmt=self.output_format,
-                                  assignments=[str(a) for a in self.assignment] or None)
+                                  assignments=[str(a) for a in self.assignment] or None,
+                                  max_grades=dict(self.max_grade) or None)
         self.log.info("wrote %s: %d student(s)", result["out"], result["students"])
+        for warning in result["warnings"]:
+            self.log.warning("%s", warning)

@@ -15,7 +15,10 @@ neither (blind marking) the id is ``participant-<pid>``, which holds for one
 assignment only.
 
 The worksheet's ``ID number`` (when the site shows it) is kept per student in
-``course_moodle_identity``: Moodle's XML grade import finds users by it.
+``course_moodle_identity``: Moodle's XML grade import finds users by it. Each
+assignment's ``Maximum Grade`` as its latest worksheet showed it is kept in
+``course_moodle_maximum``: Moodle's grade imports store a number as points of the
+grade item, so the course-wide exports scale to it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ participants = Table(
     Column("email", String(256)),
     Column("status", String(128)),
     Column("submitted_at", String(64)),
+)
+maximums = Table(
+    "course_moodle_maximum", metadata,
+    Column("assignment", String(128), primary_key=True),
+    Column("max_grade", String(32), nullable=False),
 )
 identities = Table(
     "course_moodle_identity", metadata,
@@ -149,5 +157,29 @@ def participant_map(config: CourseConfig, assignment: str) -> dict[str, str]:
             rows = conn.execute(select(participants.c.participant, participants.c.student_id)
                                 .where(participants.c.assignment == assignment))
             return {pid: sid for pid, sid in rows}
+    finally:
+        engine.dispose()
+
+
+def record_maximum(config: CourseConfig, assignment: str, maximum: float) -> None:
+    """Keep ``maximum`` as the assignment's maximum grade in Moodle (from its worksheet)."""
+    engine = create_engine(config.db_url)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(delete(maximums).where(maximums.c.assignment == assignment))
+            conn.execute(maximums.insert(), [{"assignment": assignment, "max_grade": repr(float(maximum))}])
+    finally:
+        engine.dispose()
+
+
+def recorded_maximums(config: CourseConfig) -> dict[str, float]:
+    """``assignment -> maximum grade`` as each assignment's latest worksheet showed it."""
+    engine = create_engine(config.db_url)
+    try:
+        metadata.create_all(engine)
+        with engine.connect() as conn:
+            return {aid: float(value) for aid, value in conn.execute(select(maximums.c.assignment,
+                                                                            maximums.c.max_grade))}
     finally:
         engine.dispose()

@@ -250,6 +250,15 @@ def number(text: str) -> float | None:
         return None
 
 
+def maximum_of(sheet: "Worksheet") -> float | None:
+    """The assignment's maximum grade: the one positive number every row's ``Maximum Grade`` shows, else ``None``
+    (no such column, a scale, or rows that disagree)."""
+    if not sheet.has(MAX_GRADE):
+        return None
+    values = {number(sheet.get(row, MAX_GRADE)) for row in sheet.rows} - {None}
+    return values.pop() if len(values) == 1 and min(values) > 0 else None
+
+
 def grade_text(value: float) -> str:
     """A grade as Moodle's worksheet shows it: two decimals and always ``.`` as decimal point."""
     return f"{value:.2f}"
