@@ -123,7 +123,7 @@ def cmd_export(args) -> int:
                               hint="course export moodle AID --worksheet Grades-....csv -o filled.csv")
         report = export_worksheet(config=config, assignment_id=args.assignment, worksheet=Path(args.worksheet),
                                   out=Path(args.out), feedback_zip=Path(args.feedback_zip) if args.feedback_zip
-                                  else None)
+                                  else None, skip_pending=args.skip_pending)
         print(f"wrote {report.out}: {len(report.filled)} grade(s) filled, {report.untouched} row(s) without a "
               "graded submission left as they were")
         _warn_ungraded(config, [args.assignment])
@@ -143,7 +143,7 @@ def cmd_export(args) -> int:
     fmt = args.format or ("xml" if Path(args.out).suffix.lower() == ".xml" else "csv")
     result = export_gradebook(config=config, out=Path(args.out),
                               assignments=[args.assignment] if args.assignment else None, fmt=fmt,
-                              max_grades=_max_grades(args.max_grade or []))
+                              max_grades=_max_grades(args.max_grade or []), skip_pending=args.skip_pending)
     print(f"wrote {result['out']}: {result['students']} student(s) x {len(result['assignments'])} assignment(s), "
           f"{fmt.upper()}" + (" (Moodle: Grades > Import > XML file; each grade item's ID number "
                               "is the assignment id)" if fmt == "xml" else ""))
@@ -507,6 +507,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--feedback-zip", metavar="ZIP", help="also write per-student feedback files for Moodle (moodle)")
     sp.add_argument("--format", choices=["csv", "xml"],
                     help="gradebook: csv (by email) or Moodle's XML grade import (by ID number); default from -o")
+    sp.add_argument("--skip-pending", action="store_true",
+                    help="leave out the grades of students who still have answers to be graded by hand (their "
+                         "total is partial); by default they are exported, with a warning")
     sp.add_argument("--max-grade", action="append", metavar="[AID=]N",
                     help="gradebook: the maximum grade of the assignment's grade item in Moodle (repeatable; N alone "
                          "for every assignment); default: the setting moodle_max_grade, else the Maximum Grade of "

@@ -164,3 +164,38 @@ def test_the_rate_is_shown_as_set(rate, text):
     from course_lib.late import describe_policy
 
     assert describe_policy(LatePolicy(late_penalty_per_day=rate)).startswith(f"{text} of the score per started day")
+
+
+def test_a_total_still_waiting_for_hand_grading_is_named_and_can_be_left_out(ethics_late, tmp_path, capsys):
+    """The exports warn that such a total is partial, and --skip-pending leaves it out until a person grades it."""
+    from course_lib.cli import main
+    from course_lib.moodle.export import export_gradebook, export_worksheet
+    from course_lib.moodle.importer import people_from
+    from course_lib.moodle.roster import register
+    from course_lib.moodle import worksheet as ws
+
+    config, spec = ethics_late
+    result = export_gradebook(config=config, out=tmp_path / "g.csv")
+    assert next(csv.DictReader((tmp_path / "g.csv").open()))["04-ethics"] == "33.20"  # 10 of 20 less 33.6 % late, as a percentage of 20
+    assert any("graded by hand" in w and "ada" in w and "partial" in w for w in result["warnings"])
+    result = export_gradebook(config=config, out=tmp_path / "skip.csv", skip_pending=True)
+    assert next(csv.DictReader((tmp_path / "skip.csv").open()))["04-ethics"] == "-"
+    assert any("left out (--skip-pending)" in w for w in result["warnings"])
+    # the worksheet: Ada's row is left as downloaded with --skip-pending, filled (with the warning) without it
+    people = [("Ada", "77", "ada@uni.example", "Submitted for grading", "Monday, 5 October 2026, 9:15 PM")]
+    sheet = make_worksheet(tmp_path / "w.csv", people=people)
+    register(config, "04-ethics", people_from(ws.Worksheet.read(sheet), config.timezone))
+    report = export_worksheet(config=config, assignment_id="04-ethics", worksheet=sheet, out=tmp_path / "up.csv",
+                              skip_pending=True)
+    assert report.held_back == ["ada"] and not report.filled
+    assert (tmp_path / "up.csv").read_bytes() == sheet.read_bytes()
+    root = str(config.root)
+    assert main(["--course", root, "export", "moodle", "04-ethics", "--worksheet", str(sheet),
+                 "-o", str(tmp_path / "up2.csv")]) == 0
+    assert "still have answers to be graded by hand" in capsys.readouterr().out
+    assert worksheet_grades(tmp_path / "up2.csv")["Participant 77"] == "33.20"
+    # once graded by hand, nothing is pending
+    grade_by_hand(config, spec, "ada")
+    result = export_gradebook(config=config, out=tmp_path / "after.csv", skip_pending=True)
+    assert next(csv.DictReader((tmp_path / "after.csv").open()))["04-ethics"] == "66.40"
+    assert not [w for w in result["warnings"] if "by hand" in w]

@@ -68,6 +68,8 @@ class ExportReport:
     out: Path
     filled: list = field(default_factory=list)  # (student, participant, grade text, maximum grade text)
     untouched: int = 0  # rows of students without a graded submission
+    pending: list = field(default_factory=list)  # students whose total still waits for hand grading
+    held_back: list = field(default_factory=list)  # of those, the ones whose row was left as it was (skip_pending)
     unmatched: list = field(default_factory=list)  # (identifier, full name, why)
     missing: list = field(default_factory=list)  # graded students with no row in the worksheet
     feedback_files: int = 0
@@ -161,9 +163,23 @@ def comment_text(text: str) -> str:
     return "<br>".join(lines)
 
 
+def pending_warning(assignment_id: str, students: list, skipped: bool) -> str:
+    """The warning about totals that still wait for hand grading ("" when there are none)."""
+    if not students:
+        return ""
+    if skipped:
+        return (f"{len(students)} student(s) of {assignment_id} still have answers to be graded by hand; their "
+                f"grades were left out (--skip-pending): {', '.join(students)}")
+    return (f"{len(students)} student(s) of {assignment_id} still have answers to be graded by hand, so their "
+            f"grade is partial and will change: {', '.join(students)}; grade them first (course formgrade or "
+            "course manual), or pass --skip-pending to leave them out until then")
+
+
 def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Path, out: Path,
-                     feedback_zip: Path | None = None) -> ExportReport:
-    """Fill the instructor's worksheet for ``assignment_id`` into ``out`` (and a feedback zip)."""
+                     feedback_zip: Path | None = None, skip_pending: bool = False) -> ExportReport:
+    """Fill the instructor's worksheet for ``assignment_id`` into ``out`` (and a feedback zip).
+
+    ``skip_pending`` leaves the rows of students whose total still waits for hand grading as they were."""
     assignment = Assignment.load(config, assignment_id)
     worksheet, out = Path(worksheet), Path(out)
     if out.resolve() == worksheet.resolve():
@@ -202,6 +218,12 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
         if total is None:
             report.untouched += 1
             continue
+        if total.needs_manual_grade:
+            report.pending.append(student)
+            if skip_pending:
+                seen.add(student)
+                report.held_back.append(student)
+                continue
         maximum = ws.number(sheet.get(row, ws.MAX_GRADE)) if scale_known else total.max_score
         if maximum is None or maximum <= 0:
             report.warnings.append(f"{identifier}: Maximum Grade {sheet.get(row, ws.MAX_GRADE)!r} is not a positive "
@@ -223,7 +245,9 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
         report.filled.append((student, pid, grade, ws.grade_text(maximum)))
         feedback_rows.append((student, pid, sheet.get(row, ws.FULL_NAME)))
     report.missing = sorted(set(totals) - seen)
-    if totals and not report.filled:
+    if report.pending:
+        report.warnings.append(pending_warning(assignment_id, sorted(report.pending), skip_pending))
+    if totals and not report.filled and not report.held_back:
         raise CourseError(f"no row of {worksheet} belongs to a student graded in {assignment_id}",
                           hint="use the worksheet of this assignment, and collect it with --moodle-zip and "
                                "--worksheet so participant ids are known")
@@ -295,9 +319,13 @@ def item_maximums(config: CourseConfig, names: list, given: dict | None = None) 
     return out
 
 
-def course_grades(config: CourseConfig, assignments: list[str] | None = None, max_grades: dict | None = None):
+def course_grades(config: CourseConfig, assignments: list[str] | None = None, max_grades: dict | None = None,
+                  skip_pending: bool = False, warnings: list | None = None):
     """``(assignment ids, {student id: {assignment id: grade}}, maximums)``: totals after penalties in points of
-    each assignment's Moodle grade item (``maximums`` as :func:`item_maximums` gives them), 2 decimals."""
+    each assignment's Moodle grade item (``maximums`` as :func:`item_maximums` gives them), 2 decimals.
+
+    A total still waiting for hand grading is partial: it is left out with ``skip_pending``; either
+    way ``warnings`` (when given) gets a line naming those students."""
     with open_gradebook(config) as gb:
         names = [a.name for a in gb.assignments]
     if assignments:
@@ -310,7 +338,13 @@ def course_grades(config: CourseConfig, assignments: list[str] | None = None, ma
     grades: dict = {}
     for aid in names:
         top = maximums[aid][0]
-        for sid, total in assignment_totals(config, aid).items():
+        totals = assignment_totals(config, aid)
+        pending = sorted(sid for sid, total in totals.items() if total.needs_manual_grade)
+        if pending and warnings is not None:
+            warnings.append(pending_warning(aid, pending, skip_pending))
+        for sid, total in totals.items():
+            if skip_pending and total.needs_manual_grade:
+                continue
             if total.max_score > 0:
                 grades.setdefault(sid, {})[aid] = min(top, max(0.0, round(total.final / total.max_score * top, 2)))
     return names, grades, maximums
@@ -328,7 +362,7 @@ def scale_warnings(maximums: dict) -> list:
 
 
 def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] | None = None,
-                     fmt: str = "csv", max_grades: dict | None = None) -> dict:
+                     fmt: str = "csv", max_grades: dict | None = None, skip_pending: bool = False) -> dict:
     """Course-wide grades for Moodle's grade import, each in points of its grade item (``.`` as decimal point).
 
     Moodle's CSV and XML grade imports store a number as the grade item's points, so each
@@ -338,13 +372,16 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
     Moodle's XML grade import, one ``<result>`` per graded student and assignment, the
     assignment id as the grade item's ID number and the student's Moodle ID number;
     students without an ID number are left out, since Moodle aborts the whole import
-    on a user it cannot find. Left-out students are listed in the result.
+    on a user it cannot find. Left-out students are listed in the result. ``skip_pending``
+    leaves out (``-``, or no ``<result>``) totals that still wait for hand grading.
     """
     if fmt not in ("csv", "xml"):
         raise CourseError(f"unknown grade export format {fmt!r}", hint="use csv or xml")
-    names, grades, maximums = course_grades(config, assignments, max_grades)
+    pending: list = []
+    names, grades, maximums = course_grades(config, assignments, max_grades, skip_pending, pending)
     extra = {"maximums": {aid: top for aid, (top, _) in maximums.items()},
-             "sources": {aid: source for aid, (_, source) in maximums.items()}, "warnings": scale_warnings(maximums)}
+             "sources": {aid: source for aid, (_, source) in maximums.items()},
+             "warnings": scale_warnings(maximums) + pending}
     if fmt == "xml":
         return {**_export_xml(config, Path(out), names, grades), **extra}
     with open_gradebook(config) as gb:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbgrader.plugins import ExportPlugin
-from traitlets import Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, Unicode
 
 
 def _config(plugin: ExportPlugin, gradebook):
@@ -41,6 +41,8 @@ class MoodleWorksheetExporter(ExportPlugin):
 
     worksheet = Unicode("", help="the grading worksheet downloaded from Moodle").tag(config=True)
     feedback_zip = Unicode("", help="also write per-student feedback files in a zip for Moodle").tag(config=True)
+    skip_pending = Bool(False, help="leave the rows of students still waiting for hand grading as they "
+                                    "were").tag(config=True)
 
     def export(self, gradebook) -> None:
         from .export import export_worksheet
@@ -51,8 +53,11 @@ class MoodleWorksheetExporter(ExportPlugin):
         _warn_ungraded(self, config, [str(self.assignment[0])])
         report = export_worksheet(config=config, assignment_id=str(self.assignment[0]),
                                   worksheet=Path(self.worksheet), out=Path(self.to or "moodle-grades.csv"),
-                                  feedback_zip=Path(self.feedback_zip) if self.feedback_zip else None)
+                                  feedback_zip=Path(self.feedback_zip) if self.feedback_zip else None,
+                                  skip_pending=self.skip_pending)
         self.log.info("wrote %s: %d grade(s) filled", report.out, len(report.filled))
+        for warning in report.warnings:
+            self.log.warning("%s", warning)
         for identifier, name, why in report.unmatched:
             self.log.warning("%s (%s): %s", identifier, name, why)
 
@@ -63,6 +68,7 @@ class MoodleGradebookExporter(ExportPlugin):
 
     output_format = Unicode("csv", help="csv (matched by email) or xml (Moodle's XML grade import, by ID "
                                         "number)").tag(config=True)
+    skip_pending = Bool(False, help="leave out the totals still waiting for hand grading").tag(config=True)
     max_grade = Dict(value_trait=Float(), help="assignment id -> the maximum grade of its grade item in Moodle "
                                                "(default: as course export gradebook finds it)").tag(config=True)
 
@@ -74,7 +80,7 @@ class MoodleGradebookExporter(ExportPlugin):
         _warn_ungraded(self, config, [str(a) for a in self.assignment] or [a.name for a in gradebook.assignments])
         result = export_gradebook(config=config, out=out, fmt=self.output_format,
                                   assignments=[str(a) for a in self.assignment] or None,
-                                  max_grades=dict(self.max_grade) or None)
+                                  max_grades=dict(self.max_grade) or None, skip_pending=self.skip_pending)
         self.log.info("wrote %s: %d student(s)", result["out"], result["students"])
         for warning in result["warnings"]:
             self.log.warning("%s", warning)
