@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, MetaData, String, Table, create_engine, delete, select
+from sqlalchemy import Column, MetaData, String, Table, create_engine, delete, inspect, select
 
 from ..config import CourseConfig
 from ..gradebook import open_gradebook
@@ -174,10 +174,11 @@ def record_maximum(config: CourseConfig, assignment: str, maximum: float) -> Non
 
 
 def recorded_maximums(config: CourseConfig) -> dict[str, float]:
-    """``assignment -> maximum grade`` as each assignment's latest worksheet showed it."""
+    """``assignment -> maximum grade`` as each assignment's latest worksheet showed it (reads only)."""
     engine = create_engine(config.db_url)
     try:
-        metadata.create_all(engine)
+        if not inspect(engine).has_table(maximums.name):  # never read a worksheet: nothing is made to say so
+            return {}
         with engine.connect() as conn:
             return {aid: float(value) for aid, value in conn.execute(select(maximums.c.assignment,
                                                                             maximums.c.max_grade))}
