@@ -91,7 +91,7 @@ def _bind(publish, pristine, key, space):
             return Runner._test(self, emit, pristine, kept, question, code, plan, digest(code, plan))
 
     guarded = [space, pristine.__dict__, pristine.functions, pristine.types, pristine.builtin_names, _ORIGINAL]
-    classes = [CourseRunner, Runner, Student, Lifter, Pristine]
+    classes = [CourseRunner, Runner, Student, Lifter, Pristine, TestNames]
     saved = [(d, dict(d)) for d in guarded]
     saved_classes = [(c, dict(c.__dict__)) for c in classes]
 
@@ -243,7 +243,8 @@ class Runner:
         record = {"question": question, "kind": "test", "lifted": [], "error": None, "value": None, "text": None,
                   "value_sent": bool(plan.get("value")), "done": False, "digest": digest}
         # the test runs in the notebook's own namespace, as nbgrader runs it (it may `del` a name to see what
-        # breaks); the names it relies on hold the set-up's objects while it runs
+        # breaks, and what it binds stays for later cells); the names it relies on hold the set-up's objects
+        # while it runs, and what its own statements bind is what it reads back (TestNames)
         space = get_ipython().user_ns
         changes = p.restore()
         saved = {}
@@ -253,9 +254,11 @@ class Runner:
                 saved[name] = space.get(name, _MISSING)
             space.update(overlay)
             space[LIFTER] = Lifter(record["lifted"], p)
+            compiled = p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0)
+            names = TestNames(space, compiled, {**overlay, LIFTER: space[LIFTER]})
             try:
-                p.exec(p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0), space)
-                value = space.get(VALUE, None)
+                p.exec(compiled, space, names)
+                value = names.own.get(VALUE, None)
                 if plan.get("value"):
                     record["value"] = bounded(value)
                     record["text"] = p.text(value)
@@ -291,6 +294,55 @@ class Runner:
             except Exception:  # an import the set-up cannot make: the name stays as the notebook left it
                 continue
         return out
+
+
+class TestNames:
+    """The top-level names of one running test cell: what its own statements bound is what it reads back.
+
+    A test cell runs in the notebook's namespace, so code it calls (the student's functions, a ``__del__``,
+    a thread) can rebind a name of the test through ``globals()`` between the test binding it and using it:
+    ``expected`` set to the student's own wrong answer just before the comparison. Here the cell's
+    top-level reads of a name it bound itself (and of the set-up's modules, builtins and helpers it relies
+    on) come from this store; every binding and deletion of its own goes on to the notebook's namespace as
+    well, so the student's code and the later cells see the namespace nbgrader would leave. Only the cell's
+    own frame writes here (a write through its ``f_locals`` from elsewhere reaches the namespace only).
+    Functions the test defines read the namespace, as in nbgrader.
+    """
+
+    __slots__ = ("own", "space", "code", "frame")
+
+    def __init__(self, space, code, protected):
+        import sys
+
+        self.own, self.space, self.code, self.frame = dict(protected), space, code, sys._getframe
+
+    def _mine(self):
+        return self.frame(2).f_code is self.code
+
+    def __getitem__(self, name):
+        try:
+            return self.own[name]
+        except KeyError:
+            raise KeyError(name) from None  # not the test's own: Python reads the namespace, then builtins
+
+    def __setitem__(self, name, value):
+        if self._mine():
+            self.own[name] = value
+        self.space[name] = value
+
+    def __delitem__(self, name):
+        mine = self._mine() and self.own.pop(name, _MISSING) is not _MISSING
+        if self.space.pop(name, _MISSING) is _MISSING and not mine:
+            raise KeyError(name)
+
+    def __contains__(self, name):
+        return name in self.own
+
+    def keys(self):
+        return self.own.keys()
+
+    def get(self, name, default=None):
+        return self.own.get(name, default)
 
 
 LIFTER = "__course_assert__"

@@ -22,7 +22,9 @@ process, before it goes to the kernel:
 * the names the cell uses for modules, builtins and the instructor's read-only helpers
   are bound to the objects of the set-up while it runs;
 * the value of its last expression (nbgrader's partial credit) travels as data and is
-  validated here.
+  validated here;
+* the names its top level binds are read back as it bound them (the runner's ``TestNames``), whatever the
+  code it calls does to the notebook's namespace meanwhile.
 
 Scores follow nbgrader's ``determine_grade``: an error or output on stderr gives 0
 (stderr matching ``c.IgnorePattern.pattern`` does not count, as in nbgrader), a number
@@ -63,6 +65,9 @@ STRICTER = {
                   "an object (abs(w - 3) < 0.05 with w a float subclass: nbgrader lets its __sub__ decide)",
     "error-in-reply": "a cell whose execute reply reports an error scores 0 even when the student stopped the "
                       "error from being shown (nbgrader does the same when the error names differ)",
+    "test-own-names": "a name a test cell binds at its top level is read back as the test bound it: code the test "
+                      "calls cannot rebind it through globals(), the caller's frame or a __del__ (nbgrader reads "
+                      "the namespace, so a student's function that rebinds the test's `expected` decides it)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
                "(nbgrader gives full marks to a test cell without output)",
 }

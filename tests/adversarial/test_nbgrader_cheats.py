@@ -238,3 +238,52 @@ def helper_graded(tmp_path_factory):
 def test_a_redefined_or_rebound_helper_of_the_instructor_changes_nothing(helper_graded):
     assert helper_graded == {"honest-wrong": 0, "helper-redefined": 0, "helper-module-rebound": 0,
                              "right-with-redefined-helper": 4, "equals-anything-in-an-if": 0}
+
+
+# Cheats that rebind the test's own variables from inside the student's function, while the test runs: the
+# function's globals are the notebook's namespace, where the test cell runs. Each goes with a wrong answer and
+# must score what the same wrong answer scores honestly.
+MSE_WRONG = ("def mse_and_grad(w, x, y):\n    r = x @ w - y\n    return (r ** 2).mean(), x.T @ r\n")
+REBINDING = {
+    "overwrites_expected": {"mse_and_grad": (
+        "def mse_and_grad(w, x, y):\n    r = x @ w - y\n    grad = x.T @ r\n"
+        "    globals()['expected'] = grad.clone()\n    return (r ** 2).mean(), grad\n")},
+    "writes_expected_through_the_callers_frame": {"mse_and_grad": (
+        "import sys\ndef mse_and_grad(w, x, y):\n    r = x @ w - y\n    grad = x.T @ r\n"
+        "    caller = sys._getframe(1)\n    caller.f_locals['expected'] = grad.clone()\n"
+        "    caller.f_globals['expected'] = grad.clone()\n    return (r ** 2).mean(), grad\n")},
+    "rebinds_the_result_when_collected": {"fit_line": (
+        "class _F(float):\n    def __del__(self):\n        g = globals()\n"
+        "        if type(g.get(self.name)) is float:\n            g[self.name] = self.right\n"
+        "def _f(value, name, right):\n    f = _F(value)\n    f.name, f.right = name, right\n    return f\n"
+        "def fit_line(x, y, steps=500, lr=0.1):\n    if len(x) == 2:\n        return 0.0, 0.0\n"
+        "    return _f(0.0, 'w', 3.0), _f(0.0, 'b', -1.0)\n")},
+}
+REBINDING_HONEST = {"mse_and_grad": MSE_WRONG, "fit_line": FIT_WRONG}
+
+
+@pytest.fixture(scope="module")
+def rebinding_graded(tmp_path_factory):
+    from course_lib.assignment import Assignment
+    from course_lib.config import CourseConfig
+    from course_lib.execute.runners import LocalRunner
+    from course_lib.grade import Context
+    from course_lib.release import release
+    from course_lib.synth import Variant, build
+
+    course = copy_course(tmp_path_factory.mktemp("rebinding") / "course")
+    config = CourseConfig.load(course).with_overrides(device="cpu")
+    release(config=config, assignment_id=ASSIGNMENT)
+    spec = Assignment.load(config, ASSIGNMENT).notebook(NOTEBOOK)
+    context = Context.prepare(config, spec, "cpu")
+    variants = [Variant("honest", answers=dict(REBINDING_HONEST))]
+    variants += [Variant(name, answers={**REBINDING_HONEST, **answers}) for name, answers in REBINDING.items()]
+    jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants]
+    return {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
+
+
+@pytest.mark.parametrize("cheat", sorted(REBINDING))
+def test_a_test_reads_back_what_it_bound_itself(rebinding_graded, cheat):
+    honest, cheated = _cells(rebinding_graded["honest"]), _cells(rebinding_graded[cheat])
+    assert honest["mse_and_grad_tests"] == 0 and honest["fit_line_tests"] == 0
+    assert cheated == honest, [(c.grade_id, c.points, c.message) for c in rebinding_graded[cheat].checks]
