@@ -37,8 +37,7 @@ def install(seed, device, key=""):
     except ImportError:
         torch = None
     if torch is not None:
-        _ORIGINAL.update(as_subclass=torch.Tensor.as_subclass, detach=torch.Tensor.detach, cpu=torch.Tensor.cpu,
-                         numpy=torch.Tensor.numpy, float=torch.Tensor.float)
+        _ORIGINAL.update(_tensor_functions(torch))
         torch.manual_seed(seed)
         if str(device).startswith("cuda"):
             torch.cuda.manual_seed_all(seed)
@@ -693,9 +692,22 @@ def _ndarray(np, arr, library):
             "shape": shape, "data": base64.b64encode(arr.tobytes()).decode("ascii")}
 
 
+def _tensor_functions(torch):
+    """What :func:`_tensor` reads a tensor with: torch's own methods, and the getters of its C base class (a
+    subclass's property or ``__torch_function__`` cannot answer for ``requires_grad``, ``grad``, ``is_leaf`` or
+    ``device``: they are read with subclass dispatch switched off)."""
+    base = getattr(torch._C, "TensorBase", None) or getattr(torch._C, "_TensorBase")
+    getters = {f"get_{name}": base.__dict__[name].__get__ for name in ("requires_grad", "grad", "is_leaf", "device")}
+    return {"as_subclass": torch.Tensor.as_subclass, "detach": torch.Tensor.detach, "cpu": torch.Tensor.cpu,
+            "numpy": torch.Tensor.numpy, "float": torch.Tensor.float, **getters,
+            "no_subclass": torch._C.DisableTorchFunctionSubclass}
+
+
 def _tensor(torch, np, obj, depth):
-    f = _ORIGINAL or {"as_subclass": torch.Tensor.as_subclass, "detach": torch.Tensor.detach,
-                      "cpu": torch.Tensor.cpu, "numpy": torch.Tensor.numpy, "float": torch.Tensor.float}
+    f = _ORIGINAL or _tensor_functions(torch)
+    with f["no_subclass"]():
+        device, requires_grad = f["get_device"](obj).type, bool(f["get_requires_grad"](obj))
+        grad = f["get_grad"](obj) if f["get_is_leaf"](obj) else None
     t = f["detach"](f["as_subclass"](obj, torch.Tensor))
     dtype = str(t.dtype).replace("torch.", "")
     if t.is_sparse or np is None:
@@ -704,7 +716,6 @@ def _tensor(torch, np, obj, depth):
     if data.dtype in (torch.bfloat16, torch.float16) or str(data.dtype).startswith("torch.float8"):
         data = f["float"](data)
     out = _ndarray(np, f["numpy"](data), "torch")
-    out.update(dtype=dtype, device=obj.device.type, requires_grad=bool(obj.requires_grad))
-    grad = obj.grad if obj.is_leaf else None
+    out.update(dtype=dtype, device=device, requires_grad=requires_grad)
     out["grad"] = _tensor(torch, np, grad, depth + 1) if grad is not None else None
     return out

@@ -95,3 +95,45 @@ def test_outputs_that_lie_about_themselves_do_not_pay(config):
     assert softmax["mlp_is_nonlinear"].passed
     assert not softmax["mlp_outputs_logits"].passed
     assert "not logits" in softmax["mlp_outputs_logits"].message
+
+
+# A plain tensor (no autograd at all) that claims, through properties and __torch_function__, to be a leaf
+# that requires gradients and holds f'(x) in .grad. The grader reads these through torch's own getters with
+# subclass dispatch off, so the claims are not believed.
+CLAIMS_A_GRADIENT = (
+    "class ClaimsGrad(torch.Tensor):\n"
+    "    @property\n"
+    "    def requires_grad(self):\n"
+    "        return True\n"
+    "    @property\n"
+    "    def is_leaf(self):\n"
+    "        return True\n"
+    "    @property\n"
+    "    def grad(self):\n"
+    "        v = float(self.detach().as_subclass(torch.Tensor))\n"
+    "        return torch.tensor(3 * v ** 2 - 4 * v)\n"
+    "    @classmethod\n"
+    "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+    "        name = str(getattr(func, '__name__', func))\n"
+    "        if 'requires_grad' in name or 'is_leaf' in name:\n"
+    "            return True\n"
+    "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+    "\n"
+    "\n"
+    "def poly_grad(x_value, device='cpu'):\n"
+    "    return torch.tensor(float(x_value), dtype=torch.float32, device=device).as_subclass(ClaimsGrad)\n")
+
+
+@pytest.mark.slow
+def test_a_tensor_that_claims_requires_grad_and_a_grad_does_not_pay(config):
+    spec = Assignment.load(config, "02-gradients").notebook("gradients")
+    context = Context.prepare(config, spec, "cpu")
+    variants = {"claims": Variant("claims", kind="mutant", answers={"poly_grad": CLAIMS_A_GRADIENT}),
+                "solution": Variant("solution", kind="solution")}
+    jobs = [context.job(name, Path(f"{name}.ipynb"), student_nb=build(spec, v)) for name, v in variants.items()]
+    graded = {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
+    claims = {c.name: c for c in graded["claims"].checks}
+    solution = {c.name: c for c in graded["solution"].checks}
+    assert solution["poly_leaf"].passed and solution["poly_grad_value"].passed
+    assert not claims["poly_leaf"].passed and not claims["poly_grad_value"].passed, \
+        [(c.name, c.passed, c.message) for c in claims.values()]
