@@ -151,6 +151,8 @@ def cmd_export(args) -> int:
         source = result["sources"][aid]
         print(f"  {aid}: points out of {result['maximums'][aid]:g}"
               + (f" (the grade item's maximum, from {source})" if source else " (assumed)"))
+    if result.get("ungraded"):
+        print(f"  no row for {len(result['ungraded'])} student(s) without any grade here (Moodle keeps theirs)")
     for warning in result["warnings"]:
         print(f"warning: {warning}")
     _warn_ungraded(config, result["assignments"])

@@ -367,13 +367,16 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
 
     Moodle's CSV and XML grade imports store a number as the grade item's points, so each
     assignment's total is scaled to its item's maximum grade (:func:`item_maximums`).
-    ``fmt="csv"``: ``Email address`` and one column per assignment, ``-`` for no grade
-    (Moodle leaves it alone); students without an email are left out. ``fmt="xml"``:
+    ``fmt="csv"``: ``Email address`` and one column per assignment; students without an
+    email are left out. Moodle's CSV import *clears* the stored grade of a ``-`` (or empty)
+    cell, so a student without any grade here has no row (Moodle keeps what it has), and a
+    ``-`` left in a row is warned about. ``fmt="xml"``:
     Moodle's XML grade import, one ``<result>`` per graded student and assignment, the
     assignment id as the grade item's ID number and the student's Moodle ID number;
     students without an ID number are left out, since Moodle aborts the whole import
-    on a user it cannot find. Left-out students are listed in the result. ``skip_pending``
-    leaves out (``-``, or no ``<result>``) totals that still wait for hand grading.
+    on a user it cannot find; a grade it does not have is not written, so Moodle keeps its own.
+    Left-out students are listed in the result. ``skip_pending`` leaves out totals that still
+    wait for hand grading.
     """
     if fmt not in ("csv", "xml"):
         raise CourseError(f"unknown grade export format {fmt!r}", hint="use csv or xml")
@@ -386,13 +389,28 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
         return {**_export_xml(config, Path(out), names, grades), **extra}
     with open_gradebook(config) as gb:
         students = [(s.id, s.email or "") for s in gb.students]
-    rows, left_out = [], []
+    rows, left_out, ungraded, gaps = [], [], [], []
     for sid, email in sorted(students, key=lambda s: s[1].lower() or s[0]):
         if not email:
             left_out.append(sid)
             continue
         cells = [f"{grades[sid][aid]:.2f}" if aid in grades.get(sid, {}) else "-" for aid in names]
+        if all(cell == "-" for cell in cells):
+            ungraded.append(sid)  # no row: Moodle's import would clear each of their grades
+            continue
+        if "-" in cells:
+            gaps.append(sid)
         rows.append([email, *cells])
+    if gaps:
+        extra["warnings"].append(
+            f"{len(gaps)} student(s) have no grade here for some of the assignments ({', '.join(gaps[:20])}"
+            f"{', ...' if len(gaps) > 20 else ''}): Moodle's CSV import clears the grade it holds for a '-' cell; "
+            "export with --format xml (it leaves those grades alone), or one assignment at a time")
+    over = [aid for aid in names if maximums[aid][0] > 100]
+    if over:
+        extra["warnings"].append(
+            f"{', '.join(over)}: out of more than 100; Moodle's CSV import refuses the whole file for a grade above "
+            "100 unless the site allows unlimited grades: export with --format xml")
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["Email address", *names])
@@ -400,7 +418,7 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(buf.getvalue(), encoding="utf-8")
     return {"out": Path(out), "students": len(rows), "assignments": names, "left_out": left_out, "format": "csv",
-            **extra}
+            "ungraded": ungraded, **extra}
 
 
 def _export_xml(config: CourseConfig, out: Path, names: list, grades_of: dict) -> dict:

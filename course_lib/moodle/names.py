@@ -27,11 +27,13 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-# One pattern for all three namings (the name part never holds "_": Moodle replaces it).
-ENTRY = re.compile(r"^(?P<name>[^_/]*)_(?P<pid>\d+)_assignsubmission_file(?:_?/(?P<path>.+)|_(?P<flat>.+))$")
+# One pattern for all three namings. Moodle turns the name's "_" into spaces, but its zip writer (ZipStream's
+# filterFilename) then writes "*" and "?" as "_", so the name part may hold "_" after all: the id is the last
+# number before "_assignsubmission_file".
+ENTRY = re.compile(r"^(?P<name>[^/]*?)_(?P<pid>\d+)_assignsubmission_file(?:_?/(?P<path>.+)|_(?P<flat>.+))$")
 
 # A team submission: the group's name (its "_" became spaces) and id, or only the default group's name.
-GROUP_ENTRY = re.compile(r"^(?P<name>[^_/]*?)(?:_(?P<gid>\d+))?_assignsubmission_file"
+GROUP_ENTRY = re.compile(r"^(?P<name>[^/]*?)(?:_(?P<gid>\d+))?_assignsubmission_file"
                          r"(?:_?/(?P<path>.+)|_(?P<flat>.+))$")
 
 # What Moodle's clean_filename (PARAM_FILE) drops from a name before it goes into the zip.
@@ -87,11 +89,29 @@ def zip_name_of(name: str, *, group: bool = False) -> str:
     """
     if group:
         name = formatted_name(name)
-    return re.sub(r"\s+", " ", _FILE_NAME_DROPS.sub("", name.replace("_", " "))).strip()
+    # "*" and "?" reach the zip as "_" (ZipStream), which reads as the space "_" stands for
+    return re.sub(r"\s+", " ", _FILE_NAME_DROPS.sub("", name.replace("_", " ")).replace("*", " ").replace("?", " ")
+                  ).strip()
 
 
 def _key(name: str) -> str:
-    return unicodedata.normalize("NFC", re.sub(r"\s+", " ", name).strip()).casefold()
+    return unicodedata.normalize("NFC", re.sub(r"\s+", " ", name.replace("_", " ")).strip()).casefold()
+
+
+_SHOWN_BLIND = re.compile(r"^\D*\d+\s*\((?P<name>.*)\)\s*$")  # "Participant 12 (Jane Roe)": blind marking, shown
+
+
+def _full_names(full_name: str) -> list:
+    """The names a worksheet's ``Full name`` cell can stand for: as written, without HTML, and the name a
+    grader allowed to see blind-marked identities is shown in brackets after the participant."""
+    import html
+
+    text = html.unescape(re.sub(r"<[^>]*>", "", full_name)).strip()
+    names = [full_name, text]
+    shown = _SHOWN_BLIND.match(text)
+    if shown:
+        names.append(shown.group("name"))
+    return [n for n in names if n.strip()]
 
 
 BLIND_NAME = "Participant"  # mod_assign's string "participant": the name part of every folder under blind marking
@@ -106,7 +126,7 @@ def is_name_of(zip_part: str, full_name: str, identifier: str = "") -> bool:
     """
     part = _key(zip_name_of(zip_part))
     blind = {_key(BLIND_NAME), _key(zip_name_of(re.sub(r"\d+\s*$", "", identifier)))} - {""}
-    return part in blind or (bool(full_name.strip()) and part == _key(zip_name_of(full_name)))
+    return part in blind or any(part == _key(zip_name_of(name)) for name in _full_names(full_name))
 
 
 def parse_entry(zip_name: str) -> Entry | None:
