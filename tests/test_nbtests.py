@@ -178,3 +178,69 @@ def test_a_condition_the_grader_decides_otherwise_is_reported():
     assert recheck(condition("!=", 2, 3, ok=False)) != ""
     assert recheck(condition("==", Anything(0.0), 4.0, ok=True)) != ""
     assert recheck(condition("==", Anything(0.0), Anything(1.0), ok=True)) == ""
+
+
+GUARD_NB = notebook(("import numpy as np\nimport torch\nimport torch.nn.functional as F\n", None),
+                    ("def f(x):\n    return x\n", {"grade_id": "answer", "solution": True, "grade": False}))
+
+
+@pytest.mark.parametrize("source, guarded", [
+    # made by the test and only compared: guarded
+    ("expected = 2 * x.T @ r\nassert torch.allclose(f(x), expected)", ["expected"]),
+    ("before = x.clone()\nout = f(x)\nassert torch.equal(x, before), f'changed: {before}'", ["before"]),
+    ("ref = np.arange(3.0) * 2\nassert np.allclose(f(1), ref)\nref", ["ref"]),
+    ("a, b = torch.zeros(3), torch.ones(3)\nassert torch.equal(a + b, f(b))", ["a"]),
+    ("want = [0, 2, 4]\nassert f([0, 1, 2]) == want\nprint(len(want), want[0])", ["want"]),
+    ("e = F.softmax(z, dim=-1)\nassert torch.allclose(f(z), e)", ["e"]),
+    # handed to the student's code, changed by the test itself, aliased, in a nested scope: not guarded
+    ("w = torch.ones(3)\nf(w)\nassert torch.equal(w, torch.zeros(3))", []),
+    ("t = torch.zeros(3)\nt.add_(1)\nassert torch.equal(t, f(1))", []),
+    ("t = torch.zeros(3)\nt += 1\nassert torch.equal(t, f(1))", []),
+    ("t = torch.zeros(3)\nt[0] = 1\nassert torch.equal(t, f(1))", []),
+    ("t = torch.zeros(3)\nv = t.view(3)\nassert torch.equal(v, f(1))", []),
+    ("t = torch.zeros(3)\ntorch.add(t, 1, out=t)", []),
+    ("a = np.zeros(3)\nnp.exp(a, a)", []),
+    ("a = np.zeros(3)\nnp.copyto(a, f(1))", []),
+    ("xs = [1]\nxs.append(2)", []),
+    ("xs = [1]\nys = [xs]\nf(ys)", []),
+    ("e = torch.zeros(3)\ncheck = lambda v: torch.equal(v, e)\nassert check(f(1))", []),
+    ("e = torch.zeros(3)\nassert all(torch.equal(v, e) for v in f(1))", []),
+    ("e = torch.zeros(3)\nsetattr(e, 'data', f(1))", []),
+    ("out = f(x)\nassert torch.equal(out, x)", []),  # the student's own result
+    ("e = x\nassert torch.equal(f(x), e)", []),  # another name's object
+    ("e = torch.as_tensor(a)\nassert torch.equal(f(x), e)", []),  # may share a's memory
+    ("for e in [torch.zeros(1)]:\n    pass\ne = torch.zeros(1)", []),
+])
+def test_guarded_names_are_the_tests_own_values_never_shared(source, guarded):
+    assert prepare(source, Names(GUARD_NB))[1]["guard"] == guarded
+
+
+def test_an_assertion_message_gets_the_guarded_values_from_the_test():
+    code, plan = prepare("e = torch.zeros(3)\nassert torch.allclose(f(1), e), f'want {e}'", Names(GUARD_NB))
+    assert plan["guard"] == ["e"]
+    assert "message=lambda e=__course_assert__.name('e'): f'want {e}'" in code
+
+
+def test_a_guarded_value_is_read_only_by_the_test_and_only_as_it_was_bound():
+    import torch
+
+    space = {}
+    code = compile("e = torch.zeros(3)\nseen = e\n", "<test>", "exec")
+    names = kernel_side.TestNames(space, code, {"torch": torch}, ["e"])
+    exec(code, space, names)
+    assert "e" not in space and space["seen"] is names.own["e"]  # kept from the namespace while the test runs
+    with pytest.raises(KeyError):
+        names["e"]  # read from another frame (a student's function reading its caller's f_locals)
+    assert names.get("e") is None and "e" not in names.keys() and "seen" in names.keys()
+    names.flush()
+    assert space["e"] is names.own["e"]  # the namespace nbgrader would leave, once the test ends
+
+    space = {"bump": lambda: space["seen"].add_(1)}  # someone else's code, changing the test's value in place
+    code = compile("e = torch.zeros(3)\nseen = e\nbump()\ne\n", "<test>", "exec")
+    with pytest.raises(AssertionError, match="'e' was changed in place"):
+        exec(code, space, kernel_side.TestNames(space, code, {"torch": torch}, ["e"]))
+    code = compile("e = [0, 2]\nseen = e\nbump = lambda: seen.append(4)\nbump()\ne\n", "<test>", "exec")
+    with pytest.raises(AssertionError, match="'e' was changed in place"):
+        exec(code, space, kernel_side.TestNames(space, code, {}, ["e"]))
+    code = compile("e = torch.zeros(3)\ne.add_(1)\ne\n", "<test>", "exec")
+    exec(code, space, kernel_side.TestNames(space, code, {"torch": torch}, []))  # not guarded: its own change

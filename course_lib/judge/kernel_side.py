@@ -254,7 +254,9 @@ class Runner:
             space.update(overlay)
             space[LIFTER] = Lifter(record["lifted"], p)
             compiled = p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0)
-            names = TestNames(space, compiled, {**overlay, LIFTER: space[LIFTER]})
+            names = TestNames(space, compiled, {**overlay, LIFTER: space[LIFTER]},
+                              [n for n in plan.get("guard", ()) if n not in overlay])
+            space[LIFTER]._names = names
             try:
                 p.exec(compiled, space, names)
                 value = names.own.get(VALUE, None)
@@ -266,6 +268,7 @@ class Runner:
                 record["error"] = raised(exc)
                 raise
             finally:
+                names.flush()
                 for name, before in saved.items():
                     # the student's binding comes back unless the test itself bound the name anew
                     if name in (LIFTER, VALUE) or space.get(name, _MISSING) is overlay.get(name, _MISSING):
@@ -306,42 +309,132 @@ class TestNames:
     well, so the student's code and the later cells see the namespace nbgrader would leave. Only the cell's
     own frame writes here (a write through its ``f_locals`` from elsewhere reaches the namespace only).
     Functions the test defines read the namespace, as in nbgrader.
+
+    The names of ``guard`` (objects the test made and never hands to other code: the grader's ``guarded``)
+    are kept from the code the test calls: they reach the notebook's namespace when the test ends (nothing of
+    the test's own reads them there), only the test's own frame reads them here (not the caller's
+    ``f_locals`` of a student's function), and each read checks that the object still holds what it held when
+    bound: a tensor, array, list or dict changed in place since (found some other way) fails the read.
     """
 
-    __slots__ = ("own", "space", "code", "frame")
+    __slots__ = ("own", "space", "code", "frame", "guard", "marks", "deferred")
 
-    def __init__(self, space, code, protected):
+    def __init__(self, space, code, protected, guard=()):
         import sys
 
         self.own, self.space, self.code, self.frame = dict(protected), space, code, sys._getframe
+        self.guard, self.marks, self.deferred = frozenset(guard), {}, set()
 
     def _mine(self):
         return self.frame(2).f_code is self.code
 
     def __getitem__(self, name):
         try:
-            return self.own[name]
+            value = self.own[name]
         except KeyError:
             raise KeyError(name) from None  # not the test's own: Python reads the namespace, then builtins
+        if name in self.guard:
+            if not self._mine():
+                raise KeyError(name)
+            mark = self.marks.get(name)
+            if mark is not None and fingerprint(value) != mark:
+                raise AssertionError(f"the test's {name!r} was changed in place by code other than the test's "
+                                     f"while the test ran (the submission's code reached the test's own value)")
+        return value
 
     def __setitem__(self, name, value):
         if self._mine():
             self.own[name] = value
+            if name in self.guard:
+                self.marks[name] = fingerprint(value)
+                self.deferred.add(name)
+                return
         self.space[name] = value
 
     def __delitem__(self, name):
         mine = self._mine() and self.own.pop(name, _MISSING) is not _MISSING
-        if self.space.pop(name, _MISSING) is _MISSING and not mine:
+        if mine:
+            self.marks.pop(name, None)
+        if name in self.guard and mine:
+            self.deferred.add(name)
+        elif self.space.pop(name, _MISSING) is _MISSING and not mine:
             raise KeyError(name)
 
+    def flush(self):
+        """The guarded names as the test left them, into the notebook's namespace (the test has ended)."""
+        for name in self.deferred:
+            if name in self.own:
+                self.space[name] = self.own[name]
+            else:
+                self.space.pop(name, None)
+        self.deferred.clear()
+
     def __contains__(self, name):
-        return name in self.own
+        return name in self.own and (name not in self.guard or self._mine())
 
     def keys(self):
-        return self.own.keys()
+        return [name for name in self.own if name not in self.guard]
 
     def get(self, name, default=None):
-        return self.own.get(name, default)
+        return default if name in self.guard else self.own.get(name, default)
+
+
+class _Unbound:
+    """A name an assertion's message uses that the test has not bound (Python raises when the message is made)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def _fail(self, *args):
+        raise NameError(f"name {self.name!r} is not defined")
+
+    __str__ = __repr__ = __format__ = __getattr__ = __bool__ = __iter__ = __len__ = _fail
+
+
+MAX_FINGERPRINT_BYTES = 2**20
+
+
+def fingerprint(obj, depth=0):
+    """What an object the test made holds, to tell later whether anyone changed it; ``None`` for an object that
+    cannot change (a number, text) or that this cannot follow (a view of another object, a class of the
+    notebook's). Tensors and arrays are read through the set-up's own functions, not through the object."""
+    kind = type(obj)
+    if obj is None or kind in (bool, int, float, complex, str, bytes):
+        return ("value", kind.__name__, obj.hex() if kind is float else obj) if depth else None
+    torch, np = _module("torch"), _module("numpy")
+    if torch is not None and isinstance(obj, torch.Tensor):
+        return _tensor_mark(torch, obj)
+    if np is not None and kind is np.ndarray:
+        if obj.base is not None or obj.dtype.kind not in "biufc" or obj.nbytes > MAX_FINGERPRINT_BYTES:
+            return None
+        return ("array", obj.dtype.str, obj.shape, obj.tobytes())
+    if depth < 4 and kind in (list, tuple, dict):
+        items = list(obj.items()) if kind is dict else list(enumerate(obj))
+        if len(items) > 1000:
+            return None
+        marks = tuple((key if kind is dict else None, fingerprint(item, depth + 1)) for key, item in items)
+        if any(mark is None for _, mark in marks):
+            return None
+        return (kind.__name__, marks)
+    return ("object", id(obj)) if depth else None
+
+
+def _tensor_mark(torch, obj):
+    f = _ORIGINAL or _tensor_functions(torch)
+    with f["no_subclass"]():
+        if f["get__base"](obj) is not None:
+            return None  # a view: the tensor it views may be changed through another name
+        t = f["detach"](f["as_subclass"](obj, torch.Tensor))
+        if t.is_sparse or t.is_quantized or t.is_meta or t.is_nested:
+            return None
+        layout = (str(t.dtype), tuple(t.shape), f["stride"](t), str(f["get_device"](t)))
+        if f["element_size"](t) * f["numel"](t) > MAX_FINGERPRINT_BYTES:
+            return ("tensor", layout, f["get__version"](obj), f["data_ptr"](t))
+        flat = f["reshape"](f["contiguous"](f["cpu"](t)), (-1,))
+        raw = f["numpy"](f["view"](flat, torch.uint8)).tobytes() if f["numel"](flat) else b""
+        return ("tensor", layout, raw)
 
 
 LIFTER = "__course_assert__"
@@ -509,6 +602,16 @@ class Lifter:
     def __init__(self, entries, pristine):
         self._entries = entries
         self._p = pristine
+        self._names = None
+
+    def name(self, name):
+        """A guarded name's value for an assertion's message (made in the test's own frame only)."""
+        import sys
+
+        names = self._names
+        if names is None or sys._getframe(1).f_code is not names.code:
+            raise NameError(f"name {name!r} is not defined")
+        return names.own.get(name, _Unbound(name))
 
     def __call__(self, index, form, args, kwargs=None, message=None, negate=False, condition=False):
         p, kwargs = self._p, kwargs or {}
@@ -697,9 +800,13 @@ def _tensor_functions(torch):
     subclass's property or ``__torch_function__`` cannot answer for ``requires_grad``, ``grad``, ``is_leaf`` or
     ``device``: they are read with subclass dispatch switched off)."""
     base = getattr(torch._C, "TensorBase", None) or getattr(torch._C, "_TensorBase")
-    getters = {f"get_{name}": base.__dict__[name].__get__ for name in ("requires_grad", "grad", "is_leaf", "device")}
+    getters = {f"get_{name}": base.__dict__[name].__get__
+               for name in ("requires_grad", "grad", "is_leaf", "device", "_base", "_version")}
     return {"as_subclass": torch.Tensor.as_subclass, "detach": torch.Tensor.detach, "cpu": torch.Tensor.cpu,
-            "numpy": torch.Tensor.numpy, "float": torch.Tensor.float, **getters,
+            "numpy": torch.Tensor.numpy, "float": torch.Tensor.float, "data_ptr": torch.Tensor.data_ptr,
+            **{name: getattr(torch.Tensor, name) for name in ("stride", "element_size", "numel", "reshape",
+                                                              "contiguous", "view")},
+            **getters,
             "no_subclass": torch._C.DisableTorchFunctionSubclass}
 
 

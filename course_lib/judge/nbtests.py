@@ -24,7 +24,9 @@ process, before it goes to the kernel:
 * the value of its last expression (nbgrader's partial credit) travels as data and is
   validated here;
 * the names its top level binds are read back as it bound them (the runner's ``TestNames``), whatever the
-  code it calls does to the notebook's namespace meanwhile.
+  code it calls does to the notebook's namespace meanwhile;
+* the values it makes and keeps to itself (:func:`guarded`) are out of the called code's sight until it ends,
+  and checked for changes in place each time it reads them.
 
 Scores follow nbgrader's ``determine_grade``: an error or output on stderr gives 0
 (stderr matching ``c.IgnorePattern.pattern`` does not count, as in nbgrader), a number
@@ -68,6 +70,12 @@ STRICTER = {
     "test-own-names": "a name a test cell binds at its top level is read back as the test bound it: code the test "
                       "calls cannot rebind it through globals(), the caller's frame or a __del__ (nbgrader reads "
                       "the namespace, so a student's function that rebinds the test's `expected` decides it)",
+    "test-own-values": "a value a test cell makes at its top level and never hands to other code (its `expected`, "
+                       "`before`) reaches the notebook's namespace only when the test ends, cannot be read through "
+                       "the caller's frame, and a read of it fails if it was changed in place meanwhile (nbgrader "
+                       "lets a student's function that returns `globals()['expected']`, or changes it in place, "
+                       "decide the comparison; a student's function reading a global of that name sees the value "
+                       "from before the test)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
                "(nbgrader gives full marks to a test cell without output)",
 }
@@ -175,10 +183,208 @@ def _top_level_bindings(tree) -> set[str]:
     return out
 
 
+# -- the test's own values that no other code may change ----------------------------------------
+#: Methods that change their receiver (besides every ``name_`` of torch's in-place convention).
+MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
+                    "add", "discard", "sort", "reverse", "fill", "resize", "put", "itemset", "setfield",
+                    "byteswap", "partition", "setflags", "__setitem__", "__delitem__", "__iadd__", "__isub__",
+                    "__imul__", "__itruediv__", "__ior__", "__iand__"}
+#: Library functions that write into an argument.
+MUTATING_FUNCTIONS = {"numpy.copyto", "numpy.put", "numpy.place", "numpy.putmask", "numpy.fill_diagonal",
+                      "numpy.put_along_axis", "numpy.random.shuffle", "random.shuffle", "copy.replace",
+                      *(f"operator.{name}" for name in ("setitem", "delitem", "iadd", "isub", "imul", "itruediv",
+                                                        "ifloordiv", "imod", "ipow", "imatmul", "iand", "ior",
+                                                        "ixor", "ilshift", "irshift", "iconcat"))}
+#: Methods and functions whose result is a new object whatever their receiver or arguments.
+COPYING = {"clone", "copy", "deepcopy", "item", "tolist", "sum", "mean", "std", "var", "prod", "norm", "abs", "exp",
+           "log", "sqrt", "argmax", "argmin", "all", "any", "allclose", "isclose", "equal", "array_equal", "numel",
+           "size", "dim", "isfinite", "isnan", "eq", "ne", "lt", "le", "gt", "ge", "dot", "matmul", "mm"}
+#: Functions and methods whose result may share the argument's memory (a view, the same array).
+ALIASING = {"from_numpy", "as_tensor", "asarray", "asanyarray", "asarray_chkfinite", "frombuffer", "as_strided",
+            "ascontiguousarray", "asfortranarray", "view_as_real", "view_as_complex", "broadcast_to", "atleast_1d",
+            "atleast_2d", "atleast_3d", "squeeze", "unsqueeze", "reshape", "ravel", "transpose", "moveaxis",
+            "swapaxes", "permute", "narrow", "select", "split", "chunk", "unbind", "flatten", "t", "diagonal",
+            "real", "imag", "detach", "movedim", "expand", "expand_as", "view", "view_as", "unflatten",
+            "tensor_split", "hsplit", "vsplit", "dsplit", "array_split", "unfold", "to", "cpu", "cuda", "numpy",
+            "type_as", "contiguous", "requires_grad_", "float", "double", "long", "int", "half", "bool",
+            "astype", "values", "indices", "get", "T", "mT", "H", "mH"}
+#: Builtins whose result is (or holds) one of the objects passed in.
+PASSING_BUILTINS = {"list", "tuple", "sorted", "min", "max", "enumerate", "zip", "iter", "reversed", "next",
+                    "filter", "map", "set", "dict", "frozenset", "getattr", "vars"}
+#: Builtins that only read their arguments (any other, ``setattr`` or ``exec``, may change one).
+READING_BUILTINS = {"len", "isinstance", "issubclass", "type", "id", "hash", "repr", "str", "format", "print", "abs",
+                    "round", "float", "int", "bool", "complex", "sum", "all", "any", "callable", "hasattr", "divmod",
+                    "pow", "ascii", "bin", "hex", "oct", "ord", "chr", "range", "slice"}
+
+
+def _fresh(node, names: Names) -> bool:
+    """Whether an expression the test binds a name to makes a new object (not one the test or the student
+    already holds: ``before = x.clone()``, ``expected = 2 * x.T @ r``, ``z = torch.randn(3)``)."""
+    if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.Constant, ast.JoinedStr)):
+        return True
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return all(_fresh(e, names) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(v is not None and _fresh(v, names) for v in node.values)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in COPYING:
+            return True
+        path = names.canonical(func)
+        return bool(path) and path.rsplit(".", 1)[-1] not in ALIASING
+    return False
+
+
+def _callee(func, names: Names) -> tuple[str, str]:
+    """``("library", dotted path)``, ``("builtin", name)`` or ``("other", "")`` for a callee expression."""
+    path = names.canonical(func)
+    if path:
+        return "library", path
+    if isinstance(func, ast.Name) and func.id in builtins.__dict__ and func.id not in names.bound:
+        return "builtin", func.id
+    return "other", ""
+
+
+def _shares(use, parents: dict, names: Names) -> bool:
+    """Whether one read of a name can let other code (or the test itself) change the object it names, or hold
+    it under another name: passed to code that is not a library's, changed in place, aliased, stored."""
+    node = use
+    while True:
+        parent = parents.get(node)
+        if isinstance(parent, ast.Attribute):
+            if not isinstance(parent.ctx, ast.Load):
+                return True
+            call = parents.get(parent)
+            if isinstance(call, ast.Call) and call.func is parent:
+                attr = parent.attr
+                if (attr.endswith("_") and not attr.endswith("__")) or attr in MUTATING_METHODS or \
+                        any(k.arg == "inplace" for k in call.keywords):
+                    return True
+                if attr in COPYING:
+                    return False
+                node = call
+            else:
+                node = parent
+        elif isinstance(parent, ast.Subscript):
+            if node is parent.slice:
+                return False
+            if not isinstance(parent.ctx, ast.Load):
+                return True
+            node = parent
+        elif isinstance(parent, (ast.BinOp, ast.UnaryOp, ast.Compare)):
+            return False
+        elif isinstance(parent, (ast.BoolOp, ast.IfExp, ast.Starred, ast.List, ast.Tuple, ast.Set, ast.Dict,
+                                 ast.NamedExpr)):
+            if isinstance(parent, ast.IfExp) and node is parent.test:
+                return False
+            if isinstance(parent, ast.NamedExpr):
+                return True
+            node = parent
+        elif isinstance(parent, (ast.Call, ast.keyword)):
+            call = parent if isinstance(parent, ast.Call) else parents.get(parent)
+            if not isinstance(call, ast.Call) or call.func is node:
+                return True
+            if isinstance(parent, ast.keyword) and parent.arg == "out":
+                return True
+            kind, path = _callee(call.func, names)
+            last = path.rsplit(".", 1)[-1]
+            if kind == "other" or any(k.arg in ("out", "inplace") for k in call.keywords):
+                return True
+            if kind == "library":
+                if path in MUTATING_FUNCTIONS or (last.endswith("_") and not last.endswith("__")) or \
+                        (path.startswith("numpy.") and last == "at"):
+                    return True
+                if node in call.args and call.args.index(node) >= _ufunc_inputs(path):
+                    return True  # a ufunc's positional `out`
+                if last not in ALIASING:
+                    return False
+            elif kind == "builtin":
+                if path in READING_BUILTINS:
+                    return False
+                if path not in PASSING_BUILTINS:
+                    return True
+            node = call
+        elif isinstance(parent, ast.AugAssign):
+            return node is parent.target
+        elif isinstance(parent, (ast.Assert, ast.If, ast.While, ast.Expr, ast.FormattedValue)):
+            return False
+        else:  # bound to a name, iterated, returned, a `with`, a nested scope: it may be held elsewhere
+            return True
+
+
+def guarded(tree, names: Names) -> list[str]:
+    """The names a test cell binds, at its top level only, to objects it makes itself and never shares.
+
+    The runner checks that such a name's object still holds what it held when bound each time the test reads it
+    back: a student's function that changes the test's ``expected`` in place (found through ``globals()``)
+    cannot decide the comparison. A name the test passes to the student's code, changes itself, aliases or
+    uses in a nested scope is not guarded, nor one ever bound to an object it did not make (the student's
+    result, another name) or bound anywhere but by a plain assignment at the top level.
+    """
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    fresh: dict[str, bool] = {}
+    targets: set = set()  # the Name nodes of those assignments
+    for statement in tree.body:
+        if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is None:
+            continue
+        for target in statement.targets if isinstance(statement, ast.Assign) else [statement.target]:
+            if isinstance(target, ast.Name):
+                pairs = [(target, statement.value)]
+            elif isinstance(target, ast.Tuple) and isinstance(statement.value, ast.Tuple) \
+                    and len(target.elts) == len(statement.value.elts):
+                pairs = list(zip(target.elts, statement.value.elts))
+            else:
+                continue
+            for name, value in pairs:
+                if isinstance(name, ast.Name):
+                    targets.add(name)
+                    fresh[name.id] = fresh.get(name.id, True) and _fresh(value, names)
+    top = set(tree.body)
+    nested_scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
+                     ast.DictComp, ast.GeneratorExp)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                fresh[name] = False
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            fresh[node.name] = False
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                fresh[(alias.asname or alias.name).split(".")[0]] = False
+            continue
+        if not isinstance(node, ast.Name) or not fresh.get(node.id):
+            continue
+        scope, nested = node, False
+        while scope not in top:
+            scope = parents[scope]
+            nested = nested or isinstance(scope, nested_scopes)
+        if nested or (isinstance(node.ctx, ast.Store) and node not in targets) or \
+                (isinstance(node.ctx, ast.Load) and _shares(node, parents, names)):
+            fresh[node.id] = False
+    return sorted(name for name, ok in fresh.items() if ok and not name.startswith("__"))
+
+
+def _ufunc_inputs(path: str) -> int:
+    """How many positional inputs a NumPy ufunc takes (the next positional argument is its ``out``); a large
+    number for anything else."""
+    if not path.startswith("numpy."):
+        return 1 << 30
+    obj = np
+    try:
+        for part in path.split(".")[1:]:
+            obj = getattr(obj, part)
+    except AttributeError:
+        return 1 << 30
+    return obj.nin if isinstance(obj, np.ufunc) else 1 << 30
+
+
 # -- rewriting one test cell ---------------------------------------------------------------------
 class _Lift(ast.NodeTransformer):
-    def __init__(self, names: Names):
+    def __init__(self, names: Names, guard=()):
         self.names = names
+        self.guard = set(guard)
         self.count = 0
         self.leaves: dict[int, list[int]] = {}  # comparison -> the leaves it always reports with it
         self.wrapped = 0  # leaves wrapped in all (also those evaluated only on some branch)
@@ -195,8 +401,15 @@ class _Lift(ast.NodeTransformer):
         keywords = [ast.keyword(arg="kwargs", value=ast.Dict(keys=[ast.Constant(k.arg) for k in kwargs or []],
                                                                values=[k.value for k in kwargs or []]))]
         if msg is not None:
+            # a guarded name is in the notebook's namespace only once the test ends, and a lambda reads that
+            # namespace: the message gets the test's own values as its parameters
+            read = sorted({n.id for n in ast.walk(msg) if isinstance(n, ast.Name) and n.id in self.guard})
             keywords.append(ast.keyword(arg="message", value=ast.Lambda(
-                args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), body=msg)))
+                args=ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in read], kwonlyargs=[], kw_defaults=[],
+                                   defaults=[ast.Call(func=ast.Attribute(ast.Name(LIFTER, ast.Load()), "name",
+                                                                         ast.Load()),
+                                                      args=[ast.Constant(n)], keywords=[]) for n in read]),
+                body=msg)))
         if negate:
             keywords.append(ast.keyword(arg="negate", value=ast.Constant(True)))
         if condition:  # an `if`'s test: the recorder returns the verdict instead of raising
@@ -351,9 +564,11 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
         python = TransformerManager().transform_cell(source)
         tree = ast.parse(python)
     except (SyntaxError, ValueError):
-        return source, {"value": False, "protect": {}, "keep": [], "lifted": 0, "required": []}  # fails as it is
+        return source, {"value": False, "protect": {}, "keep": [], "lifted": 0, "required": [],
+                        "guard": []}  # fails as it is
     value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _quiet(python)
-    lifter = _Lift(names)
+    guard = guarded(tree, names)
+    lifter = _Lift(names, guard)
     tree = lifter.visit(tree)
     if value:
         last = tree.body[-1]
@@ -380,7 +595,7 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
     # a comparison that reported must come with the leaves it always evaluates
     required += [{"after": owner, "leaves": leaves} for owner, leaves in sorted(lifter.leaves.items())]
     return ast.unparse(tree), {"value": value, "protect": protect, "keep": keep, "lifted": lifter.count,
-                               "required": required}
+                               "required": required, "guard": guard}
 
 
 def _quiet(source: str) -> bool:

@@ -258,6 +258,23 @@ REBINDING = {
         "def _f(value, name, right):\n    f = _F(value)\n    f.name, f.right = name, right\n    return f\n"
         "def fit_line(x, y, steps=500, lr=0.1):\n    if len(x) == 2:\n        return 0.0, 0.0\n"
         "    return _f(0.0, 'w', 3.0), _f(0.0, 'b', -1.0)\n")},
+    # the test's own values, read or changed in place instead of rebound
+    "returns_the_tests_expected": {"mse_and_grad": (
+        "def mse_and_grad(w, x, y):\n    r = x @ w - y\n    mine = globals().get('expected')\n"
+        "    grad = mine.clone() if mine is not None and mine.shape == w.shape else x.T @ r\n"
+        "    return (r ** 2).mean(), grad\n")},
+    "reads_expected_from_the_callers_frame": {"mse_and_grad": (
+        "import sys\ndef mse_and_grad(w, x, y):\n    r = x @ w - y\n    grad = x.T @ r\n"
+        "    names = sys._getframe(1).f_locals\n    try:\n        mine = names['expected']\n"
+        "    except KeyError:\n        mine = names.get('expected')\n"
+        "    if mine is not None and mine.shape == w.shape:\n        grad = mine.clone()\n"
+        "    return (r ** 2).mean(), grad\n")},
+    "changes_expected_in_place": {"mse_and_grad": (
+        "import gc\ndef mse_and_grad(w, x, y):\n    r = x @ w - y\n    grad = x.T @ r\n"
+        "    for o in gc.get_objects():\n"
+        "        if type(o) is torch.Tensor and o.shape == grad.shape and o is not w and not o.requires_grad:\n"
+        "            o.copy_(grad)\n"
+        "    return (r ** 2).mean(), grad\n")},
 }
 REBINDING_HONEST = {"mse_and_grad": MSE_WRONG, "fit_line": FIT_WRONG}
 
