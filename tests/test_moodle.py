@@ -504,7 +504,7 @@ def test_course_grades_without_a_known_maximum_assume_100_and_say_so(course, spe
     from course_lib.moodle.importer import collect_moodle
 
     collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
-                   worksheet=make_worksheet(tmp_path / "collect.csv", maximum="-"))  # a scale: no maximum to keep
+                   worksheet=make_worksheet(tmp_path / "collect.csv", maximum="-"))  # no maximum to keep
     grade(course, spec, "ada.lovelace", 0.5)
     result = export_gradebook(config=course, out=tmp_path / "g.csv")
     assert next(csv.DictReader((tmp_path / "g.csv").open()))["01-tensors"] == "50.00"
@@ -512,6 +512,37 @@ def test_course_grades_without_a_known_maximum_assume_100_and_say_so(course, spe
     assert main(["--course", str(course.root), "export", "gradebook", "-o", str(tmp_path / "c.csv")]) == 0
     out = capsys.readouterr().out
     assert "01-tensors: points out of 100 (assumed)" in out and "warning: 01-tensors: written out of 100" in out
+
+
+def test_an_assignment_graded_on_a_scale_gets_no_numbers(course, spec, tmp_path, capsys):
+    """Moodle's grading worksheet has a Scale column instead of Maximum Grade when the assignment is graded on a
+    scale; its upload looks each Grade cell up among the scale's words and clears the grade of one it cannot
+    find, so a number must never be written there, nor into a course-wide import for that grade item."""
+    from course_lib.cli import main
+    from course_lib.errors import CourseError
+    from course_lib.moodle.export import export_gradebook, export_worksheet
+    from course_lib.moodle.importer import collect_moodle
+
+    scale_header = [("Scale" if h == "Maximum Grade" else h) for h in HEADER]
+    sheet = make_worksheet(tmp_path / "scale.csv", header=scale_header, maximum="Not yet, Competent, Excellent")
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                   worksheet=sheet)
+    grade(course, spec, "ada.lovelace", 0.5)
+    with pytest.raises(CourseError, match="graded on a scale in Moodle .*'Scale' column") as refused:
+        export_worksheet(config=course, assignment_id="01-tensors", worksheet=sheet, out=tmp_path / "out.csv")
+    assert "grade type to Point" in refused.value.hint and not (tmp_path / "out.csv").exists()
+    with pytest.raises(CourseError, match="graded on a scale in Moodle"):
+        export_gradebook(config=course, out=tmp_path / "g.csv")
+    assert not (tmp_path / "g.csv").exists()
+    assert main(["--course", str(course.root), "export", "gradebook", "-o", str(tmp_path / "c.xml")]) != 0
+    assert "01-tensors is graded on a scale" in capsys.readouterr().err and not (tmp_path / "c.xml").exists()
+    # the instructor's own word on the grade item (now in points) wins over what the worksheet showed
+    result = export_gradebook(config=course, out=tmp_path / "given.csv", max_grades={"01-tensors": 10})
+    assert next(csv.DictReader((tmp_path / "given.csv").open()))["01-tensors"] == "5.00" and not result["warnings"]
+    # a new worksheet in points replaces what was remembered
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "points.csv", maximum="20.00"))
+    assert export_gradebook(config=course, out=tmp_path / "after.csv")["maximums"] == {"01-tensors": 20.0}
 
 
 def test_nbgrader_export_plugin_writes_the_same_worksheet(graded_class, tmp_path):

@@ -37,7 +37,7 @@ from ..gradebook import manual_comments, open_gradebook, waiting_cells
 from ..late import absent_notebooks, describe_policy, refresh_totals
 from . import worksheet as ws
 from .names import feedback_entry
-from .roster import id_numbers, participant_map, record_maximum, recorded_maximums
+from .roster import SCALE, id_numbers, participant_map, record_maximum, record_scale, recorded_maximums
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,12 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     sheet = ws.Worksheet.read(worksheet, headers=ws.Headers.of(config.moodle_headers))
     for column in (ws.GRADE, ws.GRADED_AT):
         sheet.index(column)  # Moodle's upload needs both: a clear error naming the header and the setting
+    if ws.graded_on_scale(sheet):
+        record_scale(config, assignment_id)
+        raise CourseError(scale_refusal(assignment_id, f"its worksheet {worksheet.name} has a {ws.SCALE!r} column "
+                                                       f"and no {ws.MAX_GRADE!r}"),
+                          hint="in Moodle, set the assignment's grade type to Point (Settings > Grade > Type), "
+                               "download the worksheet again and export to it; nothing was written")
     report = ExportReport(assignment_id, out)
     scale_known = sheet.has(ws.MAX_GRADE)
     if not scale_known:  # a column we only read: warn, never refuse
@@ -290,6 +296,13 @@ def write_feedback_zip(config: CourseConfig, assignment: Assignment, rows: list,
 DEFAULT_MAX_GRADE = 100.0  # a new Moodle grade item's maximum grade (site setting gradepointdefault)
 
 
+def scale_refusal(assignment_id: str, why: str) -> str:
+    """Why no number is written for an assignment Moodle grades on a scale."""
+    return (f"{assignment_id} is graded on a scale in Moodle ({why}): Moodle's uploads take a scale's own words, "
+            "not points (the worksheet upload clears the grade of a number it cannot find on the scale), and this "
+            "course has no rule from points to scale items")
+
+
 def item_maximums(config: CourseConfig, names: list, given: dict | None = None) -> dict:
     """``{assignment id: (maximum grade of its Moodle grade item, where that number comes from)}``.
 
@@ -312,6 +325,11 @@ def item_maximums(config: CourseConfig, names: list, given: dict | None = None) 
             out[aid] = (float(given[""]), "--max-grade")
         elif config.moodle_max_grade(aid) is not None:
             out[aid] = (config.moodle_max_grade(aid), f"c.Course.assignments[{aid!r}]['moodle_max_grade']")
+        elif recorded.get(aid) == SCALE:
+            raise CourseError(scale_refusal(aid, "as its latest Moodle worksheet showed"),
+                              hint=f"export the other assignments by name (course export gradebook AID), or, if "
+                                   f"its grade item is now in points, give its maximum (--max-grade {aid}=N) or "
+                                   "collect or export its new worksheet; nothing was written")
         elif aid in recorded:
             out[aid] = (recorded[aid], "its Moodle worksheet")
         else:

@@ -29,7 +29,7 @@ from ..models import Submission
 from ..notebooks import MAX_NOTEBOOK_BYTES, grade_id, read_notebook
 from . import worksheet as ws
 from .names import is_junk, is_name_of, is_safe, parse_entry, parse_group_entry, zip_name_of
-from .roster import Person, record_maximum, register
+from .roster import Person, record_maximum, record_scale, register
 
 MAX_ZIP_MEMBERS = 100_000
 
@@ -86,6 +86,8 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
     maximum = ws.maximum_of(sheet)
     if maximum is not None:
         record_maximum(config, assignment_id, maximum)
+    elif ws.graded_on_scale(sheet):
+        record_scale(config, assignment_id)
     by_pid = {p.participant: p for p in people}
     try:
         archive = zipfile.ZipFile(zip_path)

@@ -173,14 +173,30 @@ def record_maximum(config: CourseConfig, assignment: str, maximum: float) -> Non
         engine.dispose()
 
 
-def recorded_maximums(config: CourseConfig) -> dict[str, float]:
-    """``assignment -> maximum grade`` as each assignment's latest worksheet showed it (reads only)."""
+SCALE = "scale"  # kept as an assignment's maximum when its worksheet shows it is graded on a scale
+
+
+def record_scale(config: CourseConfig, assignment: str) -> None:
+    """Keep that the assignment is graded on a scale in Moodle (from its worksheet): no maximum in points."""
+    engine = create_engine(config.db_url)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(delete(maximums).where(maximums.c.assignment == assignment))
+            conn.execute(maximums.insert(), [{"assignment": assignment, "max_grade": SCALE}])
+    finally:
+        engine.dispose()
+
+
+def recorded_maximums(config: CourseConfig) -> dict[str, float | str]:
+    """``assignment -> maximum grade`` as each assignment's latest worksheet showed it, or :data:`SCALE` for one
+    graded on a scale (reads only)."""
     engine = create_engine(config.db_url)
     try:
         if not inspect(engine).has_table(maximums.name):  # never read a worksheet: nothing is made to say so
             return {}
         with engine.connect() as conn:
-            return {aid: float(value) for aid, value in conn.execute(select(maximums.c.assignment,
-                                                                            maximums.c.max_grade))}
+            return {aid: SCALE if value == SCALE else float(value)
+                    for aid, value in conn.execute(select(maximums.c.assignment, maximums.c.max_grade))}
     finally:
         engine.dispose()

@@ -39,6 +39,7 @@ STATUS = "Status"
 GROUP = "Group"
 GRADE = "Grade"
 MAX_GRADE = "Maximum Grade"
+SCALE = "Scale"  # instead of Maximum Grade when the assignment is graded on a scale (string scale of mod_assign)
 SUBMITTED_AT = "Last modified (submission)"
 GRADED_AT = "Last modified (grade)"
 FEEDBACK = "Feedback comments"
@@ -49,6 +50,7 @@ SPELLINGS = {
     IDENTIFIER: (IDENTIFIER,), FULL_NAME: (FULL_NAME,), EMAIL: (EMAIL,), ID_NUMBER: (ID_NUMBER,),
     STATUS: (STATUS,), GROUP: (GROUP,), GRADE: (GRADE,),
     MAX_GRADE: (MAX_GRADE, "Maximum grade"),  # 4.x, then 5.1 (string maxgrade)
+    SCALE: (SCALE,),
     SUBMITTED_AT: (SUBMITTED_AT,), GRADED_AT: (GRADED_AT,), FEEDBACK: (FEEDBACK,),
 }
 HEADER_NAMES = tuple(SPELLINGS)
@@ -257,6 +259,12 @@ def maximum_of(sheet: "Worksheet") -> float | None:
         return None
     values = {number(sheet.get(row, MAX_GRADE)) for row in sheet.rows} - {None}
     return values.pop() if len(values) == 1 and min(values) > 0 else None
+
+
+def graded_on_scale(sheet: "Worksheet") -> bool:
+    """Whether the assignment is graded on a scale in Moodle: its worksheet has a ``Scale`` column and no
+    ``Maximum Grade`` (Moodle's grading table writes one or the other)."""
+    return sheet.has(SCALE) and not sheet.has(MAX_GRADE)
 
 
 def grade_text(value: float) -> str:
