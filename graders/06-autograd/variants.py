@@ -115,6 +115,13 @@ VARIANTS = [
         "log_softmax": (
             "def log_softmax(logits):\n"
             "    return torch.ops.aten._log_softmax(logits, -1, False)\n")}),
+    # the refusing dispatch mode switched off around the call: the kernels themselves refuse as well
+    Variant("log_softmax_calls_it_with_the_modes_off", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "from torch.utils._python_dispatch import _disable_current_modes\n"
+            "def log_softmax(logits):\n"
+            "    with _disable_current_modes():\n"
+            "        return torch.log_softmax(logits, dim=-1)\n")}),
     # refused, it hands back something else: the test checks what comes back under the rule, not only that
     # nothing raised
     Variant("log_softmax_falls_back_when_refused", fails=(LOG_SOFTMAX,), answers={
