@@ -210,9 +210,34 @@ GUARD_NB = notebook(("import numpy as np\nimport torch\nimport torch.nn.function
     ("e = x\nassert torch.equal(f(x), e)", []),  # another name's object
     ("e = torch.as_tensor(a)\nassert torch.equal(f(x), e)", []),  # may share a's memory
     ("for e in [torch.zeros(1)]:\n    pass\ne = torch.zeros(1)", []),
+    # library code that keeps or changes its argument
+    ("w = torch.ones(2)\nopt = torch.optim.SGD([w], lr=0.1)\nassert torch.equal(w, f(1))", ["opt"]),
+    ("import heapq\nh = []\nheapq.heappush(h, 3)\nassert h[0] == f(3)", []),
+    ("import bisect\nref = [1, 3]\nbisect.insort(ref, 2)\nassert f(ref) == ref", []),
+    ("ref = np.zeros(3)\nnp.ndarray.sort(ref)\nassert np.allclose(f(1), ref)", []),
+    ("c = np.zeros((2, 2))\nassert np.allclose(np.dot(np.eye(2), np.eye(2), c), f(1))", []),
+    ("t = torch.zeros(3)\nds = torch.utils.data.TensorDataset(t)\nassert torch.equal(f(ds), t)", []),
+    ("e = torch.zeros(3)\nassert torch.allclose(F.relu(e), f(1))", ["e"]),  # computed from, inside a check
+    # the namespace read by other code: a magic, eval, globals(), timeit's globals=, a name in a string
+    ("a = torch.zeros(3)\nget_ipython().run_line_magic('timeit', 'f(a)')", []),
+    ("e = [0, 2]\nassert eval('f(1) == e')", []),
+    ("e = [0, 2]\nassert globals()['e'] == f(1)", []),
+    ("import timeit\nd = [1]\nt = timeit.timeit('f(d)', globals=None, number=1)", []),
+    ("d = [1]\nt = run('f(d)')", []),
 ])
 def test_guarded_names_are_the_tests_own_values_never_shared(source, guarded):
     assert prepare(source, Names(GUARD_NB))[1]["guard"] == guarded
+
+
+def test_a_name_other_code_of_the_notebook_reads_is_not_guarded():
+    nb = notebook(("import torch\nn_epochs = 100\n", None),
+                  ("def check(f):\n    return torch.equal(f(x_test), y_test)\n",
+                   {"grade_id": "helpers", "locked": True, "grade": False, "solution": False}),
+                  ("def train():\n    return [0.0] * n_epochs\n", {"grade_id": "answer", "solution": True,
+                                                                    "grade": False}))
+    source = ("x_test = torch.zeros(3)\ny_test = torch.zeros(3)\nn_epochs = 3\nlimit = torch.zeros(1)\n"
+              "assert check(train) and len(train()) == n_epochs and torch.equal(limit, torch.zeros(1))")
+    assert prepare(source, Names(nb))[1]["guard"] == ["limit"]
 
 
 def test_an_assertion_message_gets_the_guarded_values_from_the_test():
@@ -225,15 +250,18 @@ def test_a_guarded_value_is_read_only_by_the_test_and_only_as_it_was_bound():
     import torch
 
     space = {}
-    code = compile("e = torch.zeros(3)\nseen = e\n", "<test>", "exec")
+    code = compile("e = torch.zeros(3)\nseen = e\nassert 'e' in locals() and len(locals()) == 3\n", "<test>", "exec")
     names = kernel_side.TestNames(space, code, {"torch": torch}, ["e"])
     exec(code, space, names)
-    assert "e" not in space and space["seen"] is names.own["e"]  # kept from the namespace while the test runs
+    assert "e" not in space and space["seen"] is names["seen"]  # kept from the namespace while the test runs
     with pytest.raises(KeyError):
         names["e"]  # read from another frame (a student's function reading its caller's f_locals)
-    assert names.get("e") is None and "e" not in names.keys() and "seen" in names.keys()
-    names.flush()
-    assert space["e"] is names.own["e"]  # the namespace nbgrader would leave, once the test ends
+    assert names.get("e") is None and "e" not in names.keys() and "seen" in names.keys() and "e" not in names
+    assert names.value("e") is None and [k for k, _ in names.items()] == ["torch", "seen"]
+    names.flush()  # only the runner's own call puts the test's names into the namespace
+    assert "e" not in space
+    with pytest.raises(NameError):
+        names.peek("e")
 
     space = {"bump": lambda: space["seen"].add_(1)}  # someone else's code, changing the test's value in place
     code = compile("e = torch.zeros(3)\nseen = e\nbump()\ne\n", "<test>", "exec")
@@ -244,3 +272,16 @@ def test_a_guarded_value_is_read_only_by_the_test_and_only_as_it_was_bound():
         exec(code, space, kernel_side.TestNames(space, code, {}, ["e"]))
     code = compile("e = torch.zeros(3)\ne.add_(1)\ne\n", "<test>", "exec")
     exec(code, space, kernel_side.TestNames(space, code, {"torch": torch}, []))  # not guarded: its own change
+
+
+def test_a_fingerprint_never_fails_the_test_itself():
+    import torch
+
+    sparse = torch.sparse_coo_tensor(torch.tensor([[0, 2]]), torch.tensor([1.0, 2.0]), (3,))
+    with torch.inference_mode():
+        big = torch.zeros(300, 300)
+    for value in (sparse, big, torch.zeros(3)[1:], np.zeros((3, 3)).T, [[0.0] * 300] * 300, object()):
+        assert kernel_side.fingerprint(value) is None
+    nan = torch.tensor([float("nan"), -0.0])
+    assert kernel_side.fingerprint(nan) == kernel_side.fingerprint(nan) is not None
+    assert kernel_side.fingerprint(torch.zeros(3)) != kernel_side.fingerprint(torch.ones(3))

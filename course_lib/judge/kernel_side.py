@@ -87,7 +87,7 @@ def _bind(publish, pristine, key, space):
 
         def test(self, question, code, plan):
             restore()
-            return Runner._test(self, emit, pristine, kept, question, code, plan, digest(code, plan))
+            return Runner._test(self, emit, pristine, kept, question, code, plan, digest(code, plan), changed)
 
     guarded = [space, pristine.__dict__, pristine.functions, pristine.types, pristine.builtin_names, _ORIGINAL]
     classes = [CourseRunner, Runner, Student, Lifter, Pristine, TestNames]
@@ -228,7 +228,7 @@ class Runner:
             if name in space:
                 kept[name] = space[name]
 
-    def _test(self, emit, pristine, kept, question, code, plan, digest):
+    def _test(self, emit, pristine, kept, question, code, plan, digest, changed=None):
         """Run one nbgrader test cell, rewritten by the grader, and report how it went; returns its value.
 
         The code is compiled with the compiler of the set-up (never the student's ``compile``, input or AST
@@ -252,14 +252,16 @@ class Runner:
             for name in (*overlay, LIFTER, VALUE):
                 saved[name] = space.get(name, _MISSING)
             space.update(overlay)
-            space[LIFTER] = Lifter(record["lifted"], p)
+            # the recorder is the test's own name only: the code the test calls cannot reach it by name
+            lifter = Lifter(record["lifted"], p, changed)
+            space.pop(LIFTER, None)
             compiled = p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0)
-            names = TestNames(space, compiled, {**overlay, LIFTER: space[LIFTER]},
-                              [n for n in plan.get("guard", ()) if n not in overlay])
-            space[LIFTER]._names = names
+            names = TestNames(space, compiled, {**overlay, LIFTER: lifter},
+                              [LIFTER, LEAF, *(n for n in plan.get("guard", ()) if n not in overlay)])
+            lifter._names = names
             try:
                 p.exec(compiled, space, names)
-                value = names.own.get(VALUE, None)
+                value = names.value(VALUE, None)
                 if plan.get("value"):
                     record["value"] = bounded(value)
                     record["text"] = p.text(value)
@@ -315,68 +317,131 @@ class TestNames:
     the test's own reads them there), only the test's own frame reads them here (not the caller's
     ``f_locals`` of a student's function), and each read checks that the object still holds what it held when
     bound: a tensor, array, list or dict changed in place since (found some other way) fails the read.
+
+    The store is held in closures that check who calls them (by code object), not in attributes.
     """
 
-    __slots__ = ("own", "space", "code", "frame", "guard", "marks", "deferred")
+    __slots__ = ("_get", "_set", "_del", "_shown", "_pairs", "_lookup", "flush", "value", "peek")
 
     def __init__(self, space, code, protected, guard=()):
         import sys
 
-        self.own, self.space, self.code, self.frame = dict(protected), space, code, sys._getframe
-        self.guard, self.marks, self.deferred = frozenset(guard), {}, set()
+        frame, own, marks, deferred, guard = sys._getframe, dict(protected), {}, set(), frozenset(guard)
+        methods = TestNames.__dict__
+        getitem, setitem, delitem, lookup_by = (methods[n].__code__ for n in ("__getitem__", "__setitem__",
+                                                                               "__delitem__", "get"))
+        shown_by = {methods[n].__code__ for n in ("keys", "__iter__", "__len__", "__contains__")}
+        pairs_by = {methods[n].__code__ for n in ("items", "values")}
+        runner, message = Runner.__dict__["_test"].__code__, Lifter.__dict__["name"].__code__
 
-    def _mine(self):
-        return self.frame(2).f_code is self.code
+        def called(by):
+            """Whether the accessor was called by the method ``by`` (or one of them) on behalf of the test's own
+            frame: what code calls a method is read from the frames, which no caller can forge."""
+            outer = frame(2)
+            return (outer.f_code is by if type(by) is not set else outer.f_code in by) \
+                and frame(3).f_code is code
+
+        def read(name, trusted):
+            value = own[name]  # KeyError: not the test's own (Python reads the namespace, then builtins)
+            if name in guard:
+                if not trusted:
+                    raise KeyError(name)
+                mark = marks.get(name)
+                if mark is not None and fingerprint(value) != mark:
+                    raise AssertionError(f"the test's {name!r} was changed in place by code other than the test's "
+                                         "while the test ran (the submission's code reached the test's own value)")
+            return value
+
+        def get(name):
+            try:
+                return read(name, called(getitem))
+            except KeyError:
+                raise KeyError(name) from None
+
+        def lookup(name, default):
+            try:
+                return read(name, called(lookup_by))
+            except KeyError:
+                return default
+
+        def put(name, value):
+            if called(setitem):
+                own[name] = value
+                if name in guard:
+                    marks[name] = fingerprint(value)
+                    deferred.add(name)
+                    return
+            space[name] = value
+
+        def drop(name):
+            mine = called(delitem) and own.pop(name, _MISSING) is not _MISSING
+            if mine:
+                marks.pop(name, None)
+            if name in guard and mine:
+                deferred.add(name)
+            elif space.pop(name, _MISSING) is _MISSING and not mine:
+                raise KeyError(name)
+
+        def shown():
+            return list(own) if called(shown_by) else [n for n in own if n not in guard]
+
+        def pairs():
+            trusted = called(pairs_by)
+            return [(n, read(n, trusted)) for n in own if trusted or n not in guard]
+
+        def flush():
+            """The guarded names as the test left them, into the notebook's namespace (the test has ended)."""
+            if frame(1).f_code is not runner:
+                return
+            for name in deferred:
+                if name in own:
+                    space[name] = own[name]
+                else:
+                    space.pop(name, None)
+            deferred.clear()
+
+        def value(name, default=None):
+            return default if name in guard else own.get(name, default)
+
+        def peek(name):
+            """A guarded value for an assertion's message (``Lifter.name``, in the test's own frame)."""
+            if frame(1).f_code is not message or frame(2).f_code is not code:
+                raise NameError(f"name {name!r} is not defined")
+            return own.get(name, _Unbound(name))
+
+        self._get, self._set, self._del, self._shown, self._pairs, self._lookup = get, put, drop, shown, pairs, \
+            lookup
+        self.flush, self.value, self.peek = flush, value, peek
 
     def __getitem__(self, name):
-        try:
-            value = self.own[name]
-        except KeyError:
-            raise KeyError(name) from None  # not the test's own: Python reads the namespace, then builtins
-        if name in self.guard:
-            if not self._mine():
-                raise KeyError(name)
-            mark = self.marks.get(name)
-            if mark is not None and fingerprint(value) != mark:
-                raise AssertionError(f"the test's {name!r} was changed in place by code other than the test's "
-                                     f"while the test ran (the submission's code reached the test's own value)")
-        return value
+        return self._get(name)
 
     def __setitem__(self, name, value):
-        if self._mine():
-            self.own[name] = value
-            if name in self.guard:
-                self.marks[name] = fingerprint(value)
-                self.deferred.add(name)
-                return
-        self.space[name] = value
+        self._set(name, value)
 
     def __delitem__(self, name):
-        mine = self._mine() and self.own.pop(name, _MISSING) is not _MISSING
-        if mine:
-            self.marks.pop(name, None)
-        if name in self.guard and mine:
-            self.deferred.add(name)
-        elif self.space.pop(name, _MISSING) is _MISSING and not mine:
-            raise KeyError(name)
-
-    def flush(self):
-        """The guarded names as the test left them, into the notebook's namespace (the test has ended)."""
-        for name in self.deferred:
-            if name in self.own:
-                self.space[name] = self.own[name]
-            else:
-                self.space.pop(name, None)
-        self.deferred.clear()
+        self._del(name)
 
     def __contains__(self, name):
-        return name in self.own and (name not in self.guard or self._mine())
+        return name in self._shown()
 
     def keys(self):
-        return [name for name in self.own if name not in self.guard]
+        return self._shown()
+
+    def __iter__(self):
+        return iter(self._shown())
+
+    def __len__(self):
+        return len(self._shown())
+
+    def items(self):
+        return self._pairs()
+
+    def values(self):
+        return [value for _, value in self._pairs()]
 
     def get(self, name, default=None):
-        return default if name in self.guard else self.own.get(name, default)
+        return self._lookup(name, default)
 
 
 class _Unbound:
@@ -393,13 +458,23 @@ class _Unbound:
     __str__ = __repr__ = __format__ = __getattr__ = __bool__ = __iter__ = __len__ = _fail
 
 
-MAX_FINGERPRINT_BYTES = 2**20
+MAX_FINGERPRINT_BYTES = 2**16  # a tensor or array's bytes copied on each read; above, its version and address
+MAX_FINGERPRINT_ITEMS = 10_000  # the items of lists and dicts a fingerprint reads in all
 
 
-def fingerprint(obj, depth=0):
+def fingerprint(obj):
     """What an object the test made holds, to tell later whether anyone changed it; ``None`` for an object that
-    cannot change (a number, text) or that this cannot follow (a view of another object, a class of the
-    notebook's). Tensors and arrays are read through the set-up's own functions, not through the object."""
+    cannot change (a number, text) or that this does not follow (a view of another object, a class of the
+    notebook's, a container too big to read on every use). Tensors and arrays are read through the set-up's own
+    functions, not through the object."""
+    budget = [MAX_FINGERPRINT_ITEMS]
+    try:
+        return _fingerprint(obj, 0, budget)
+    except Exception:  # a kind of tensor or array it cannot read: not followed
+        return None
+
+
+def _fingerprint(obj, depth, budget):
     kind = type(obj)
     if obj is None or kind in (bool, int, float, complex, str, bytes):
         return ("value", kind.__name__, obj.hex() if kind is float else obj) if depth else None
@@ -411,13 +486,17 @@ def fingerprint(obj, depth=0):
             return None
         return ("array", obj.dtype.str, obj.shape, obj.tobytes())
     if depth < 4 and kind in (list, tuple, dict):
+        budget[0] -= len(obj)
+        if budget[0] < 0:
+            return None
         items = list(obj.items()) if kind is dict else list(enumerate(obj))
-        if len(items) > 1000:
-            return None
-        marks = tuple((key if kind is dict else None, fingerprint(item, depth + 1)) for key, item in items)
-        if any(mark is None for _, mark in marks):
-            return None
-        return (kind.__name__, marks)
+        marks = []
+        for key, item in items:
+            mark = _fingerprint(item, depth + 1, budget)
+            if mark is None:
+                return None
+            marks.append((key if kind is dict else None, mark))
+        return (kind.__name__, tuple(marks))
     return ("object", id(obj)) if depth else None
 
 
@@ -427,7 +506,7 @@ def _tensor_mark(torch, obj):
         if f["get__base"](obj) is not None:
             return None  # a view: the tensor it views may be changed through another name
         t = f["detach"](f["as_subclass"](obj, torch.Tensor))
-        if t.is_sparse or t.is_quantized or t.is_meta or t.is_nested:
+        if t.layout is not torch.strided or t.is_quantized or t.is_meta or t.is_nested or t.is_inference():
             return None
         layout = (str(t.dtype), tuple(t.shape), f["stride"](t), str(f["get_device"](t)))
         if f["element_size"](t) * f["numel"](t) > MAX_FINGERPRINT_BYTES:
@@ -438,6 +517,7 @@ def _tensor_mark(torch, obj):
 
 
 LIFTER = "__course_assert__"
+LEAF = "__course_leaf__"
 VALUE = "__course_value__"
 MAX_LIFTED_BYTES = 16 * 2**20
 
@@ -459,7 +539,10 @@ class Pristine:
             except Exception:
                 pass
         self.builtins = builtins
+        import json
+
         self.compile, self.exec, self.repr = builtins.compile, builtins.exec, builtins.repr
+        self.dumps, self.loads = json.dumps, json.loads
         self.import_module = importlib.import_module
         self.sys_modules = sys.modules
         self.loaded = dict(sys.modules)
@@ -597,21 +680,25 @@ COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, 
 
 
 class Lifter:
-    """What a lifted assertion calls: decides it here as the original would, and records its operands as data."""
+    """What a lifted assertion calls: decides it here as the original would, and records its operands as data.
 
-    def __init__(self, entries, pristine):
+    The record of an assertion is made of its operands before the decision runs any code of the student's (an
+    ``__eq__``, a ``__torch_function__``) and kept as that copy, so such code cannot rewrite what the grader
+    decides on. A record made while this module's classes or the set-up's objects were replaced (``changed``)
+    says so, and the grader fails it.
+    """
+
+    def __init__(self, entries, pristine, changed=None, names=None):
         self._entries = entries
         self._p = pristine
-        self._names = None
+        self._changed = changed
+        self._names = names
 
     def name(self, name):
         """A guarded name's value for an assertion's message (made in the test's own frame only)."""
-        import sys
-
-        names = self._names
-        if names is None or sys._getframe(1).f_code is not names.code:
+        if self._names is None:
             raise NameError(f"name {name!r} is not defined")
-        return names.own.get(name, _Unbound(name))
+        return self._names.peek(name)
 
     def __call__(self, index, form, args, kwargs=None, message=None, negate=False, condition=False):
         p, kwargs = self._p, kwargs or {}
@@ -624,22 +711,36 @@ class Lifter:
                 entry["types"] = p.type_names(args[1])
         except BaseException as exc:
             entry["encode_error"] = raised(exc)
-        self._entries.append(entry)
-        if form in COMPARE:
-            ok = bool(COMPARE[form](args[0], args[1]))
-        elif form == "is None":
-            ok = args[0] is None
-        elif form == "is not None":
-            ok = args[0] is not None
-        elif form == "isinstance":
-            ok = p.builtin_names["isinstance"](args[0], args[1])
-        elif form == "truth":
-            ok = bool(args[0])
-        else:
-            result = p.functions[form](*args, **kwargs)
-            ok = True if ".assert_" in form else bool(result)
-        ok = (not ok) if negate else ok
-        entry["ok"] = ok
+        if self._changed is not None and self._changed():
+            entry["tampered"] = True
+        try:
+            frozen = p.dumps(entry)
+        except BaseException:
+            frozen = None
+        ok = None
+        try:
+            if form in COMPARE:
+                ok = bool(COMPARE[form](args[0], args[1]))
+            elif form == "is None":
+                ok = args[0] is None
+            elif form == "is not None":
+                ok = args[0] is not None
+            elif form == "isinstance":
+                ok = p.builtin_names["isinstance"](args[0], args[1])
+            elif form == "truth":
+                ok = bool(args[0])
+            else:
+                result = p.functions[form](*args, **kwargs)
+                ok = True if ".assert_" in form else bool(result)
+            ok = (not ok) if negate else ok
+        finally:
+            if frozen is not None:
+                entry = p.loads(frozen)
+            else:
+                entry = {"index": index, "form": form, "negate": bool(negate), "condition": bool(condition),
+                         "encode_error": {"kind": "raised", "ename": "TypeError", "evalue": "not plain data"}}
+            entry["ok"] = ok
+            self._entries.append(entry)
         if condition:
             return ok
         if not ok:

@@ -41,12 +41,13 @@ import builtins
 import io
 import json
 import math
+import re
 import tokenize
 
 import numpy as np
 
 from ..models import CheckResult, ExecutionResult, GradedSubmission
-from .kernel_side import FUNCTIONS, LIFTER, VALUE
+from .kernel_side import FUNCTIONS, LEAF, LIFTER, VALUE
 
 #: Where the course grades an nbgrader-format cell more strictly than ``nbgrader autograde`` (and why).
 STRICTER = {
@@ -56,7 +57,7 @@ STRICTER = {
     "forged-number": "a cell value that only prints like a number (an object whose repr is numeric) scores 0 "
                      "(nbgrader parses the printed text)",
     "no-report": "a test cell that ran but whose result never reached the grader (the grading code in the kernel "
-                 "was tampered with) scores 0",
+                 "was tampered with), or whose assertion was recorded while that code was replaced, scores 0",
     "lifted-assertion": "an assertion of a protected form that passed in the student's kernel but fails when the "
                         "grader decides it on the operands' data (monkeypatched comparison functions, results "
                         "that claim to equal anything) scores 0, and so does a protected comparison in an `if` "
@@ -71,11 +72,13 @@ STRICTER = {
                       "calls cannot rebind it through globals(), the caller's frame or a __del__ (nbgrader reads "
                       "the namespace, so a student's function that rebinds the test's `expected` decides it)",
     "test-own-values": "a value a test cell makes at its top level and never hands to other code (its `expected`, "
-                       "`before`) reaches the notebook's namespace only when the test ends, cannot be read through "
-                       "the caller's frame, and a read of it fails if it was changed in place meanwhile (nbgrader "
-                       "lets a student's function that returns `globals()['expected']`, or changes it in place, "
-                       "decide the comparison; a student's function reading a global of that name sees the value "
-                       "from before the test)",
+                       "`before`; not a name the notebook's functions read or its other cells bind, nor in a cell "
+                       "that reads the namespace itself through a magic, eval or globals()) reaches the notebook's "
+                       "namespace only when the test ends, cannot be read through the caller's frame, and a read "
+                       "of it fails if it was changed in place meanwhile (nbgrader lets a student's function that "
+                       "returns `globals()['expected']`, or changes it in place, decide the comparison; a "
+                       "student's own function reading a global of that name sees the value from before the "
+                       "test)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
                "(nbgrader gives full marks to a test cell without output)",
 }
@@ -85,15 +88,14 @@ ASSERT_CALLS = {"numpy.allclose", "numpy.array_equal", "numpy.isclose", "torch.a
 STATEMENT_CALLS = {f for f in FUNCTIONS if ".assert_" in f}
 COMPARE_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 RUNNER = "__course_probe__"
-LEAF = "__course_leaf__"
 #: Defined at the top of a test cell whose comparisons have leaves: reports one value the operand is computed
 #: from and hands it on. No data travels for a value whose type no Python code of the notebook can have made: a
 #: static type (``dict_values``, a generator; Python classes are always heap types, flag 512, read through
 #: ``type``'s own descriptor so that a metaclass cannot answer) or one the set-up's rule vouches for (builtins,
 #: NumPy, torch, other installed libraries); any other value is sent, and the grader fails the comparison.
-LEAF_SOURCE = (f"{LEAF} = lambda index, owner, value, _flags=type.__dict__['__flags__'].__get__: ({LIFTER}(index, "
-               f"'is not None', (0 if not _flags(type(value)) & 512 or {LIFTER}._p.trusted(value) else value,), "
-               f"{{'leaf': owner}}, condition=True), value)[1]")
+LEAF_SOURCE = (f"{LEAF} = lambda index, owner, value, _flags=type.__dict__['__flags__'].__get__, _lift={LIFTER}: "
+               f"(_lift(index, 'is not None', (0 if not _flags(type(value)) & 512 or _lift._p.trusted(value) else "
+               f"value,), {{'leaf': owner}}, condition=True), value)[1]")
 #: Builtins that only look at an object (its length, type or text) without computing a number from it: their
 #: arguments are not leaves (``len(dataset) == 100`` for a Dataset class of the student's is no cheat).
 INSPECTING = {"len", "isinstance", "issubclass", "type", "id", "hasattr", "getattr", "callable", "repr", "str",
@@ -111,6 +113,8 @@ class Names:
         self.bound: set[str] = set()
         self.helpers: dict[str, list[str]] = {}  # grade id of a read-only cell -> functions and classes it defines
         self.uses: dict[str, set[str]] = {}  # helper -> the names it reads
+        self.read_in_functions: set[str] = set()  # names any function, lambda or class of the notebook reads
+        self.bound_outside_tests: set[str] = set()  # names any cell but a test cell binds (settings, data)
         for cell in source_nb.cells:
             if cell.cell_type != "code":
                 continue
@@ -120,6 +124,14 @@ class Names:
             for node in tree.body:
                 self._imports(node)
             self.bound |= _top_level_bindings(tree)
+            from ..notebooks import is_grade as _is_grade, is_solution as _is_solution
+
+            if not (_is_grade(cell) and not _is_solution(cell)):
+                self.bound_outside_tests |= _top_level_bindings(tree)
+            for scope in ast.walk(tree):
+                if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                    self.read_in_functions |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)
+                                               and isinstance(n.ctx, ast.Load)}
             tags = cell.get("metadata", {}).get("tags", [])
             if is_locked(cell) and not is_solution(cell) and grade_id(cell) and "parameters" not in tags:
                 from ..notebooks import is_grade
@@ -208,6 +220,14 @@ ALIASING = {"from_numpy", "as_tensor", "asarray", "asanyarray", "asarray_chkfini
             "tensor_split", "hsplit", "vsplit", "dsplit", "array_split", "unfold", "to", "cpu", "cuda", "numpy",
             "type_as", "contiguous", "requires_grad_", "float", "double", "long", "int", "half", "bool",
             "astype", "values", "indices", "get", "T", "mT", "H", "mH"}
+#: Names whose use makes a test cell read the notebook's namespace by itself (IPython's magics become
+#: ``get_ipython().run_line_magic(...)``): such a cell keeps no name back from it.
+NAMESPACE_READERS = {"get_ipython", "eval", "exec", "globals", "locals", "vars", "dir", "compile", "__import__",
+                     "breakpoint", "input"}
+#: Library functions that only compare or inspect their arguments and keep none of them.
+PURE_CHECKS = {*ASSERT_CALLS, *(f for f in FUNCTIONS), "torch.isclose", "numpy.array_equiv", "numpy.isfinite",
+               "numpy.isnan", "torch.isfinite", "torch.isnan", "numpy.shape", "numpy.ndim", "numpy.size",
+               "torch.numel", "math.isfinite", "math.isnan", "math.fabs"}
 #: Builtins whose result is (or holds) one of the objects passed in.
 PASSING_BUILTINS = {"list", "tuple", "sorted", "min", "max", "enumerate", "zip", "iter", "reversed", "next",
                     "filter", "map", "set", "dict", "frozenset", "getattr", "vars"}
@@ -292,12 +312,16 @@ def _shares(use, parents: dict, names: Names) -> bool:
                 return True
             if kind == "library":
                 if path in MUTATING_FUNCTIONS or (last.endswith("_") and not last.endswith("__")) or \
-                        (path.startswith("numpy.") and last == "at"):
+                        last in MUTATING_METHODS or (path.startswith("numpy.") and last == "at"):
                     return True
-                if node in call.args and call.args.index(node) >= _ufunc_inputs(path):
-                    return True  # a ufunc's positional `out`
-                if last not in ALIASING:
+                position = call.args.index(node) if node in call.args else -1
+                if position >= _ufunc_inputs(path) or (path.startswith("numpy.") and position >= 2
+                                                       and path not in PURE_CHECKS):
+                    return True  # a positional `out` (a ufunc's, np.dot's, np.clip's, ...)
+                if path in PURE_CHECKS:
                     return False
+                # any other library call may keep its argument (an optimizer, a dataset) or change it (heapq):
+                # what becomes of its result decides
             elif kind == "builtin":
                 if path in READING_BUILTINS:
                     return False
@@ -306,7 +330,9 @@ def _shares(use, parents: dict, names: Names) -> bool:
             node = call
         elif isinstance(parent, ast.AugAssign):
             return node is parent.target
-        elif isinstance(parent, (ast.Assert, ast.If, ast.While, ast.Expr, ast.FormattedValue)):
+        elif isinstance(parent, ast.Expr):
+            return node is not use and isinstance(node, ast.Call)  # a call made for what it does to its arguments
+        elif isinstance(parent, (ast.Assert, ast.If, ast.While, ast.FormattedValue)):
             return False
         else:  # bound to a name, iterated, returned, a `with`, a nested scope: it may be held elsewhere
             return True
@@ -321,6 +347,12 @@ def guarded(tree, names: Names) -> list[str]:
     uses in a nested scope is not guarded, nor one ever bound to an object it did not make (the student's
     result, another name) or bound anywhere but by a plain assignment at the top level.
     """
+    # code that reads the namespace by itself (a magic, eval, globals(), timeit's globals=): nothing is kept back
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in NAMESPACE_READERS and node.id not in names.bound:
+            return []
+        if isinstance(node, ast.keyword) and node.arg in ("globals", "locals"):
+            return []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     fresh: dict[str, bool] = {}
     targets: set = set()  # the Name nodes of those assignments
@@ -363,7 +395,12 @@ def guarded(tree, names: Names) -> list[str]:
         if nested or (isinstance(node.ctx, ast.Store) and node not in targets) or \
                 (isinstance(node.ctx, ast.Load) and _shares(node, parents, names)):
             fresh[node.id] = False
-    return sorted(name for name, ok in fresh.items() if ok and not name.startswith("__"))
+    # a name other code of the notebook may read from the namespace while the test runs (a helper's or a
+    # solution's global, a setting a cell binds), or one a string of the cell names (code run from text)
+    texts = " ".join(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", texts))
+    others = names.read_in_functions | names.bound_outside_tests | words
+    return sorted(name for name, ok in fresh.items() if ok and not name.startswith("__") and name not in others)
 
 
 def _ufunc_inputs(path: str) -> int:
@@ -791,6 +828,8 @@ def _leaf_problem(entry: dict) -> str:
 
 def _verdict(entry: dict) -> tuple[bool | None, str]:
     """The grader's own verdict on a recorded comparison and why it is false (``None``: the kernel's stands)."""
+    if entry.get("tampered"):
+        return False, "the grading code in the kernel was changed while the test ran"
     if "encode_error" in entry:
         return False, "its operands could not be sent to the grader"
     form, raw = entry.get("form"), entry.get("args", [])

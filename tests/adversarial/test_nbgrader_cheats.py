@@ -69,6 +69,27 @@ get_ipython().showtraceback = lambda *a, **k: None
     "custom_exc_swallows_errors": """
 get_ipython().set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: None)
 """,
+    # an answer whose torch.allclose says True and that rewrites what the recorder holds of the operands, found
+    # through the frames above it, to the expected value's data
+    "recorded_operands_rewritten": """
+import sys
+class _Sub(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in ("allclose", "equal"):
+            frame = sys._getframe(1)
+            while frame is not None:
+                names = frame.f_locals
+                for value in (list(names.values()) if hasattr(names, "values") else []):
+                    entries = value if type(value) is list else [value]
+                    for entry in entries:
+                        if type(entry) is dict and len(entry.get("args") or ()) == 2:
+                            entry["args"][0] = entry["args"][1]
+                            entry["trusted"] = [True, True]
+                frame = frame.f_back
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+""",
     "equals_anything": """
 class _Anything(float):
     def __eq__(self, other):
@@ -101,6 +122,8 @@ except NameError:
 WRONG_WITH = {
     "equals_anything": {"fit_line": "def fit_line(x, y, steps=500, lr=0.1):\n    return _Anything(0.0), "
                                     "_Anything(0.0)\n"},
+    "recorded_operands_rewritten": {"leaky_relu": "def leaky_relu(x, slope=0.01):\n"
+                                                  "    return (x * 0).as_subclass(_Sub)\n"},
     "library_reference_redefined": {"log_softmax": "def log_softmax(logits):\n"
                                                    "    return logits - logits.exp().sum(dim=-1, keepdim=True).log()\n"},
 }
@@ -136,8 +159,8 @@ def graded(tmp_path_factory):
     results = {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
     # the honest wrong answers of the cheats that bring their own
     for name, extra in WRONG_WITH.items():
-        honest = Variant(f"{name}-honest", answers={**HONEST_WRONG, **{k: v.replace("_Anything", "float")
-                                                                         for k, v in extra.items()}})
+        honest = Variant(f"{name}-honest", answers={**HONEST_WRONG, **{
+            k: v.replace("_Anything", "float").replace(".as_subclass(_Sub)", "") for k, v in extra.items()}})
         (job, result), = LocalRunner(1).run([context.job(honest.name, Path("x.ipynb"), student_nb=build(spec, honest))])
         results[honest.name] = context.judge(result)
     return results

@@ -42,11 +42,27 @@ assert got == expected, f"doubled([0, 1, 2]) should be {expected}, got {got}"
 """
 LATER_TESTS = """assert torch.equal(target, torch.zeros(3)) and expected == [0, 2, 4]
 """
+# values of the test that other code reads from the namespace while it runs, as nbgrader lets it
+SHARED_TESTS = """x_test = torch.linspace(0, 1, 5)
+y_test = x_test * 2
+assert check(scaled)
+n_steps = 3
+assert len(steps()) == n_steps
+a = torch.ones(3)
+%timeit -n1 -r1 scaled(a)
+w = torch.ones(2, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.5)
+w.sum().backward()
+opt.step()
+assert torch.allclose(w, torch.full((2,), 0.5))
+"""
 
 RIGHT = {"sgd_step_": "def sgd_step_(w, g, lr):\n    w -= lr * g\n",
-         "doubled": "def doubled(xs):\n    return [2 * x for x in xs]\n"}
+         "doubled": "def doubled(xs):\n    return [2 * x for x in xs]\n",
+         "scaled": "def scaled(t):\n    return 2 * t\n\ndef steps():\n    return [0.0] * n_steps\n"}
 WRONG = {"sgd_step_": "def sgd_step_(w, g, lr):\n    w = w - lr * g\n",
-         "doubled": "def doubled(xs):\n    return list(xs)\n"}
+         "doubled": "def doubled(xs):\n    return list(xs)\n",
+         "scaled": "def scaled(t):\n    return t\n\ndef steps():\n    return []\n"}
 CHEATS = {
     "reads_globals": {"sgd_step_": "def sgd_step_(w, g, lr):\n    t = globals().get('target')\n"
                                    "    if t is not None:\n        w.copy_(t)\n",
@@ -57,6 +73,13 @@ CHEATS = {
                      "    if t is not None:\n        w.copy_(t)\n",
         "doubled": "import sys\ndef doubled(xs):\n    try:\n        return list(sys._getframe(1).f_locals['expected'])\n"
                    "    except KeyError:\n        return list(xs)\n"},
+    "reads_the_store_of_the_callers_frame": {
+        "sgd_step_": "import sys\ndef sgd_step_(w, g, lr):\n    f = sys._getframe(1).f_locals\n"
+                     "    for name in ('own', '_names', 'guard'):\n        store = getattr(f, name, None)\n"
+                     "        if isinstance(store, dict) and 'target' in store:\n            w.copy_(store['target'])\n"
+                     "    lift = sys._getframe(1).f_globals.get('__course_assert__')\n"
+                     "    if lift is not None:\n        w.copy_(lift._names.own['target'])\n",
+        "doubled": "def doubled(xs):\n    return list(xs)\n"},
     "changes_them_in_place": {
         "sgd_step_": "import gc\ndef sgd_step_(w, g, lr):\n    for o in gc.get_objects():\n"
                      "        if type(o) is torch.Tensor and o is not w and o.shape == w.shape:\n"
@@ -77,19 +100,21 @@ def own_values_assignment(course):
         return new
 
     def answer(name):
-        head, body = RIGHT[name].split("\n", 1)
-        return f"{head}\n    ### BEGIN SOLUTION\n{body}    ### END SOLUTION"
+        return f"### BEGIN SOLUTION\n{RIGHT[name]}### END SOLUTION"
 
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
     nb.cells = [
-        cell("import torch", "imports", locked=True),
+        cell("import torch\nn_steps = 100", "imports", locked=True),
+        cell("def check(f):\n    return torch.allclose(f(x_test), y_test)", "helpers", locked=True),
         cell(answer("sgd_step_"), "sgd_step_", solution=True),
         cell(STEP_TESTS, "step_tests", grade=True, locked=True, points=2),
         cell(OWN_TESTS, "own_tests", grade=True, locked=True, points=1),
         cell(answer("doubled"), "doubled", solution=True),
         cell(LIST_TESTS, "list_tests", grade=True, locked=True, points=1),
         cell(LATER_TESTS, "later_tests", grade=True, locked=True, points=1),
+        cell(answer("scaled"), "scaled", solution=True),
+        cell(SHARED_TESTS, "shared_tests", grade=True, locked=True, points=1),
     ]
     (course / "source" / AID).mkdir(parents=True)
     nbformat.write(nb, course / "source" / AID / "own.ipynb")
@@ -111,7 +136,7 @@ def graded(tmp_path_factory):
     spec = Assignment.load(config, AID).notebook("own")
     context = Context.prepare(config, spec, "cpu")
     variants = [Variant("right", answers=RIGHT), Variant("wrong", answers=WRONG)]
-    variants += [Variant(name, answers=answers) for name, answers in CHEATS.items()]
+    variants += [Variant(name, answers={**RIGHT, **answers}) for name, answers in CHEATS.items()]
     jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants]
     return {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
 
@@ -121,9 +146,10 @@ def _points(graded_submission) -> dict:
 
 
 def test_honest_tests_of_their_own_values_grade_as_nbgrader_would(graded):
-    assert _points(graded["right"]) == {"step_tests": 2, "own_tests": 1, "list_tests": 1, "later_tests": 1}, \
-        [(c.grade_id, c.message) for c in graded["right"].checks]
-    assert _points(graded["wrong"]) == {"step_tests": 0, "own_tests": 0, "list_tests": 0, "later_tests": 1}
+    assert _points(graded["right"]) == {"step_tests": 2, "own_tests": 1, "list_tests": 1, "later_tests": 1,
+                                        "shared_tests": 1}, [(c.grade_id, c.message) for c in graded["right"].checks]
+    assert _points(graded["wrong"]) == {"step_tests": 0, "own_tests": 0, "list_tests": 0, "later_tests": 1,
+                                        "shared_tests": 0}
 
 
 def test_a_message_shows_the_tests_own_value(graded):
