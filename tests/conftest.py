@@ -20,6 +20,24 @@ def copy_course(target: Path) -> Path:
     return copy(REPO, target)
 
 
+def grade_variants(course: Path, assignment_id: str, notebook: str, variants: list, workers: int = 2) -> dict:
+    """Release an assignment of a course copy and grade built submissions of it on the CPU with real kernels:
+    ``{variant name: GradedSubmission}``."""
+    from course_lib.assignment import Assignment
+    from course_lib.config import CourseConfig
+    from course_lib.execute.runners import LocalRunner
+    from course_lib.grade import Context
+    from course_lib.release import release
+    from course_lib.synth import build
+
+    config = CourseConfig.load(course).with_overrides(device="cpu")
+    release(config=config, assignment_id=assignment_id)  # nbgrader stores the tests it generates in the gradebook
+    spec = Assignment.load(config, assignment_id).notebook(notebook)
+    context = Context.prepare(config, spec, "cpu")
+    jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants]
+    return {job.student: context.judge(result) for job, result in LocalRunner(workers).run(jobs)}
+
+
 @pytest.fixture(scope="session")
 def course_dir(tmp_path_factory) -> Path:
     """A course copy shared by tests that do not change it (references get cached once)."""

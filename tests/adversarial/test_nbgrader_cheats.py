@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_course
+from conftest import copy_course, grade_variants
 
 pytestmark = pytest.mark.slow
 
@@ -240,22 +240,12 @@ HELPER_CHEATS = {
 
 @pytest.fixture(scope="module")
 def helper_graded(tmp_path_factory):
-    from course_lib.assignment import Assignment
-    from course_lib.config import CourseConfig
-    from course_lib.execute.runners import LocalRunner
-    from course_lib.grade import Context
-    from course_lib.release import release
-    from course_lib.synth import Variant, build
+    from course_lib.synth import Variant
 
     course = copy_course(tmp_path_factory.mktemp("nbgrader-helper-cheats") / "course")
     helper_assignment(course)
-    config = CourseConfig.load(course).with_overrides(device="cpu")
-    release(config=config, assignment_id=HELPERS)
-    spec = Assignment.load(config, HELPERS).notebook("helpers")
-    context = Context.prepare(config, spec, "cpu")
-    jobs = [context.job(name, Path(f"{name}.ipynb"), student_nb=build(spec, Variant(name, answers={"double": code})))
-            for name, code in HELPER_CHEATS.items()]
-    return {job.student: context.judge(result).score for job, result in LocalRunner(2).run(jobs)}
+    variants = [Variant(name, answers={"double": code}) for name, code in HELPER_CHEATS.items()]
+    return {name: graded.score for name, graded in grade_variants(course, HELPERS, "helpers", variants).items()}
 
 
 def test_a_redefined_or_rebound_helper_of_the_instructor_changes_nothing(helper_graded):
@@ -304,22 +294,12 @@ REBINDING_HONEST = {"mse_and_grad": MSE_WRONG, "fit_line": FIT_WRONG}
 
 @pytest.fixture(scope="module")
 def rebinding_graded(tmp_path_factory):
-    from course_lib.assignment import Assignment
-    from course_lib.config import CourseConfig
-    from course_lib.execute.runners import LocalRunner
-    from course_lib.grade import Context
-    from course_lib.release import release
-    from course_lib.synth import Variant, build
+    from course_lib.synth import Variant
 
     course = copy_course(tmp_path_factory.mktemp("rebinding") / "course")
-    config = CourseConfig.load(course).with_overrides(device="cpu")
-    release(config=config, assignment_id=ASSIGNMENT)
-    spec = Assignment.load(config, ASSIGNMENT).notebook(NOTEBOOK)
-    context = Context.prepare(config, spec, "cpu")
     variants = [Variant("honest", answers=dict(REBINDING_HONEST))]
     variants += [Variant(name, answers={**REBINDING_HONEST, **answers}) for name, answers in REBINDING.items()]
-    jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants]
-    return {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
+    return grade_variants(course, ASSIGNMENT, NOTEBOOK, variants)
 
 
 @pytest.mark.parametrize("cheat", sorted(REBINDING))

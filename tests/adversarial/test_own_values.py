@@ -7,11 +7,9 @@ right, wrong and cheating answers. The cheats find the test's values through ``g
 or the garbage collector's list of objects.
 """
 
-from pathlib import Path
-
 import pytest
 
-from conftest import copy_course
+from conftest import copy_course, grade_variants
 
 pytestmark = pytest.mark.slow
 
@@ -122,23 +120,13 @@ def own_values_assignment(course):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    from course_lib.assignment import Assignment
-    from course_lib.config import CourseConfig
-    from course_lib.execute.runners import LocalRunner
-    from course_lib.grade import Context
-    from course_lib.release import release
-    from course_lib.synth import Variant, build
+    from course_lib.synth import Variant
 
     course = copy_course(tmp_path_factory.mktemp("own-values") / "course")
     own_values_assignment(course)
-    config = CourseConfig.load(course).with_overrides(device="cpu")
-    release(config=config, assignment_id=AID)
-    spec = Assignment.load(config, AID).notebook("own")
-    context = Context.prepare(config, spec, "cpu")
     variants = [Variant("right", answers=RIGHT), Variant("wrong", answers=WRONG)]
     variants += [Variant(name, answers={**RIGHT, **answers}) for name, answers in CHEATS.items()]
-    jobs = [context.job(v.name, Path(f"{v.name}.ipynb"), student_nb=build(spec, v)) for v in variants]
-    return {job.student: context.judge(result) for job, result in LocalRunner(2).run(jobs)}
+    return grade_variants(course, AID, "own", variants)
 
 
 def _points(graded_submission) -> dict:
