@@ -224,6 +224,10 @@ GUARD_NB = notebook(("import numpy as np\nimport torch\nimport torch.nn.function
     ("e = [0, 2]\nassert globals()['e'] == f(1)", []),
     ("import timeit\nd = [1]\nt = timeit.timeit('f(d)', globals=None, number=1)", []),
     ("d = [1]\nt = run('f(d)')", []),
+    # handed element by element to a function, maybe the student's
+    ("rows = [[2, 1]]\nassert list(map(f, rows)) == [[1, 2]]", []),
+    ("rows = [[2, 1]]\nassert sorted(rows, key=f) == [[1, 2]]", []),
+    ("rows = [[2, 1]]\nassert list(filter(lambda r: f(r), rows)) == rows", []),
 ])
 def test_guarded_names_are_the_tests_own_values_never_shared(source, guarded):
     assert prepare(source, Names(GUARD_NB))[1]["guard"] == guarded
@@ -238,6 +242,18 @@ def test_a_name_other_code_of_the_notebook_reads_is_not_guarded():
     source = ("x_test = torch.zeros(3)\ny_test = torch.zeros(3)\nn_epochs = 3\nlimit = torch.zeros(1)\n"
               "assert check(train) and len(train()) == n_epochs and torch.equal(limit, torch.zeros(1))")
     assert prepare(source, Names(nb))[1]["guard"] == ["limit"]
+
+
+def test_a_name_a_function_rebinds_through_global_is_read_from_the_namespace():
+    nb = notebook(("counter = 0\ndef increment():\n    global counter\n    counter += 1\n",
+                   {"grade_id": "answer", "solution": True, "grade": False}))
+    plan = prepare("counter = 0\nincrement()\nassert counter == 1", Names(nb))[1]
+    assert plan["shared"] == ["counter"] and plan["guard"] == []
+    space = {}
+    code = compile("counter = 0\nbump()\nseen = counter\n", "<test>", "exec")
+    space["bump"] = lambda: space.update(counter=space["counter"] + 1)
+    exec(code, space, kernel_side.TestNames(space, code, {}, [], ["counter"]))
+    assert space["seen"] == 1
 
 
 def test_an_assertion_message_gets_the_guarded_values_from_the_test():

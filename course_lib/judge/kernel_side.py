@@ -257,7 +257,8 @@ class Runner:
             space.pop(LIFTER, None)
             compiled = p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0)
             names = TestNames(space, compiled, {**overlay, LIFTER: lifter},
-                              [LIFTER, LEAF, *(n for n in plan.get("guard", ()) if n not in overlay)])
+                              [LIFTER, LEAF, *(n for n in plan.get("guard", ()) if n not in overlay)],
+                              plan.get("shared", ()))
             lifter._names = names
             try:
                 p.exec(compiled, space, names)
@@ -271,6 +272,10 @@ class Runner:
                 raise
             finally:
                 names.flush()
+                if not names.holds(LIFTER, lifter):  # the recorder itself replaced in the test's own names
+                    record["lifted"] = [{"index": None, "tampered": True}]
+                    record["error"] = {"kind": "raised", "ename": "RuntimeError",
+                                       "evalue": "the grading code of the test was replaced while it ran"}
                 for name, before in saved.items():
                     # the student's binding comes back unless the test itself bound the name anew
                     if name in (LIFTER, VALUE) or space.get(name, _MISSING) is overlay.get(name, _MISSING):
@@ -321,12 +326,13 @@ class TestNames:
     The store is held in closures that check who calls them (by code object), not in attributes.
     """
 
-    __slots__ = ("_get", "_set", "_del", "_shown", "_pairs", "_lookup", "flush", "value", "peek")
+    __slots__ = ("_get", "_set", "_del", "_shown", "_pairs", "_lookup", "flush", "value", "peek", "holds")
 
-    def __init__(self, space, code, protected, guard=()):
+    def __init__(self, space, code, protected, guard=(), shared=()):
         import sys
 
         frame, own, marks, deferred, guard = sys._getframe, dict(protected), {}, set(), frozenset(guard)
+        shared = frozenset(shared) - guard
         methods = TestNames.__dict__
         getitem, setitem, delitem, lookup_by = (methods[n].__code__ for n in ("__getitem__", "__setitem__",
                                                                                "__delitem__", "get"))
@@ -365,7 +371,7 @@ class TestNames:
                 return default
 
         def put(name, value):
-            if called(setitem):
+            if called(setitem) and name not in shared:
                 own[name] = value
                 if name in guard:
                     marks[name] = fingerprint(value)
@@ -403,6 +409,9 @@ class TestNames:
         def value(name, default=None):
             return default if name in guard else own.get(name, default)
 
+        def holds(name, obj):
+            return own.get(name, _MISSING) is obj
+
         def peek(name):
             """A guarded value for an assertion's message (``Lifter.name``, in the test's own frame)."""
             if frame(1).f_code is not message or frame(2).f_code is not code:
@@ -411,7 +420,7 @@ class TestNames:
 
         self._get, self._set, self._del, self._shown, self._pairs, self._lookup = get, put, drop, shown, pairs, \
             lookup
-        self.flush, self.value, self.peek = flush, value, peek
+        self.flush, self.value, self.peek, self.holds = flush, value, peek, holds
 
     def __getitem__(self, name):
         return self._get(name)

@@ -115,6 +115,7 @@ class Names:
         self.uses: dict[str, set[str]] = {}  # helper -> the names it reads
         self.read_in_functions: set[str] = set()  # names any function, lambda or class of the notebook reads
         self.bound_outside_tests: set[str] = set()  # names any cell but a test cell binds (settings, data)
+        self.declared_global: set[str] = set()  # names a function of the notebook rebinds (`global counter`)
         for cell in source_nb.cells:
             if cell.cell_type != "code":
                 continue
@@ -132,6 +133,8 @@ class Names:
                 if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
                     self.read_in_functions |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)
                                                and isinstance(n.ctx, ast.Load)}
+                    self.declared_global |= {name for n in ast.walk(scope) if isinstance(n, ast.Global)
+                                             for name in n.names}
             tags = cell.get("metadata", {}).get("tags", [])
             if is_locked(cell) and not is_solution(cell) and grade_id(cell) and "parameters" not in tags:
                 from ..notebooks import is_grade
@@ -228,6 +231,9 @@ NAMESPACE_READERS = {"get_ipython", "eval", "exec", "globals", "locals", "vars",
 PURE_CHECKS = {*ASSERT_CALLS, *(f for f in FUNCTIONS), "torch.isclose", "numpy.array_equiv", "numpy.isfinite",
                "numpy.isnan", "torch.isfinite", "torch.isnan", "numpy.shape", "numpy.ndim", "numpy.size",
                "torch.numel", "math.isfinite", "math.isnan", "math.fabs"}
+#: Builtins and library functions that call a function they are given on the objects they are given.
+CALLING = {"map", "filter", "reduce", "apply_along_axis", "apply_over_axes", "vectorize", "frompyfunc", "piecewise",
+           "starmap", "accumulate", "groupby", "partial", "vmap", "func", "checkpoint", "tree_map", "call"}
 #: Builtins whose result is (or holds) one of the objects passed in.
 PASSING_BUILTINS = {"list", "tuple", "sorted", "min", "max", "enumerate", "zip", "iter", "reversed", "next",
                     "filter", "map", "set", "dict", "frozenset", "getattr", "vars"}
@@ -308,8 +314,11 @@ def _shares(use, parents: dict, names: Names) -> bool:
                 return True
             kind, path = _callee(call.func, names)
             last = path.rsplit(".", 1)[-1]
-            if kind == "other" or any(k.arg in ("out", "inplace") for k in call.keywords):
+            if kind == "other" or any(k.arg in ("out", "inplace", "key") for k in call.keywords):
                 return True
+            if last in CALLING or any(isinstance(a, ast.Lambda) for a in [*call.args, *(k.value for k in
+                                                                                        call.keywords)]):
+                return True  # hands each element to a function, maybe the student's
             if kind == "library":
                 if path in MUTATING_FUNCTIONS or (last.endswith("_") and not last.endswith("__")) or \
                         last in MUTATING_METHODS or (path.startswith("numpy.") and last == "at"):
@@ -399,7 +408,7 @@ def guarded(tree, names: Names) -> list[str]:
     # solution's global, a setting a cell binds), or one a string of the cell names (code run from text)
     texts = " ".join(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", texts))
-    others = names.read_in_functions | names.bound_outside_tests | words
+    others = names.read_in_functions | names.bound_outside_tests | names.declared_global | words
     return sorted(name for name, ok in fresh.items() if ok and not name.startswith("__") and name not in others)
 
 
@@ -602,7 +611,7 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
         tree = ast.parse(python)
     except (SyntaxError, ValueError):
         return source, {"value": False, "protect": {}, "keep": [], "lifted": 0, "required": [],
-                        "guard": []}  # fails as it is
+                        "guard": [], "shared": []}  # fails as it is
     value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _quiet(python)
     guard = guarded(tree, names)
     lifter = _Lift(names, guard)
@@ -631,8 +640,11 @@ def prepare(source: str, names: Names) -> tuple[str, dict]:
                       and call.func.id == LIFTER]
     # a comparison that reported must come with the leaves it always evaluates
     required += [{"after": owner, "leaves": leaves} for owner, leaves in sorted(lifter.leaves.items())]
+    # a name a function of the notebook rebinds through `global` (the classic counter exercise): the test
+    # reads it from the namespace, where that function's binding is, as nbgrader does
+    shared = sorted(names.declared_global & _top_level_bindings(tree))
     return ast.unparse(tree), {"value": value, "protect": protect, "keep": keep, "lifted": lifter.count,
-                               "required": required, "guard": guard}
+                               "required": required, "guard": guard, "shared": shared}
 
 
 def _quiet(source: str) -> bool:

@@ -53,14 +53,43 @@ opt = torch.optim.SGD([w], lr=0.5)
 w.sum().backward()
 opt.step()
 assert torch.allclose(w, torch.full((2,), 0.5))
+rows = [[3, 1, 2], [2, 1]]
+assert list(map(in_order, rows)) == [[1, 2, 3], [1, 2]]
+assert sorted(rows, key=in_order) == [[1, 2], [1, 2, 3]] and len(rows) == 2
+"""
+# the classic exercise of a function that rebinds a global: the test reads the function's binding
+COUNTER_TESTS = """counter = 0
+increment()
+increment()
+assert counter == 2
 """
 
 RIGHT = {"sgd_step_": "def sgd_step_(w, g, lr):\n    w -= lr * g\n",
          "doubled": "def doubled(xs):\n    return [2 * x for x in xs]\n",
-         "scaled": "def scaled(t):\n    return 2 * t\n\ndef steps():\n    return [0.0] * n_steps\n"}
+         "scaled": "def scaled(t):\n    return 2 * t\n\ndef steps():\n    return [0.0] * n_steps\n\n"
+                   "def in_order(xs):\n    xs.sort()\n    return xs\n",
+         "counter": "counter = 0\n\ndef increment():\n    global counter\n    counter += 1\n"}
 WRONG = {"sgd_step_": "def sgd_step_(w, g, lr):\n    w = w - lr * g\n",
          "doubled": "def doubled(xs):\n    return list(xs)\n",
-         "scaled": "def scaled(t):\n    return t\n\ndef steps():\n    return []\n"}
+         "scaled": "def scaled(t):\n    return t\n\ndef steps():\n    return []\n\n"
+                   "def in_order(xs):\n    return xs\n",
+         "counter": "counter = 0\n\ndef increment():\n    pass\n"}
+RECORDER_REPLACED = """import sys
+def doubled(xs):
+    names = sys._getframe(1).f_locals
+    kind = type(names)
+    for f in [getattr(names, a, None) for a in [*dir(kind), *getattr(kind, '__slots__', ())]]:
+        for cell in getattr(f, '__closure__', None) or ():
+            for c in getattr(cell.cell_contents, '__closure__', None) or ():
+                own = c.cell_contents
+                if type(own) is dict and '__course_assert__' in own and not hasattr(own['__course_assert__'], 'fake'):
+                    real = own['__course_assert__']
+                    def fake(index, form, args, kwargs=None, **kw):
+                        return True if kw.get('condition') else real(index, 'is not None', (1,), {})
+                    fake.name, fake.fake = real.name, True
+                    own['__course_assert__'] = fake
+    return list(xs)
+"""
 CHEATS = {
     "reads_globals": {"sgd_step_": "def sgd_step_(w, g, lr):\n    t = globals().get('target')\n"
                                    "    if t is not None:\n        w.copy_(t)\n",
@@ -78,6 +107,11 @@ CHEATS = {
                      "    lift = sys._getframe(1).f_globals.get('__course_assert__')\n"
                      "    if lift is not None:\n        w.copy_(lift._names.own['target'])\n",
         "doubled": "def doubled(xs):\n    return list(xs)\n"},
+    # the recorder in the test's own names replaced by one that reports every assertion clean, reached
+    # through the closures of the caller's f_locals
+    "replaces_the_recorder": {
+        "sgd_step_": "def sgd_step_(w, g, lr):\n    pass\n",
+        "doubled": RECORDER_REPLACED},
     "changes_them_in_place": {
         "sgd_step_": "import gc\ndef sgd_step_(w, g, lr):\n    for o in gc.get_objects():\n"
                      "        if type(o) is torch.Tensor and o is not w and o.shape == w.shape:\n"
@@ -113,6 +147,8 @@ def own_values_assignment(course):
         cell(LATER_TESTS, "later_tests", grade=True, locked=True, points=1),
         cell(answer("scaled"), "scaled", solution=True),
         cell(SHARED_TESTS, "shared_tests", grade=True, locked=True, points=1),
+        cell(answer("counter"), "counter", solution=True),
+        cell(COUNTER_TESTS, "counter_tests", grade=True, locked=True, points=1),
     ]
     (course / "source" / AID).mkdir(parents=True)
     nbformat.write(nb, course / "source" / AID / "own.ipynb")
@@ -135,9 +171,10 @@ def _points(graded_submission) -> dict:
 
 def test_honest_tests_of_their_own_values_grade_as_nbgrader_would(graded):
     assert _points(graded["right"]) == {"step_tests": 2, "own_tests": 1, "list_tests": 1, "later_tests": 1,
-                                        "shared_tests": 1}, [(c.grade_id, c.message) for c in graded["right"].checks]
+                                        "shared_tests": 1, "counter_tests": 1}, \
+        [(c.grade_id, c.message) for c in graded["right"].checks]
     assert _points(graded["wrong"]) == {"step_tests": 0, "own_tests": 0, "list_tests": 0, "later_tests": 1,
-                                        "shared_tests": 0}
+                                        "shared_tests": 0, "counter_tests": 0}
 
 
 def test_a_message_shows_the_tests_own_value(graded):
