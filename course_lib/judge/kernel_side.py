@@ -334,18 +334,16 @@ class TestNames:
         frame, own, marks, deferred, guard = sys._getframe, dict(protected), {}, set(), frozenset(guard)
         shared = frozenset(shared) - guard
         methods = TestNames.__dict__
-        getitem, setitem, delitem, lookup_by = (methods[n].__code__ for n in ("__getitem__", "__setitem__",
-                                                                               "__delitem__", "get"))
+        getitem, setitem, delitem, lookup_by = ({methods[n].__code__} for n in ("__getitem__", "__setitem__",
+                                                                                 "__delitem__", "get"))
         shown_by = {methods[n].__code__ for n in ("keys", "__iter__", "__len__", "__contains__")}
         pairs_by = {methods[n].__code__ for n in ("items", "values")}
         runner, message = Runner.__dict__["_test"].__code__, Lifter.__dict__["name"].__code__
 
         def called(by):
-            """Whether the accessor was called by the method ``by`` (or one of them) on behalf of the test's own
-            frame: what code calls a method is read from the frames, which no caller can forge."""
-            outer = frame(2)
-            return (outer.f_code is by if type(by) is not set else outer.f_code in by) \
-                and frame(3).f_code is code
+            """Whether the accessor was called by one of the methods ``by`` on behalf of the test's own frame:
+            what code calls a method is read from the frames, which no caller can forge."""
+            return frame(2).f_code in by and frame(3).f_code is code
 
         def read(name, trusted):
             value = own[name]  # KeyError: not the test's own (Python reads the namespace, then builtins)

@@ -107,7 +107,7 @@ class Names:
     """What the source notebook binds: imports (name -> module path), helpers of read-only cells, all names."""
 
     def __init__(self, source_nb):
-        from ..notebooks import grade_id, is_locked, is_solution
+        from ..notebooks import grade_id, is_grade, is_locked, is_solution
 
         self.imports: dict[str, tuple] = {}
         self.bound: set[str] = set()
@@ -125,9 +125,7 @@ class Names:
             for node in tree.body:
                 self._imports(node)
             self.bound |= _top_level_bindings(tree)
-            from ..notebooks import is_grade as _is_grade, is_solution as _is_solution
-
-            if not (_is_grade(cell) and not _is_solution(cell)):
+            if not (is_grade(cell) and not is_solution(cell)):
                 self.bound_outside_tests |= _top_level_bindings(tree)
             for scope in ast.walk(tree):
                 if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
@@ -137,8 +135,6 @@ class Names:
                                              for name in n.names}
             tags = cell.get("metadata", {}).get("tags", [])
             if is_locked(cell) and not is_solution(cell) and grade_id(cell) and "parameters" not in tags:
-                from ..notebooks import is_grade
-
                 if not is_grade(cell):
                     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                                     ast.ClassDef))]
@@ -228,7 +224,7 @@ ALIASING = {"from_numpy", "as_tensor", "asarray", "asanyarray", "asarray_chkfini
 NAMESPACE_READERS = {"get_ipython", "eval", "exec", "globals", "locals", "vars", "dir", "compile", "__import__",
                      "breakpoint", "input"}
 #: Library functions that only compare or inspect their arguments and keep none of them.
-PURE_CHECKS = {*ASSERT_CALLS, *(f for f in FUNCTIONS), "torch.isclose", "numpy.array_equiv", "numpy.isfinite",
+PURE_CHECKS = {*ASSERT_CALLS, *FUNCTIONS, "torch.isclose", "numpy.array_equiv", "numpy.isfinite",
                "numpy.isnan", "torch.isfinite", "torch.isnan", "numpy.shape", "numpy.ndim", "numpy.size",
                "torch.numel", "math.isfinite", "math.isnan", "math.fabs"}
 #: Builtins and library functions that call a function they are given on the objects they are given.
@@ -236,7 +232,7 @@ CALLING = {"map", "filter", "reduce", "apply_along_axis", "apply_over_axes", "ve
            "starmap", "accumulate", "groupby", "partial", "vmap", "func", "checkpoint", "tree_map", "call"}
 #: Builtins whose result is (or holds) one of the objects passed in.
 PASSING_BUILTINS = {"list", "tuple", "sorted", "min", "max", "enumerate", "zip", "iter", "reversed", "next",
-                    "filter", "map", "set", "dict", "frozenset", "getattr", "vars"}
+                    "set", "dict", "frozenset", "getattr", "vars"}
 #: Builtins that only read their arguments (any other, ``setattr`` or ``exec``, may change one).
 READING_BUILTINS = {"len", "isinstance", "issubclass", "type", "id", "hash", "repr", "str", "format", "print", "abs",
                     "round", "float", "int", "bool", "complex", "sum", "all", "any", "callable", "hasattr", "divmod",
