@@ -104,6 +104,34 @@ def test_nothing_of_one_submission_reaches_the_next(pool):
     assert pool.failures == 0
 
 
+DETERMINISM = """\
+import json, sys, torch
+dynamo_at_start = "torch._dynamo" in sys.modules
+state = [torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()]
+import torch._inductor.config as inductor
+print(json.dumps({"dynamo_at_start": dynamo_at_start, "aten": state, "inductor": inductor.deterministic}))
+"""
+
+
+def _setup_then(*cells: str) -> tuple:
+    from course_lib.execute.instrument import setup_source
+
+    return (setup_source(seed=7, device="cpu"), *cells)
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["forked", "plain"])
+def test_the_grading_set_up_asks_for_deterministic_algorithms_everywhere(pooled, request):
+    """ATen's flag (warnings only) and TorchInductor's, in a kernel forked before the zygote's later imports
+    (the first), one forked after them (the second) and a plainly started one."""
+    if pooled:
+        request.getfixturevalue("pool")
+    seen = [json.loads(printed(run_job(job(name, *_setup_then(DETERMINISM))))) for name in ("a", "b")]
+    for kernel in seen:
+        assert kernel["aten"] == [True, True] and kernel["inductor"] is True, seen
+    if pooled:  # the zygote did its later imports after the first kernel: the second has them from the start
+        assert seen[1]["dynamo_at_start"], seen
+
+
 def test_other_limits_get_a_zygote_of_their_own(pool):
     run_job(job("a", OBSERVE))
     small = Policy(memory_mb=1500, max_processes=64)

@@ -85,6 +85,7 @@ class Zygote:
         self.proc = None
         self.sock = None
         self.ended = threading.Event()
+        self.settling = True  # it may do its later imports before the first answer (nobody asked yet)
 
     def _start(self, job, env: dict) -> None:
         self.scratch = scratches.make("zygote")  # 0700: the sandbox reaches home and conn through its binds
@@ -119,7 +120,6 @@ class Zygote:
             if time.monotonic() > deadline:
                 raise ZygoteError("the kernel pool's sandbox did not start in time")
             time.sleep(0.02)
-        self.sock.settimeout(REQUEST_TIMEOUT)
         self.reader = self.sock.makefile("r")
         self.lock = threading.Lock()
 
@@ -131,13 +131,18 @@ class Zygote:
     def request(self, **message) -> dict:
         with self.lock:
             try:
+                # after its first kernel the zygote does the imports only some kernels need (``settling``):
+                # the next answer may take as long as its start-up's
+                self.sock.settimeout(START_TIMEOUT if self.settling else REQUEST_TIMEOUT)
                 self.sock.sendall((json.dumps(message) + "\n").encode())
                 line = self.reader.readline()
             except OSError as exc:
                 raise ZygoteError(f"the kernel pool's sandbox stopped answering ({exc})") from None
-        if not line:
-            raise ZygoteError(f"the kernel pool's sandbox exited: {self._log_tail()}")
-        return json.loads(line)
+            if not line:
+                raise ZygoteError(f"the kernel pool's sandbox exited: {self._log_tail()}")
+            reply = json.loads(line)
+            self.settling = bool(reply.get("settling"))
+        return reply
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None

@@ -19,6 +19,7 @@ import importlib
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 PR_SET_DUMPABLE = 4
 HOME = "/home/student"
+FIRST_REQUEST_WAIT = 0.5  # seconds: a grader that started this sandbox for a kernel asks for it at once
 LIMITS = {"data": resource.RLIMIT_DATA, "nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE,
           "nofile": resource.RLIMIT_NOFILE, "core": resource.RLIMIT_CORE}
 
@@ -146,6 +148,8 @@ def serve(path):
     server.close()
     reader = conn.makefile("r")
     child = None
+    if not select.select([conn], [], [], FIRST_REQUEST_WAIT)[0]:
+        later_imports()  # nobody is waiting for a kernel yet
     for line in reader:
         request = json.loads(line)
         op = request["op"]
@@ -165,12 +169,14 @@ def serve(path):
             reply = {"exit": EXITED.get(child)} if child in EXITED else {"exit": None}
         elif op == "kill":
             clean = end_everything(child)
-            reply = {"exit": EXITED.get(child, -9), "clean": clean}
+            reply = {"exit": EXITED.get(child, -9), "clean": clean, "settling": not LATER["done"]}
             child = None
         else:
             reply = {"error": f"unknown op {op!r}"}
         request = None
         conn.sendall((json.dumps(reply) + "\n").encode())
+        if child is None and not LATER["done"]:
+            later_imports()  # the next request waits for them (the grader allows for it: "settling")
     if child is not None:
         end_everything(child)
 
@@ -260,22 +266,52 @@ def main():
             importlib.import_module(name)
         except Exception as exc:  # a missing optional package: kernels import it themselves, or fail as usual
             print(f"preload {name}: {exc!r}", flush=True)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        # The grading set-up turns on deterministic algorithms; the first such call imports ~800 modules
-        # (about 2 s). Setting the default state here is a no-op that does those imports once for all kernels.
-        torch.use_deterministic_algorithms(False)
     try:
         quick_cell_names()
     except Exception as exc:  # only a speed-up: kernels hash as ipykernel does
         print(f"cell names: {exc!r}", flush=True)
+    settle()
+    serve(control)
+
+
+def settle():
+    """The warm-up that maps every module imported so far (last), then a frozen heap the children share."""
     try:
-        warm_up()  # last: it maps every module imported so far
+        warm_up()
     except Exception as exc:  # only a speed-up: kernels do it themselves
         print(f"warm-up: {exc!r}", flush=True)
     gc.collect()
     gc.freeze()  # imported objects stay shared with the children (no copy-on-write from the collector)
-    serve(control)
+
+
+LATER = {"done": False}
+
+
+def later_imports():
+    """What only some kernels need, done once while no kernel waits for this process.
+
+    PyTorch's first ``TorchDispatchMode`` (the hidden tests of some notebooks refuse operations through
+    one) imports torch._dynamo, and with it TorchInductor's config and sympy: about 800 modules, 0.8 s.
+    A kernel forked before this has run imports them itself when it needs them, as a fresh kernel does;
+    the first kernel of a command is not kept waiting for modules it may never use.
+    """
+    LATER["done"] = True
+    if "torch" not in sys.modules:
+        return
+    try:
+        import torch
+        import torch._inductor.config  # noqa: F401 (what use_deterministic_algorithms imports)
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        class Passing(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                return func(*args, **(kwargs or {}))
+
+        with Passing():  # an operation under a mode: the first one imports torch._dynamo
+            torch.ones(1)
+    except Exception as exc:  # only a speed-up: kernels do it themselves
+        print(f"later imports: {exc!r}", flush=True)
+    settle()
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def install(seed, device, key=""):
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _deterministic(torch)
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -54,6 +54,27 @@ def install(seed, device, key=""):
     if key:
         _scrub(shell, key)
     return runner
+
+
+def _deterministic(torch):
+    """``torch.use_deterministic_algorithms(True, warn_only=True)``, without importing TorchInductor for it.
+
+    PyTorch's function sets the ATen flag and ``torch._inductor.config.deterministic``; importing that
+    config imports torch._dynamo and sympy (about 800 modules, 0.8 s) in a kernel that may never compile
+    anything. Inductor's config reads ``TORCHINDUCTOR_DETERMINISTIC`` when it is imported, so a kernel that
+    imports it later gets the same setting; one that has it already gets it set here.
+    """
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # another PyTorch: its own function
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+    import sys
+
+    inductor = sys.modules.get("torch._inductor.config")
+    if inductor is not None:
+        inductor.deterministic = True
+    set_flag(True, warn_only=True)
 
 
 def _bind(publish, pristine, key, space):
