@@ -22,18 +22,27 @@ function only works *because* it compensates an earlier, wrong, function (say an
 the later question too.
 
 The notebook's rules forbid PyTorch's ready-made versions inside the student's functions.
-They are refused twice while a probe calls the student's functions, and a refused call raises a
-``RuntimeError`` saying so, so a function that calls one loses its question's checks; the swapped-in
-earlier functions and the probes' own code may use them:
+While a probe calls the student's functions they are refused, and a refused call raises a
+``RuntimeError`` saying so, so a function that calls one loses its question's checks; the probes' own
+code (outside those calls) may use them, and the earlier functions swapped in are made of elementary
+operations (``earlier_functions``), so nothing the student's calls run is exempt:
 
 * by name (``ready_made``): ``F.softmax``, ``torch.log_softmax``, ... raise with a message naming them;
 * by operation (``ready_made_ops``, ``refusing_ops``): the same functions reached under any other name
   (``torch.special.softmax``, ``torch._C._nn.nll_loss``, ``torch.binary_cross_entropy_with_logits``,
-  ``torch.ops.aten._softmax``, ``nn.CrossEntropyLoss``) end in the same few ATen operations, and a
-  ``TorchDispatchMode`` active only around the student's calls refuses those operations. Which operations
-  each public function reaches was read off this torch version (the composite ones, ``softmax`` or
-  ``cross_entropy_loss``, decompose into ``_softmax``, ``_log_softmax`` and ``nll_loss_forward`` before
-  a dispatch mode sees them; their own names are listed too, for builds that dispatch them whole).
+  ``torch.ops.aten._softmax``, ``nn.CrossEntropyLoss``) end in the same few ATen operations, refused three
+  times over: by a ``TorchDispatchMode`` active only around the student's calls, by torch's kernels of those
+  operations on every backend (overridden for the same time, so switching the mode off with
+  ``_disable_current_modes()`` reaches nothing), and in the code of torch's Python references and
+  decompositions of them (``torch._refs.softmax``, ``torch._decomp``), which compute the same thing from
+  elementary operations. Which operations each public function reaches was read off this torch version (the
+  composite ones, ``softmax`` or ``cross_entropy_loss``, decompose into ``_softmax``, ``_log_softmax`` and
+  ``nll_loss_forward`` before a dispatch mode sees them; their own names are listed too, for builds that
+  dispatch them whole).
+
+All of this runs in the student's interpreter, so it makes the simple routes fail (another name, the
+mode switched off, the library's Python versions, the probe's frames), not every route: code that digs
+the overriding library or the replaced code objects out of the garbage collector can undo them.
 
 Hidden inputs target the misconceptions: logits around +1000 (a softmax or
 log-sum-exp without the max subtracted overflows to nan/inf); rows of one batch
@@ -118,28 +127,149 @@ def ready_made_ops(logsumexp=False):
     return ops
 
 
-def refusing_ops(alone, ops):
-    """A ``TorchDispatchMode`` under which the ATen operations ``ops`` raise, except inside swapped-in functions.
+def refused_library_code(*args, **kwargs):
+    """What torch's Python versions of the ready-made functions run while they are refused (their code object)."""
+    raise RuntimeError("this calls a Python version of one of PyTorch's ready-made functions (torch._refs, "
+                       "torch._decomp), one of the functions this question asks you to write yourself (see the rules "
+                       "at the top of the notebook)")
 
-    Use it around the student's calls only (``with refusing_ops(alone, ready_made_ops()): student.call(...)``),
-    never around the probe's own computations. ``alone`` is the probe's ``JudgedAlone``: while one of its
-    swapped-in functions runs, everything is allowed.
+
+def refusing_ops(ops):
+    """A context under which the ATen operations ``ops`` (and torch's Python versions of them) raise.
+
+    Use it around the student's calls only (``with refusing_ops(ready_made_ops()): student.call(...)``), never
+    around the probe's own computations. Each operation is refused three times over, so that switching one
+    layer off reaches nothing: a ``TorchDispatchMode`` (where Python sees every operation), torch's own kernels
+    of the operation on every backend it has (a student's ``_disable_current_modes()`` does not reach those),
+    and the code of the Python references and decompositions of ``torch._refs`` and ``torch._decomp`` (which
+    compute the same thing out of elementary operations). Nothing in it is trusted: the earlier questions'
+    functions swapped in (:func:`earlier_functions`) are made of elementary operations, so a student's code
+    that claims to be one of them gains nothing.
     """
+    import inspect
+    import warnings
+
+    import torch
     from torch.utils._python_dispatch import TorchDispatchMode
+
+    def message(op):
+        return (f"this calls PyTorch's ready-made {ops[op]} (the operation aten::{op}), one of the functions this "
+                "question asks you to write yourself (see the rules at the top of the notebook)")
+
+    def refuse_kernel(op):
+        def kernel(*args, **kwargs):
+            raise RuntimeError(message(op))
+        return kernel
+
+    backends = ("CPU", "CUDA", "MPS", "XPU", "HIP", "Mkldnn", "Sparse", "NestedTensor", "Quantized")
+
+    def overloads():
+        for op in ops:
+            packet = getattr(torch.ops.aten, op, None)
+            for overload in (packet.overloads() if packet is not None else ()):
+                yield op, getattr(packet, overload), op if overload == "default" else f"{op}.{overload}"
+
+    def kernel_keys(qualified):
+        dump = torch._C._dispatch_dump(f"aten::{qualified}")
+        keys = {line.split(":")[0].strip() for line in dump.splitlines()[4:] if ":" in line}
+        return {"CPU", "CUDA"} | {k for k in keys if k.startswith(backends) and " " not in k and "[" not in k}
+
+    def library_code():
+        import torch._decomp
+        import torch._refs
+        import torch._refs.nn.functional
+        import torch._refs.special
+
+        found = [torch._decomp.decomposition_table.get(overload) for _, overload, _ in overloads()]
+        names = set(ops) | set(ops.values())
+        for module in (torch._refs, torch._refs.nn.functional, torch._refs.special):
+            found += [getattr(module, name, None) for name in names]
+        functions = {}
+        for fn in found:
+            if callable(fn):
+                inner = inspect.unwrap(fn)
+                if type(inner).__name__ == "function" and not inner.__code__.co_freevars:
+                    functions[id(inner)] = inner
+        return list(functions.values())
 
     class Refusing(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             namespace, _, op = str(func._schema.name).partition("::")
-            if namespace == "aten" and op in ops and not alone.trusted[0]:
-                raise RuntimeError(f"this calls PyTorch's ready-made {ops[op]} (the operation aten::{op}), one of "
-                                   "the functions this question asks you to write yourself (see the rules at the "
-                                   "top of the notebook)")
+            if namespace == "aten" and op in ops:
+                raise RuntimeError(message(op))
             return func(*args, **(kwargs or {}))
 
-    return Refusing()
+    class Refused:
+        def __enter__(self):
+            self.kernels, self.mode, self.codes = torch.library.Library("aten", "IMPL"), Refusing(), []
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # torch warns that a kernel is overridden
+                    for op, _, qualified in overloads():
+                        for key in kernel_keys(qualified):
+                            try:
+                                self.kernels.impl(qualified, refuse_kernel(op), key)
+                            except Exception:  # a key this build cannot take a kernel for
+                                pass
+                for fn in library_code():
+                    self.codes.append((fn, fn.__code__))
+                    fn.__code__ = refused_library_code.__code__
+                self.mode.__enter__()
+            except BaseException:
+                self.undo()
+                raise
+            return self
+
+        def __exit__(self, *exc):
+            try:
+                self.mode.__exit__(*exc)
+            finally:
+                self.undo()
+            return False
+
+        def undo(self):
+            for fn, code in reversed(self.codes):
+                fn.__code__ = code
+            self.codes = []
+            self.kernels._destroy()
+
+    return Refused()
 
 
-HELPERS = (JudgedAlone, ready_made, ready_made_ops, refusing_ops)
+def earlier_functions(*names):
+    """Correct versions of the earlier questions' functions ``names``, made of elementary operations only.
+
+    They stand in for the student's own while a probe calls a later question's functions
+    (``JudgedAlone(student, earlier_functions("softmax"))``); calling none of the ready-made functions, they
+    need no exception to the rules, which :func:`refusing_ops` enforces for everything the student's calls run.
+    """
+    def softmax(logits, dim=-1):
+        shifted = logits - logits.amax(dim=dim, keepdim=True)
+        exps = shifted.exp()
+        return exps / exps.sum(dim=dim, keepdim=True)
+
+    def log_softmax(logits, dim=-1):
+        shifted = logits - logits.amax(dim=dim, keepdim=True)
+        return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+
+    def nll_loss(log_probs, targets, reduction="mean"):
+        losses = -log_probs.gather(1, targets.reshape(-1, 1)).reshape(-1)
+        if reduction == "none":
+            return losses
+        if reduction == "sum":
+            return losses.sum()
+        if reduction == "mean":
+            return losses.mean()
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+    def cross_entropy(logits, targets, reduction="mean"):
+        return nll_loss(log_softmax(logits, dim=1), targets, reduction=reduction)
+
+    functions = {"softmax": softmax, "log_softmax": log_softmax, "nll_loss": nll_loss, "cross_entropy": cross_entropy}
+    return {name: functions[name] for name in names}
+
+
+HELPERS = (JudgedAlone, ready_made, ready_made_ops, refused_library_code, refusing_ops, earlier_functions)
 PROBS = Tensor(rtol=1e-4, atol=1e-6)
 LOGS = Tensor(rtol=1e-5, atol=1e-4)
 
@@ -147,7 +277,7 @@ LOGS = Tensor(rtol=1e-5, atol=1e-4)
 def probe_softmax(student):
     import torch
 
-    with JudgedAlone(student, forbidden=ready_made()) as alone:
+    with JudgedAlone(student, forbidden=ready_made()):
         g = torch.Generator().manual_seed(3101)
         device = student.ns.get("DEVICE", "cpu")
         moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
@@ -157,7 +287,7 @@ def probe_softmax(student):
         apart[2:] -= 60
         segmentation = (torch.randn(3, 4, 5, generator=g) * 2).to(device)
         apart = apart.to(device)
-        with refusing_ops(alone, ready_made_ops()):
+        with refusing_ops(ready_made_ops()):
             student.call("probs", "softmax", moderate)
             student.call("probs_large", "softmax", large)
             student.call("probs_apart", "softmax", apart)
@@ -167,8 +297,8 @@ def probe_softmax(student):
 def probe_log_softmax(student):
     import torch
 
-    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim)}
-    with JudgedAlone(student, earlier, forbidden=ready_made(logsumexp=True)) as alone:
+    earlier = earlier_functions("softmax")
+    with JudgedAlone(student, earlier, forbidden=ready_made(logsumexp=True)):
         g = torch.Generator().manual_seed(3202)
         device = student.ns.get("DEVICE", "cpu")
         moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
@@ -177,7 +307,7 @@ def probe_log_softmax(student):
         winners = torch.randint(0, 6, (5,), generator=g)
         confident[torch.arange(5), winners] += 150
         confident = confident.to(device)
-        with refusing_ops(alone, ready_made_ops(logsumexp=True)):
+        with refusing_ops(ready_made_ops(logsumexp=True)):
             student.call("log_probs", "log_softmax", moderate)
             student.call("log_probs_large", "log_softmax", large)
             student.call("log_probs_confident", "log_softmax", confident)
@@ -186,34 +316,29 @@ def probe_log_softmax(student):
 def probe_nll_loss(student):
     import torch
 
-    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
-               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim)}
+    earlier = earlier_functions("softmax", "log_softmax")
     with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
         g = torch.Generator().manual_seed(3303)
         device = student.ns.get("DEVICE", "cpu")
         log_probs = alone.original("torch.log_softmax")(torch.randn(7, 4, generator=g) * 2, dim=1).to(device)
         targets = torch.randint(0, 4, (7,), generator=g).to(device)
-        with refusing_ops(alone, ready_made_ops()):
+        with refusing_ops(ready_made_ops()):
             student.call("nll_mean", "nll_loss", log_probs, targets)
             student.call("nll_none", "nll_loss", log_probs, targets, reduction="none")
 
 
 def probe_cross_entropy(student):
     import torch
-    import torch.nn.functional as F
 
-    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
-               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
-               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
-                                                                                 reduction=reduction)}
-    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
+    earlier = earlier_functions("softmax", "log_softmax", "nll_loss")
+    with JudgedAlone(student, earlier, forbidden=ready_made()):
         g = torch.Generator().manual_seed(3404)
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(9, 5, generator=g) * 2).to(device)
         targets = torch.randint(0, 5, (9,), generator=g).to(device)
         large = (torch.randn(6, 5, generator=g) * 30 + 1000).to(device)
         large_targets = torch.randint(0, 5, (6,), generator=g).to(device)
-        with refusing_ops(alone, ready_made_ops()):
+        with refusing_ops(ready_made_ops()):
             student.call("ce_mean", "cross_entropy", logits, targets)
             student.call("ce_none", "cross_entropy", logits, targets, reduction="none")
             student.call("ce_large", "cross_entropy", large, large_targets)
@@ -221,15 +346,9 @@ def probe_cross_entropy(student):
 
 def probe_cross_entropy_grad(student):
     import torch
-    import torch.nn.functional as F
 
-    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
-               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
-               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
-                                                                                 reduction=reduction),
-               "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
-                                                                                        reduction=reduction)}
-    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
+    earlier = earlier_functions("softmax", "log_softmax", "nll_loss", "cross_entropy")
+    with JudgedAlone(student, earlier, forbidden=ready_made()):
         g = torch.Generator().manual_seed(3505)
         device = student.ns.get("DEVICE", "cpu")
         batch = (torch.randn(8, 5, generator=g) * 2).to(device)
@@ -238,7 +357,7 @@ def probe_cross_entropy_grad(student):
         single_target = torch.randint(0, 6, (1,), generator=g).to(device)
         large = (torch.randn(1, 6, generator=g) * 3 + 1000).to(device)
         large_target = torch.randint(0, 6, (1,), generator=g).to(device)
-        with refusing_ops(alone, ready_made_ops()):
+        with refusing_ops(ready_made_ops()):
             student.call("grad_batch", "cross_entropy_grad", batch, batch_targets)
             student.call("grad_single", "cross_entropy_grad", single, single_target)
             student.call("grad_large", "cross_entropy_grad", large, large_target)
@@ -246,35 +365,23 @@ def probe_cross_entropy_grad(student):
 
 def probe_bits_and_perplexity(student):
     import torch
-    import torch.nn.functional as F
 
-    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
-               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
-               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
-                                                                                 reduction=reduction),
-               "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
-                                                                                        reduction=reduction)}
-    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
+    earlier = earlier_functions("softmax", "log_softmax", "nll_loss", "cross_entropy")
+    with JudgedAlone(student, earlier, forbidden=ready_made()):
         g = torch.Generator().manual_seed(3606)
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(10, 8, generator=g) * 1.5).to(device)
         targets = torch.randint(0, 8, (10,), generator=g).to(device)
-        with refusing_ops(alone, ready_made_ops()):
+        with refusing_ops(ready_made_ops()):
             student.call("bits", "cross_entropy_bits", logits, targets)
             student.call("ppl", "perplexity", logits, targets)
 
 
 def probe_bce_with_logits(student):
     import torch
-    import torch.nn.functional as F
 
-    earlier = {"softmax": lambda logits, dim=-1: torch.softmax(logits, dim),
-               "log_softmax": lambda logits, dim=-1: torch.log_softmax(logits, dim),
-               "nll_loss": lambda log_probs, targets, reduction="mean": F.nll_loss(log_probs, targets,
-                                                                                 reduction=reduction),
-               "cross_entropy": lambda logits, targets, reduction="mean": F.cross_entropy(logits, targets,
-                                                                                        reduction=reduction)}
-    with JudgedAlone(student, earlier, forbidden=ready_made()) as alone:
+    earlier = earlier_functions("softmax", "log_softmax", "nll_loss", "cross_entropy")
+    with JudgedAlone(student, earlier, forbidden=ready_made()):
         g = torch.Generator().manual_seed(3707)
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(12, generator=g) * 2).to(device)
@@ -286,7 +393,7 @@ def probe_bce_with_logits(student):
         far_targets = torch.randint(0, 2, (10,), generator=g).float()
         far_targets[:2] = torch.tensor([0.0, 1.0])  # at least two confidently wrong predictions
         far, far_targets = far.to(device), far_targets.to(device)
-        with refusing_ops(alone, ready_made_ops()):
+        with refusing_ops(ready_made_ops()):
             student.call("bce", "bce_with_logits", logits, hard)
             student.call("bce_soft", "bce_with_logits", soft_logits, soft)
             student.call("bce_far", "bce_with_logits", far, far_targets)

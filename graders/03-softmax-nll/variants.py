@@ -195,6 +195,50 @@ VARIANTS = [
         "bce_with_logits": (
             "def bce_with_logits(logits, targets):\n"
             "    return (torch.nn.Softplus()(logits) - targets * logits).mean()\n")}),
+    # the layers of the rule bypassed: each alone earned the question's points
+    Variant("softmax_calls_torch_special_softmax_with_the_modes_off", fails=(
+        "softmax_values", "softmax_large_logits", "softmax_rows_far_apart", "softmax_other_dim"), answers={
+        "softmax": (
+            "from torch.utils._python_dispatch import _disable_current_modes\n\n\n"
+            "def softmax(logits, dim=-1):\n"
+            "    with _disable_current_modes():\n"
+            "        return torch.special.softmax(logits, dim)\n")}),
+    Variant("bce_calls_torch_bce_with_logits_with_the_modes_off",
+            fails=("bce_value", "bce_soft_targets", "bce_large_logits"), answers={
+        "bce_with_logits": (
+            "from torch.utils._python_dispatch import _disable_current_modes\n\n\n"
+            "def bce_with_logits(logits, targets):\n"
+            "    with _disable_current_modes():\n"
+            "        return torch.binary_cross_entropy_with_logits(logits, targets, None, None, 1)\n")}),
+    Variant("log_softmax_claims_trust_through_the_probes_frames",
+            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+        "log_softmax": (
+            "import sys\n\n\n"
+            "def log_softmax(logits, dim=-1):\n"
+            "    counters, frame = [], sys._getframe(1)\n"
+            "    while frame is not None:\n"
+            "        counters += [getattr(v, 'trusted') for v in frame.f_locals.values()\n"
+            "                     if isinstance(getattr(v, 'trusted', None), list)]\n"
+            "        frame = frame.f_back\n"
+            "    for counter in counters:\n"
+            "        counter[0] += 1\n"
+            "    try:\n"
+            "        return torch.log_softmax(logits, dim)\n"
+            "    finally:\n"
+            "        for counter in counters:\n"
+            "            counter[0] -= 1\n")}),
+    Variant("softmax_calls_torch_refs_softmax", fails=(
+        "softmax_values", "softmax_large_logits", "softmax_rows_far_apart", "softmax_other_dim"), answers={
+        "softmax": (
+            "from torch._refs import softmax as reference_softmax\n\n\n"
+            "def softmax(logits, dim=-1):\n"
+            "    return reference_softmax(logits, dim)\n")}),
+    Variant("log_softmax_calls_torch_refs_log_softmax",
+            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+        "log_softmax": (
+            "import torch._refs\n\n\n"
+            "def log_softmax(logits, dim=-1):\n"
+            "    return torch._refs.log_softmax(logits, dim)\n")}),
     Variant("softmax_no_max_subtraction", fails=("softmax_large_logits",), answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
