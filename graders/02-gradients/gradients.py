@@ -39,13 +39,14 @@ ulps (relative 1e-7 to 1e-6), never by TF32's 1e-3.
   stays at least 2e-4 away from zero (checked when the data were chosen), two
   orders of magnitude above the rounding differences, so no correct answer
   flips a sign the reference did not.
-* Exact checks (``Equal``) only compare booleans computed in the kernel
-  ("the caller's tensor was left alone").
+* Whether the caller's tensors were left alone is decided here (``Untouched``) from the tensors as the
+  call left them, bit for bit against the solution's, never from a boolean computed in the kernel (a
+  function that changed ``w`` in place and then replaced ``torch.equal`` earned that check).
 """
 
 from dataclasses import dataclass
 
-from course_lib.judge import Check, Equal, JudgedAlone, Property, Question, Sequence, Tensor
+from course_lib.judge import Check, JudgedAlone, Property, Question, Sequence, Tensor
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 
@@ -62,6 +63,25 @@ class LossLog:
         return self.values(got, ref)
 
 
+@dataclass(frozen=True)
+class Untouched:
+    """The caller's tensor as the student's function left it: the solution's bits, no requires_grad, no .grad.
+
+    Decided here from the exported tensor (its values, flag and gradient are read with torch's own getters),
+    not from a boolean the probe computed in the kernel, where the function it just called may have replaced
+    ``torch.equal`` or the ``requires_grad`` and ``grad`` properties.
+    """
+
+    def __call__(self, got, ref):
+        if isinstance(got, tuple) and isinstance(ref, tuple) and len(got) == len(ref):
+            return next((m for m in map(self, got, ref) if m), None)
+        message = Tensor(rtol=0, atol=0, requires_grad=True)(got, ref)
+        if message:
+            return message
+        return "was given a .grad: work on a detached copy" if got.grad is not None else None
+
+
+UNTOUCHED = Untouched()
 LEAF = Tensor(rtol=1e-6, atol=1e-7, requires_grad=True)
 LEAF_GRAD = Tensor(rtol=1e-5, atol=1e-6, requires_grad=True, grad=True)
 LOSS = Tensor(rtol=1e-5, atol=1e-6, requires_grad=True)
@@ -84,7 +104,7 @@ def probe_elementwise_derivative(student):
         device = student.ns.get("DEVICE", "cpu")
         x = torch.randn(3, 4, generator=g).to(device)
         student.call("derivative", "elementwise_derivative", lambda t: torch.sin(t) * t ** 2 + torch.exp(-t), x)
-        student.record("input_untouched", bool(not x.requires_grad and x.grad is None))
+        student.record("input_untouched", x)  # its values, requires_grad and .grad, judged in the grader
 
 
 def probe_numerical_grad(student):
@@ -126,14 +146,12 @@ def probe_linreg_grads(student):
         y = torch.randn(32, generator=g).to(device)
         w = torch.randn(4, generator=g).to(device)
         b = torch.randn((), generator=g).to(device)
-        w0, b0 = w.clone(), b.clone()
         hand = student.call("hand", "linreg_grad_by_hand", X, y, w, b)
         pair = isinstance(hand, (tuple, list)) and len(hand) == 2
         student.record("hand_dw", hand[0] if pair else hand)
         student.record("hand_db", hand[1] if pair else hand)
         student.call("autograd", "linreg_grad_autograd", X, y, w, b)
-        student.record("w_b_untouched", bool(not w.requires_grad and not b.requires_grad and w.grad is None
-                                             and b.grad is None and torch.equal(w, w0) and torch.equal(b, b0)))
+        student.record("w_b_untouched", (w, b))  # compared with the solution's untouched w and b in the grader
 
 
 def probe_fit_linear(student):
@@ -213,7 +231,7 @@ QUESTIONS = [
               hint="backward() on a tensor with several elements needs a gradient argument; "
                    "y.sum().backward() (or y.backward(torch.ones_like(y))) weighs every element by 1, "
                    "a mean would weigh each by 1/N"),
-        Property("derivative_leaves_input", 1, Equal(), key="input_untouched", requires=("derivative_values",),
+        Property("derivative_leaves_input", 1, UNTOUCHED, key="input_untouched", requires=("derivative_values",),
               describe="elementwise_derivative leaves the caller's tensor without requires_grad and .grad",
               hint="tag a copy, x.detach().clone().requires_grad_(), not the caller's x"),
     ]),
@@ -252,7 +270,7 @@ QUESTIONS = [
               describe="linreg_grad_autograd returns the gradients autograd computes",
               hint="gradients only flow through operations autograd records: .data, .detach(), .item() or "
                    "torch.no_grad() on the way from w and b to the loss cut the graph"),
-        Property("linreg_leaves_w_and_b", 0.5, Equal(), key="w_b_untouched", requires=("autograd_grad",),
+        Property("linreg_leaves_w_and_b", 0.5, UNTOUCHED, key="w_b_untouched", requires=("autograd_grad",),
                  describe="the gradient functions leave the caller's w and b as they were",
                  hint="tag copies, w.detach().clone().requires_grad_(), not the caller's w and b"),
     ]),

@@ -273,6 +273,21 @@ VARIANTS = [
             "    b.requires_grad_(True)\n"
             "    loss = ((X @ w + b - y) ** 2).mean()\n"
             "    return torch.autograd.grad(loss, (w, b))\n")}),
+    # w changed in place, then the comparison the probe used to make in the kernel replaced: decided in the grader
+    Variant("autograd_steps_callers_w_and_redefines_equal", fails=("linreg_leaves_w_and_b",), answers={
+        "linreg_grads": _HAND_OK + (
+            "def linreg_grad_autograd(X, y, w, b):\n"
+            "    w.requires_grad_(True)\n"
+            "    b.requires_grad_(True)\n"
+            "    ((X @ w + b - y) ** 2).mean().backward()\n"
+            "    dw, db = w.grad.clone(), b.grad.clone()\n"
+            "    with torch.no_grad():\n"
+            "        w -= 0.1 * w.grad\n"
+            "    w.grad, b.grad = None, None\n"
+            "    w.requires_grad_(False)\n"
+            "    b.requires_grad_(False)\n"
+            "    torch.equal = lambda *args, **kwargs: True\n"
+            "    return dw, db\n")}),
     Variant("autograd_through_data", fails=("autograd_grad", "linreg_leaves_w_and_b"), answers={
         "linreg_grads": _HAND_OK + (
             "def linreg_grad_autograd(X, y, w, b):\n"
