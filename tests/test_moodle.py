@@ -970,3 +970,50 @@ def test_export_keeps_a_comment_written_in_moodle_and_does_not_repeat_its_own(gr
         assert cell.count("See me about Q3") == 1 and cell.count("<strong>01-tensors: ") == 1
         other = {r[0]: r for r in rows[1:]}["Participant 2345678"][fbc]
         assert other.startswith("<p><strong>01-tensors: ")  # no comment of its own: the summary alone
+
+
+# -- rows Moodle's upload would give to another assignment or would not grade --------------------
+
+def test_a_worksheet_of_another_assignment_is_refused_though_its_emails_match(graded_class, tmp_path):
+    """A participant id belongs to one assignment and user (mod/assign/locallib.php
+    get_uniqueid_for_user_static: the id of the user's assign_user_mapping row for that assignment), and the
+    upload finds a row's user through its id only (feedback/offline/importgradeslib.php next():
+    get_user_id_for_uniqueid). Another assignment's worksheet lists the same people and emails under other
+    ids: filled with 01-tensors' grades, its upload would give those grades to that other assignment."""
+    from course_lib.errors import CourseError
+    from course_lib.moodle.export import export_worksheet
+
+    other = [(n, str(int(pid) + 1111), e, s, w) for n, pid, e, s, w in CLASS]  # 03's worksheet, same class
+    out = tmp_path / "o.csv"
+    with pytest.raises(CourseError, match="no row of .* belongs to a student graded"):
+        export_worksheet(config=graded_class, assignment_id="01-tensors",
+                         worksheet=make_worksheet(tmp_path / "Grades-03-softmax.csv", people=other), out=out)
+    assert not out.exists()
+    # one stray row among this assignment's own: left as it was and named, the others filled
+    mixed = CLASS[:2] + [(n, "9" + pid, e, s, w) for n, pid, e, s, w in CLASS[2:3]] + CLASS[3:]
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors",
+                              worksheet=make_worksheet(tmp_path / "w.csv", people=mixed), out=out)
+    assert sorted(s for s, *_ in report.filled) == ["ada.lovelace", "emile"]
+    assert [(u[0], "3456789" in u[2]) for u in report.unmatched] == [("Participant 93456789", True)]
+
+
+def test_a_row_whose_grade_moodle_cannot_change_is_left_as_it_was_and_named(graded_class, tmp_path):
+    """'Grade can be changed' is 'No' when the grade is locked or overridden in the gradebook, or its marking
+    workflow state is beyond the marker (mod/assign/gradingtable.php col_gradecanbechanged ->
+    assign::grading_disabled). The upload then skips the grade but still stores the feedback cell
+    (feedback/offline/locallib.php process_import_grades: the grade is skipped on grading_disabled, the
+    feedback loop checks only the row's staleness), so a filled row tells the student a score Moodle's
+    gradebook does not hold."""
+    from course_lib.moodle.export import export_worksheet
+
+    src = make_worksheet(tmp_path / "w.csv")
+    sheet = ws.Worksheet.read(src)
+    sheet.set(sheet.rows[0], "Grade can be changed", "No")  # Ada's grade was overridden in the gradebook
+    sheet.write(src)
+    out = tmp_path / "o.csv"
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=out)
+    assert out.read_bytes().split(b"\n")[1] == src.read_bytes().split(b"\n")[1]  # Ada's row as downloaded
+    rows = {r[0]: r for r in moodle_rows(out.read_bytes())[1:]}
+    assert rows["Participant 2345678"][HEADER.index("Grade")] != ""
+    assert "ada.lovelace" not in [s for s, *_ in report.filled] and "ada.lovelace" not in report.missing
+    assert [w for w in report.warnings if "ada.lovelace" in w and "cannot change" in w]

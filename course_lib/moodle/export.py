@@ -70,6 +70,7 @@ class ExportReport:
     untouched: int = 0  # rows of students without a graded submission
     pending: list = field(default_factory=list)  # students whose total still waits for hand grading
     held_back: list = field(default_factory=list)  # of those, the ones whose row was left as it was (skip_pending)
+    locked: list = field(default_factory=list)  # students whose grade Moodle's upload cannot change (row left alone)
     unmatched: list = field(default_factory=list)  # (identifier, full name, why)
     missing: list = field(default_factory=list)  # graded students with no row in the worksheet
     feedback_files: int = 0
@@ -209,6 +210,7 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     by_pid = participant_map(config, assignment_id)
     with open_gradebook(config) as gb:
         by_email = {s.email.lower(): s.id for s in gb.students if s.email}
+    recorded = {sid: pid for pid, sid in by_pid.items()}
     seen, feedback_rows = set(), []
     for row in sheet.rows:
         identifier = sheet.get(row, ws.IDENTIFIER)
@@ -220,9 +222,21 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
                                      "not in the roster (collect this assignment with --moodle-zip and this "
                                      "worksheet first); row left as it was"))
             continue
+        if pid not in by_pid and student in recorded:
+            # a participant id is Moodle's per (assignment, user): another id for the same person is another
+            # assignment's, and Moodle's upload would give the grade to that assignment
+            report.unmatched.append((identifier, sheet.get(row, ws.FULL_NAME),
+                                     f"{student} is participant {recorded[student]} in {assignment_id}, so this row "
+                                     "is another assignment's (is the worksheet this assignment's?); row left as "
+                                     "it was"))
+            continue
         total = totals.get(student)
         if total is None:
             report.untouched += 1
+            continue
+        if not ws.grade_changeable(sheet.get(row, ws.CHANGEABLE, "")):
+            seen.add(student)
+            report.locked.append(student)
             continue
         if total.needs_manual_grade:
             report.pending.append(student)
@@ -253,7 +267,14 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     report.missing = sorted(set(totals) - seen)
     if report.pending:
         report.warnings.append(pending_warning(assignment_id, sorted(report.pending), skip_pending))
-    if totals and not report.filled and not report.held_back:
+    if report.locked:
+        report.warnings.append(
+            f"Moodle cannot change the grade of {len(report.locked)} student(s) ({ws.CHANGEABLE!r} is No: the grade "
+            f"is locked or overridden in the gradebook, or its marking workflow state is beyond you): "
+            f"{', '.join(sorted(report.locked))}; their rows were left as they were, since the upload would skip "
+            "the grade but still store the comment; unlock the grade or remove its override in Moodle's gradebook, "
+            "download the worksheet again and export to it")
+    if totals and not report.filled and not report.held_back and not report.locked:
         raise CourseError(f"no row of {worksheet} belongs to a student graded in {assignment_id}",
                           hint="use the worksheet of this assignment, and collect it with --moodle-zip and "
                                "--worksheet so participant ids are known")

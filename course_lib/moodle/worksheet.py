@@ -40,6 +40,7 @@ GROUP = "Group"
 GRADE = "Grade"
 MAX_GRADE = "Maximum Grade"
 SCALE = "Scale"  # instead of Maximum Grade when the assignment is graded on a scale (string scale of mod_assign)
+CHANGEABLE = "Grade can be changed"  # the site's "Yes", or "No" when the upload will not change the grade
 SUBMITTED_AT = "Last modified (submission)"
 GRADED_AT = "Last modified (grade)"
 FEEDBACK = "Feedback comments"
@@ -50,7 +51,7 @@ SPELLINGS = {
     IDENTIFIER: (IDENTIFIER,), FULL_NAME: (FULL_NAME,), EMAIL: (EMAIL,), ID_NUMBER: (ID_NUMBER,),
     STATUS: (STATUS,), GROUP: (GROUP,), GRADE: (GRADE,),
     MAX_GRADE: (MAX_GRADE, "Maximum grade"),  # 4.x, then 5.1 (string maxgrade)
-    SCALE: (SCALE,),
+    SCALE: (SCALE,), CHANGEABLE: (CHANGEABLE,),
     SUBMITTED_AT: (SUBMITTED_AT,), GRADED_AT: (GRADED_AT,), FEEDBACK: (FEEDBACK,),
 }
 HEADER_NAMES = tuple(SPELLINGS)
@@ -265,6 +266,19 @@ def graded_on_scale(sheet: "Worksheet") -> bool:
     """Whether the assignment is graded on a scale in Moodle: its worksheet has a ``Scale`` column and no
     ``Maximum Grade`` (Moodle's grading table writes one or the other)."""
     return sheet.has(SCALE) and not sheet.has(MAX_GRADE)
+
+
+NO = ("no", "nein")  # the site's string "no" (English, German) in the Grade can be changed column
+
+
+def grade_changeable(text: str) -> bool:
+    """Whether Moodle's upload may change the row's grade, from its ``Grade can be changed`` cell.
+
+    The cell is ``No`` when the grade is locked or overridden in the gradebook, or its
+    marking workflow state is beyond the one downloading; the upload then skips the
+    grade but still stores the row's feedback cells.
+    """
+    return text.strip().casefold() not in NO
 
 
 def grade_text(value: float) -> str:
