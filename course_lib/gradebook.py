@@ -253,21 +253,38 @@ def _messages_by_solution(graded: GradedSubmission, release_nb) -> dict[str, str
 
 def _unchanged_solutions(student_nb, release_nb=None) -> set[str]:
     """Solution cells the student left exactly as released (nbgrader's checksum, taken from the release:
-    a checksum in the student's own metadata could have been edited)."""
-    from nbgrader.utils import compute_checksum, is_solution as nb_is_solution
+    a checksum in the student's own metadata could have been edited).
 
-    released = {}
+    As nbgrader's ``OverwriteCells`` does before it compares, the cell's ``locked`` flag and points are the
+    release's: a student who edited only those left the answer as released.
+    """
+    import copy
+
+    from nbgrader.utils import compute_checksum, is_grade as nb_is_grade, is_solution as nb_is_solution
+
+    released, originals = {}, {}
     for cell in release_nb.cells if release_nb is not None else []:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("grade_id") and meta.get("checksum"):
             released[meta["grade_id"]] = meta["checksum"]
+            originals[meta["grade_id"]] = meta
     out = set()
     for cell in student_nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if not isinstance(meta, dict) or not nb_is_solution(cell):
             continue
         checksum = released.get(meta.get("grade_id")) if release_nb is not None else meta.get("checksum")
-        if checksum and checksum == compute_checksum(cell):
+        original = originals.get(meta.get("grade_id"))
+        if original is not None:
+            cell = copy.deepcopy(cell)
+            cell.metadata.nbgrader["locked"] = original.get("locked", False)
+            if nb_is_grade(cell) and "points" in original:
+                cell.metadata.nbgrader["points"] = original["points"]
+        try:
+            same = bool(checksum) and checksum == compute_checksum(cell)
+        except (KeyError, TypeError, ValueError):  # points that are no number: not as released
+            same = False
+        if same:
             out.add(meta.get("grade_id"))
     return out
 

@@ -2,12 +2,20 @@
 
 A submission that prints without end must not fill the grader's memory or the
 executed notebook. Each cell keeps at most ``max_output_bytes`` of output; the
-rest is dropped with one visible note. Probe records are never dropped.
+rest is dropped with one visible note. Probe records are never dropped, and no
+``clear_output`` of the notebook's code removes them or is carried out by them.
+
+The streams of an nbgrader-format test cell are kept as nbgrader's autograde
+leaves them for its grading rule: ``c.LimitOutput.max_lines`` lines of stream
+output per cell, later streams dropped (stderr that ``c.IgnorePattern`` removes
+not counted), and the first stderr past the byte cap kept in short, since the
+rule reads it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from queue import Empty
 
@@ -17,10 +25,10 @@ from nbformat.v4 import new_output
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.utils import merge_kwargs, remove_args
-from traitlets import Int
+from traitlets import Int, Unicode
 
 from ..judge.kernel_side import MIME
-from .instrument import TRUNCATED
+from .instrument import ROLE, TRUNCATED
 
 ENGINE_NAME = "course"
 
@@ -29,24 +37,84 @@ class LimitedOutputClient(PapermillNotebookClient):
     """papermill's client that stops keeping a cell's output past a size limit."""
 
     max_output_bytes = Int(1_000_000, help="output kept per cell, in bytes").tag(config=True)
+    ignore_pattern = Unicode("", help="nbgrader's c.IgnorePattern.pattern: stderr of test cells that does not "
+                                      "count").tag(config=True)
+    limit_lines = Int(1000, help="nbgrader's c.LimitOutput.max_lines: stream lines a test cell keeps "
+                                 "(-1: all)").tag(config=True)
 
     def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        if MIME in content.get("data", {}):
+            # a grading record is none of the notebook's output: a clear_output(wait=True) the notebook's code
+            # asked for waits for the notebook's next output, as it does under nbgrader
+            pending, self.clear_before_next_output = self.clear_before_next_output, False
+            try:
+                return super().output(outs, msg, display_id, cell_index)
+            finally:
+                self.clear_before_next_output = pending
+        hooked = bool(self.output_hook_stack[msg.get("parent_header", {}).get("msg_id")])
+        if self.clear_before_next_output and not hooked:
+            self.clear_before_next_output = False
+            self._clear(outs, cell_index)
+        stderr = False
+        if msg.get("msg_type") == "stream" and self._is_test(cell_index):
+            dropped, stderr = self._nbgrader_limits(content, cell_index)
+            if dropped:
+                return None
         used = getattr(self, "_course_used", {})
         self._course_used = used
-        content = msg.get("content", {})
-        if MIME not in content.get("data", {}):
-            size = len(content.get("text", "")) + len(json.dumps(content.get("data", {}))) \
-                + len("".join(content.get("traceback", [])))
-            before = used.get(cell_index, 0)
-            used[cell_index] = before + size
-            if used[cell_index] > self.max_output_bytes:
-                if before <= self.max_output_bytes:
-                    # on stdout: a note of the grader's must never count as the cell writing to stderr
-                    outs.append(new_output("stream", name="stdout",
-                                           text=f"{TRUNCATED} this cell printed more than "
-                                                f"{self.max_output_bytes // 1000} kB]\n"))
-                return None
+        size = len(content.get("text", "")) + len(json.dumps(content.get("data", {}))) \
+            + len("".join(content.get("traceback", [])))
+        before = used.get(cell_index, 0)
+        used[cell_index] = before + size
+        if used[cell_index] > self.max_output_bytes:
+            if before <= self.max_output_bytes:
+                # on stdout: a note of the grader's must never count as the cell writing to stderr
+                outs.append(new_output("stream", name="stdout",
+                                       text=f"{TRUNCATED} this cell printed more than "
+                                            f"{self.max_output_bytes // 1000} kB]\n"))
+            late = getattr(self, "_course_late_stderr", set())
+            self._course_late_stderr = late
+            if stderr and cell_index not in late:  # nbgrader's rule reads it: a flood before it hides nothing
+                late.add(cell_index)
+                outs.append(new_output("stream", name="stderr", text=str(content.get("text", ""))[:200]))
+            return None
         return super().output(outs, msg, display_id, cell_index)
+
+    def clear_output(self, outs, msg, cell_index):
+        hooked = bool(self.output_hook_stack[msg.get("parent_header", {}).get("msg_id")])
+        if hooked or msg.get("content", {}).get("wait"):
+            return super().clear_output(outs, msg, cell_index)
+        self._clear(outs, cell_index)
+        return None
+
+    def _clear(self, outs, cell_index) -> None:
+        """nbclient's clear of a cell's output, keeping its grading records."""
+        outs[:] = [o for o in outs if MIME in o.get("data", {})]
+        self.clear_display_id_mapping(cell_index)
+        getattr(self, "_course_lines", {}).pop(cell_index, None)
+
+    def _is_test(self, cell_index) -> bool:
+        cells = self.nb.cells
+        return 0 <= cell_index < len(cells) and cells[cell_index].metadata.get(ROLE, {}).get("role") == "test"
+
+    def _nbgrader_limits(self, content, cell_index) -> tuple[bool, bool]:
+        """``(dropped, stderr)`` for a stream of a test cell: whether nbgrader's LimitOutput drops it, and
+        whether it is stderr that nbgrader's rule counts (not removed by its IgnorePattern first)."""
+        text = str(content.get("text", ""))
+        if content.get("name") == "stderr" and self.ignore_pattern and re.search(self.ignore_pattern, text):
+            return False, False
+        stderr = content.get("name") == "stderr"
+        if self.limit_lines < 0:
+            return False, stderr
+        lines = getattr(self, "_course_lines", {})
+        self._course_lines = lines
+        counted = lines.get(cell_index, 0)
+        if counted >= self.limit_lines:
+            return True, False
+        # LimitOutput counts the pieces of each output's text split at newlines, cutting the one that crosses
+        lines[cell_index] = min(counted + len(text.split("\n")), self.limit_lines)
+        return False, stderr
 
     async def _check_raise_for_error(self, cell, cell_index, exec_reply):
         """A cell whose execute reply says error shows that error, as nbgrader's executor makes it do.

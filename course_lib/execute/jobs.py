@@ -64,7 +64,7 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
     """A :class:`Job` for one notebook; raises ``SubmissionError`` when the file is unreadable."""
     import nbformat
 
-    from ..judge.nbtests import ignore_pattern
+    from ..judge.nbtests import ignore_pattern, limit_lines
     from ..notebooks import read_notebook
     from .instrument import instrument
 
@@ -79,6 +79,7 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
                source=nbformat.writes(prepared),
                files=files if files is not None else assignment_files(config, spec),
                ignore_pattern=ignore_pattern(config.root) if spec.in_notebook else "",
+               limit_lines=limit_lines(config.root) if spec.in_notebook else -1,
                **_run_settings(config, spec.assignment, device))
 
 

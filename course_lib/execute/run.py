@@ -61,6 +61,7 @@ class Job:
     sandbox: bool = True
     policy: Policy = field(default_factory=Policy)
     ignore_pattern: str = ""  # nbgrader's c.IgnorePattern.pattern: stderr of test cells that does not count
+    limit_lines: int = 1000  # nbgrader's c.LimitOutput.max_lines: stream lines a test cell keeps (-1: all)
 
 
 @contextlib.contextmanager
@@ -232,6 +233,7 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
                 execute_notebook(
                     job.source, input_path=str(src), output_path=str(out), parameters=job.parameters,
                     kernel_name=job.kernel_name, language="python", max_output_bytes=job.policy.max_output_kb * 1000,
+                    ignore_pattern=job.ignore_pattern, limit_lines=job.limit_lines,
                     progress_bar=False, log_output=False, km=km,  # no cwd=: papermill would chdir the whole process
                     allow_errors=True, interrupt_on_timeout=True, timeout_func=cell_timeout,
                     error_on_timeout={"ename": CELL_TIMEOUT_ERROR,

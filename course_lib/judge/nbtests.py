@@ -81,6 +81,8 @@ STRICTER = {
                        "test)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
                "(nbgrader gives full marks to a test cell without output)",
+    "own-files": "the notebook runs beside the release's data files only: a file the student submitted with it (a "
+                 "helper module of their own) is not there (nbgrader runs the notebook among the student's files)",
 }
 
 ASSERT_CALLS = {"numpy.allclose", "numpy.array_equal", "numpy.isclose", "torch.allclose", "torch.equal",
@@ -1099,8 +1101,8 @@ def prepared_cells(source_nb, sources: dict[str, str], *, where: str = "") -> tu
     return cells, names.helpers
 
 
-def ignore_pattern(root) -> str:
-    """nbgrader's ``c.IgnorePattern.pattern`` when ``c.IgnorePattern.enabled`` (as nbgrader applies it), else ""."""
+def _nbgrader_setting(root, section: str, name: str, default):
+    """One setting of ``nbgrader_config.py`` as nbgrader reads it (``default`` when unset or unreadable)."""
     from traitlets.config.loader import PyFileConfigLoader
 
     from ..config import CONFIG_FILE
@@ -1108,10 +1110,22 @@ def ignore_pattern(root) -> str:
     try:
         cfg = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
     except Exception:  # the course's own loader reports a broken file
-        return ""
-    section = cfg.get("IgnorePattern", {})
-    pattern = section.get("pattern", "")
-    return str(pattern) if section.get("enabled", False) and isinstance(pattern, str) else ""
+        return default
+    return cfg.get(section, {}).get(name, default)
+
+
+def ignore_pattern(root) -> str:
+    """nbgrader's ``c.IgnorePattern.pattern`` when ``c.IgnorePattern.enabled`` (as nbgrader applies it), else ""."""
+    pattern = _nbgrader_setting(root, "IgnorePattern", "pattern", "")
+    enabled = _nbgrader_setting(root, "IgnorePattern", "enabled", False)
+    return str(pattern) if enabled and isinstance(pattern, str) else ""
+
+
+def limit_lines(root) -> int:
+    """nbgrader's ``c.LimitOutput.max_lines`` (1000 unless set; -1: no limit): the lines of stream output a test
+    cell keeps, after which its autograde drops the cell's later streams, stderr included."""
+    value = _nbgrader_setting(root, "LimitOutput", "max_lines", 1000)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= -1 else 1000
 
 
 def solution_failures(grader, result: ExecutionResult) -> dict[str, str]:
