@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_lib.judge.compare import Equal, Number, Sequence, Tensor
+from course_lib.judge.compare import Equal, Number, Sequence, Tensor, Untouched, Untracked
 from course_lib.judge.values import Missing, Opaque, Raised, TensorValue, TorchDtype
 
 
@@ -125,3 +125,27 @@ def test_accuracy_is_counted_in_the_grader():
     assert "0.5, below the required 0.7" in Accuracy(minimum=0.7)(half, good)
     assert Accuracy(below_reference=0.05)(half, good) is not None
     assert "class scores" in Accuracy(minimum=0.7)(tv([1.0]), good)
+
+
+PARAMS = (True, tv([0.5, -1.25], requires_grad=True), tv([[2.0]], requires_grad=True))
+
+
+@pytest.mark.parametrize("got, fragment", [
+    ((True, tv([0.5, -1.25], requires_grad=True), tv([[2.0000002]], requires_grad=True)), "beyond the tolerance"),
+    ((True, tv([0.5, -1.25], requires_grad=True, grad=tv([1.0, 1.0])), tv([[2.0]], requires_grad=True)),
+     "was given a .grad"),
+    ((True, tv([0.5, -1.25]), tv([[2.0]], requires_grad=True)), "should be part of the autograd graph"),
+    ((False, tv([0.5, -1.25], requires_grad=True), tv([[2.0]], requires_grad=True)), "not the expected value"),
+    ((True, tv([0.5, -1.25], requires_grad=True)), "expected 3 values"),
+])
+def test_untouched_wants_the_callers_tensors_bit_for_bit(got, fragment):
+    assert Untouched()(PARAMS, PARAMS) is None
+    message = Untouched()(got, PARAMS)
+    assert message and fragment in message, message
+
+
+def test_untracked_reads_requires_grad_off_the_exported_outputs():
+    assert Untracked()([tv([1.0]), tv([2.0])], None) is None
+    assert "recorded the forward pass" in Untracked()([tv([1.0]), tv([2.0], requires_grad=True)], None)
+    assert "never called" in Untracked()([], None)
+    assert "not tensors" in Untracked()([3.0], None)

@@ -13,7 +13,8 @@ number, :class:`Equal` for exact plain data (shapes, ints, strings, dtypes,
 booleans), :class:`Sequence` for a tuple of results each with its own comparator,
 :class:`AtLeast` for a number that must reach a threshold, :class:`Accuracy` for
 a classifier's ``(logits, labels)``, :class:`Holds` for a property of exported
-arrays that the instructor states as a function run here.
+arrays that the instructor states as a function run here, :class:`Untouched` for the caller's tensors as a
+student's function left them, :class:`Untracked` for tensors autograd must not have recorded.
 """
 
 from __future__ import annotations
@@ -377,4 +378,52 @@ class Holds:
         if isinstance(value, (list, tuple)):
             items = [self._arrays(v) for v in value]
             return None if any(i is None for i in items) else tuple(items)
+        return None
+
+
+@dataclass(frozen=True)
+class Untouched:
+    """The caller's tensors as the student's function left them: bit for bit the reference's.
+
+    Each tensor must have the reference's values exactly, its ``requires_grad`` flag, and a ``.grad`` only
+    where the reference has one (the exporter reads both with torch's own getters); tuples and lists item
+    by item, other plain data (a flag the probe recorded with them) as :class:`Equal` compares it. Use it
+    instead of a boolean the probe computes in the kernel after the call (``torch.equal(w, w0)``): the
+    function just called may have replaced ``torch.equal`` or the tensor's properties.
+    """
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        if isinstance(ref, (list, tuple)):
+            if not isinstance(got, (list, tuple)) or len(got) != len(ref):
+                return f"is {describe(got)}; expected {len(ref)} values"
+            return next((m for m in map(self, got, ref) if m), None)
+        if not isinstance(ref, TensorValue):
+            return Equal()(got, ref)
+        message = Tensor(rtol=0, atol=0, requires_grad=True)(got, ref)
+        if message:
+            return message
+        if ref.grad is None and got.grad is not None:
+            return "was given a .grad: work on a detached copy"
+        return None
+
+
+@dataclass(frozen=True)
+class Untracked:
+    """Tensors made without autograd: at least one, none with ``requires_grad`` (read with torch's own getter).
+
+    For what a forward hook saw (``seen.append(output)``), instead of ``torch.is_grad_enabled()`` asked in the
+    kernel, which the student's code may have replaced. The solution's value plays no part.
+    """
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        if not isinstance(got, (list, tuple)) or not got:
+            return "the model was never called"
+        if not all(isinstance(t, TensorValue) for t in got):
+            return "the model's outputs were not tensors"
+        if any(t.requires_grad for t in got):
+            return "autograd recorded the forward pass (its outputs require gradients)"
         return None

@@ -46,7 +46,7 @@ ulps (relative 1e-7 to 1e-6), never by TF32's 1e-3.
 
 from dataclasses import dataclass
 
-from course_lib.judge import Check, JudgedAlone, Property, Question, Sequence, Tensor
+from course_lib.judge import Check, JudgedAlone, Property, Question, Sequence, Tensor, Untouched
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 
@@ -61,24 +61,6 @@ class LossLog:
         if isinstance(got, str):
             return got
         return self.values(got, ref)
-
-
-@dataclass(frozen=True)
-class Untouched:
-    """The caller's tensor as the student's function left it: the solution's bits, no requires_grad, no .grad.
-
-    Decided here from the exported tensor (its values, flag and gradient are read with torch's own getters),
-    not from a boolean the probe computed in the kernel, where the function it just called may have replaced
-    ``torch.equal`` or the ``requires_grad`` and ``grad`` properties.
-    """
-
-    def __call__(self, got, ref):
-        if isinstance(got, tuple) and isinstance(ref, tuple) and len(got) == len(ref):
-            return next((m for m in map(self, got, ref) if m), None)
-        message = Tensor(rtol=0, atol=0, requires_grad=True)(got, ref)
-        if message:
-            return message
-        return "was given a .grad: work on a detached copy" if got.grad is not None else None
 
 
 UNTOUCHED = Untouched()

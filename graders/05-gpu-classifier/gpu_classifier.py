@@ -90,7 +90,8 @@ import math
 
 import numpy as np
 
-from course_lib.judge import Accuracy, Check, Equal, Holds, JudgedAlone, Number, Question, Sequence, Tensor
+from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, Question, Sequence, Tensor, Untouched,
+                              Untracked)
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -198,10 +199,9 @@ def probe_evaluate(student):
         g = torch.Generator().manual_seed(4405)
         x = torch.randn(203, 5, generator=g).to(device)
         y = torch.randint(0, 4, (203,), generator=g).to(device)
-        before = [p.detach().clone() for p in model.parameters()]
         seen = []
         handle = model.register_forward_hook(
-            lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
+            lambda module, inputs, output: seen.append((module.training, output)))
         grad_mode = torch.is_grad_enabled()
         torch.set_grad_enabled(True)
         try:
@@ -211,12 +211,11 @@ def probe_evaluate(student):
             handle.remove()
             torch.set_grad_enabled(grad_mode)  # leave the student's kernel as it was
         student.record("eval_mode", bool(seen) and not any(training for training, _ in seen))
-        student.record("no_autograd", bool(seen) and not any(tracking for _, tracking in seen))
-        # true only of a forward pass that left no trace: an evaluate that does nothing earns nothing here
-        student.record("autograd_clean", bool(
-            seen and grad_on_after
-            and all(p.grad is None for p in model.parameters())
-            and all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))))
+        # whether autograd recorded the outputs is read off them in the grader (Untracked), not asked in the kernel
+        student.record("no_autograd", [output for _, output in seen])
+        # a forward pass that left no trace (an evaluate that does nothing earns nothing here): autograd back on,
+        # and the parameters as the call left them, compared with the solution's in the grader (Untouched)
+        student.record("autograd_clean", (bool(seen and grad_on_after), *model.parameters()))
 
 
 def probe_fit(student):
@@ -368,10 +367,10 @@ QUESTIONS = [
               describe="evaluate runs the model in eval mode",
               hint="call model.eval() before the forward pass: dropout and batch norm behave differently "
                    "in training mode"),
-        Check("eval_without_autograd", 1, Equal(), key="no_autograd", needs=("accuracy",),
+        Check("eval_without_autograd", 1, Untracked(), key="no_autograd", needs=("accuracy",),
               describe="evaluate runs the forward pass without recording gradients",
               hint="put the forward pass inside a `with torch.no_grad():` block"),
-        Check("eval_leaves_no_gradients", 1, Equal(), key="autograd_clean", needs=("accuracy",),
+        Check("eval_leaves_no_gradients", 1, Untouched(), key="autograd_clean", needs=("accuracy",),
               describe="evaluate leaves the parameters and their .grad untouched and autograd switched on",
               hint="evaluating needs no loss and no backward(); use a with block rather than switching "
                    "autograd off for the rest of the notebook"),

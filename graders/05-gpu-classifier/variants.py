@@ -188,6 +188,31 @@ VARIANTS = [
             "    with torch.no_grad():\n"
             "        predictions = model(x).argmax(dim=1)\n"
             "    return (predictions == y).float().mean().item()\n")}),
+    # the parameters changed in place, then the comparison the probe used to make in the kernel replaced: the
+    # parameters are compared with the solution's in the grader
+    Variant("evaluate_shrinks_parameters_and_redefines_equal", fails=("eval_leaves_no_gradients",), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    with torch.no_grad():\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "        for p in model.parameters():\n"
+            "            p.mul_(0.999)  # 'a little weight decay while we are here'\n"
+            "    torch.equal = lambda *args, **kwargs: True\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    # autograd on, the question the probe used to ask in the kernel answered falsely while the model runs: the
+    # outputs themselves say autograd recorded them
+    Variant("evaluate_without_no_grad_redefines_is_grad_enabled", fails=("eval_without_autograd",), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    real = torch.is_grad_enabled\n"
+            "    torch.is_grad_enabled = lambda: False\n"
+            "    try:\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "    finally:\n"
+            "        torch.is_grad_enabled = real\n"
+            "    return (predictions == y).float().mean().item()\n")}),
     Variant("evaluate_without_no_grad", fails=("eval_without_autograd",), answers={
         "evaluate": (
             "def evaluate(model, x, y):\n"

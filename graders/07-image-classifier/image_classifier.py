@@ -132,9 +132,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_lib.judge import Accuracy, Check, Equal, Holds, JudgedAlone, Number, Property, Question, Sequence, Tensor
+from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, Property, Question, Sequence, Tensor,
+                              Untouched, Untracked)
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
+#: evaluate's forward pass left no trace: autograd back on after it, outputs autograd did not record, the parameters
+#: (and their .grad) as the solution's evaluate leaves them
+NO_TRACE = Sequence((Equal(), Untracked(), Untouched()),
+                    names=("autograd mode after the call (it should be back on)", "model outputs", "model parameters"))
 FIT_EPOCHS = 3
 
 # Held-out accuracy a correct solution reaches with probability 99.9 % or more, per training configuration
@@ -314,10 +319,9 @@ def probe_evaluate(student):
         guess = torch.randint(0, 5, (203,), generator=g).to(device)
         y = torch.where(torch.rand(203, generator=g).to(device) < 0.8, labels, guess)
         model.train()  # as a training loop leaves it
-        before = [p.detach().clone() for p in model.parameters()]
         seen = []
         handle = model.register_forward_hook(
-            lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
+            lambda module, inputs, output: seen.append((module.training, output)))
         grad_mode = torch.is_grad_enabled()
         torch.set_grad_enabled(True)
         try:
@@ -327,11 +331,9 @@ def probe_evaluate(student):
             handle.remove()
             torch.set_grad_enabled(grad_mode)  # leave the student's kernel as it was
         student.record("eval_mode", bool(seen) and not any(training for training, _ in seen))
-        # no graph recorded, no gradient or parameter changed, autograd back on: a forward pass that left no trace
-        student.record("no_autograd", bool(
-            seen and not any(tracking for _, tracking in seen) and grad_on_after
-            and all(p.grad is None for p in model.parameters())
-            and all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))))
+        # a forward pass that left no trace, decided in the grader: autograd back on, outputs autograd did not record
+        # (Untracked), the parameters as the call left them, without gradients (Untouched, against the solution's)
+        student.record("no_autograd", (grad_on_after, [output for _, output in seen], tuple(model.parameters())))
 
 
 def probe_fit(student):
@@ -435,7 +437,7 @@ QUESTIONS = [
         Check("eval_in_eval_mode", 1, Equal(), key="eval_mode", needs=("accuracy",),
               describe="evaluate runs the model in eval mode",
               hint="call model.eval() before the forward pass"),
-        Check("eval_without_autograd", 1, Equal(), key="no_autograd", needs=("accuracy",),
+        Check("eval_without_autograd", 1, NO_TRACE, key="no_autograd", needs=("accuracy",),
               describe="evaluate runs the forward pass without autograd and leaves no trace (no gradients, "
                        "autograd back on afterwards)",
               hint="put the forward pass inside a `with torch.no_grad():` block; no loss, no backward()"),
