@@ -57,7 +57,8 @@ class LimitedOutputClient(PapermillNotebookClient):
             self.clear_before_next_output = False
             self._clear(outs, cell_index)
         stderr = False
-        if msg.get("msg_type") == "stream" and self._is_test(cell_index):
+        # what an output hook (an Output widget) captures is not in the cell's outputs nbgrader grades
+        if msg.get("msg_type") == "stream" and not hooked and self._is_test(cell_index):
             dropped, stderr = self._nbgrader_limits(content, cell_index)
             if dropped:
                 return None
@@ -93,6 +94,7 @@ class LimitedOutputClient(PapermillNotebookClient):
         outs[:] = [o for o in outs if MIME in o.get("data", {})]
         self.clear_display_id_mapping(cell_index)
         getattr(self, "_course_lines", {}).pop(cell_index, None)
+        getattr(self, "_course_late_stderr", set()).discard(cell_index)  # a stderr after the clear counts again
 
     def _is_test(self, cell_index) -> bool:
         cells = self.nb.cells
