@@ -51,6 +51,16 @@ STUDENTS = {
     "stderr-after-a-flood": _answer("import sys\n\ndef add(x, y):\n    print('x' * 1_100_000)\n"
                                     "    sys.stdout.flush()\n    print('adding', file=sys.stderr)\n"
                                     "    return x + y"),
+    # 1000 lines an Output widget captures are not the cell's outputs: LimitOutput keeps the stderr after them
+    "stderr-after-1000-lines-in-an-output-widget": _answer(
+        "import sys\nimport ipywidgets\n\nOUT = ipywidgets.Output()\n\ndef add(x, y):\n    with OUT:\n"
+        "        print('step\\n' * 998 + 'step')\n        sys.stdout.flush()\n"
+        "    print('adding', file=sys.stderr)\n    return x + y"),
+    # past the byte cap, a stderr, a clear, another stderr: the cell shows the second one
+    "stderr-clear-stderr-after-a-flood": _answer(
+        "import sys\nfrom IPython.display import clear_output\n\ndef add(x, y):\n    print('x' * 1_100_000)\n"
+        "    sys.stdout.flush()\n    print('first', file=sys.stderr)\n    sys.stderr.flush()\n"
+        "    clear_output()\n    print('second', file=sys.stderr)\n    return x + y"),
     "written-answer-points-edited": _written_answer_edited(points=5),
     "written-answer-locked": _written_answer_edited(locked=True),
     "helper-module-beside-notebook": _answer("from helper import add"),
@@ -80,7 +90,8 @@ def _cells(results, student):
 
 
 @pytest.mark.parametrize("student", [
-    "stderr-then-clear-wait", "stderr-after-1000-lines", "stderr-after-a-flood", "written-answer-points-edited",
+    "stderr-then-clear-wait", "stderr-after-1000-lines", "stderr-after-a-flood",
+    "stderr-after-1000-lines-in-an-output-widget", "stderr-clear-stderr-after-a-flood", "written-answer-points-edited",
     "written-answer-locked", "solution",
     pytest.param("helper-module-beside-notebook", marks=pytest.mark.xfail(
         strict=True, reason="nbgrader runs the notebook beside the student's other submitted files (BaseConverter."
@@ -100,3 +111,5 @@ def test_the_cases_are_what_they_claim(graded):
     assert theirs[("pc", "stderr-after-1000-lines", "pc", "plain")] == (1.0, False)
     assert theirs[("pc", "stderr-after-a-flood", "pc", "plain")] == (0.0, False)
     assert theirs[("pc", "written-answer-points-edited", "pc", "explain")] == (0.0, False)
+    assert theirs[("pc", "stderr-after-1000-lines-in-an-output-widget", "pc", "plain")] == (0.0, False)
+    assert theirs[("pc", "stderr-clear-stderr-after-a-flood", "pc", "plain")] == (0.0, False)
