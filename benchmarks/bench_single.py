@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """``course grade`` on one submission: cold, with and without the warm sandbox; a class of 5 against nbgrader.
 
-For each assignment (default ``06-autograd`` and ``01-tensors``) it grades the released
-(blank) notebook with ``course grade --device cpu`` in a copy of the course, each run a
-fresh process, after one untimed run that fills the solution's reference cache (its time
+For each assignment (default ``06-autograd`` and ``01-tensors``) it grades the solution as a
+student hands it in (every cell and hidden test runs; ``--variant NAME`` for another known
+submission, ``--variant release`` for the blank released notebook) with ``course grade
+--device cpu`` in a copy of the course, each run a fresh process, after one untimed run that fills the solution's reference cache (its time
 is printed too: the first grade of a changed set-up). Every round times three kinds of
 run, one after the other so that they see the same machine load:
 
@@ -92,10 +93,28 @@ def stop_warm(course: Path) -> None:
                    capture_output=True, check=True)
 
 
-def bench_assignment(course: Path, assignment: str, runs: int, before: Path | None = None) -> str:
-    """The released notebook graded ``runs`` rounds of each kind, after one run that fills the reference cache."""
+def submission(course: Path, assignment: str, variant: str) -> Path:
+    """The notebook graded: the released one (``release``), or a known submission of the assignment built
+    as a student would hand it in (``solution``: every cell runs, the hidden tests included)."""
     release = course / "release" / assignment
-    notebook = next(iter(sorted(release.glob("*.ipynb")))).relative_to(course)
+    released = next(iter(sorted(release.glob("*.ipynb"))))
+    if variant == "release":
+        return released.relative_to(course)
+    from course_lib.assignment import Assignment
+    from course_lib.config import CourseConfig
+    from course_lib.synth import build, load_variants, write
+
+    spec = Assignment.load(CourseConfig.load(course), assignment).notebook(released.stem)
+    known = {v.name: v for v in load_variants(spec)}
+    if variant not in known:
+        raise SystemExit(f"{assignment} has no known submission {variant!r} (graders/{assignment}/variants.py)")
+    return write(build(spec, known[variant]), course / f"{assignment}-{variant}.ipynb").relative_to(course)
+
+
+def bench_assignment(course: Path, assignment: str, runs: int, before: Path | None = None,
+                     variant: str = "solution") -> str:
+    """A notebook graded ``runs`` rounds of each kind, after one run that fills the reference cache."""
+    notebook = submission(course, assignment, variant)
     shutil.rmtree(course / ".course-cache", ignore_errors=True)
     first, _, score = grade_once(course, assignment, notebook)
     kinds = {name: (None, idle, stop) for name, (idle, stop) in KINDS.items()}
@@ -174,6 +193,9 @@ def main(argv=None) -> int:
                         help=f"assignment to grade (repeatable; default {' and '.join(DEFAULT_ASSIGNMENTS)})")
     parser.add_argument("--no-class", action="store_true", help="skip the class of 5 against nbgrader")
     parser.add_argument("--students", type=int, default=5, help="the class's size (default 5)")
+    parser.add_argument("--variant", default="solution",
+                        help="the notebook graded: a known submission's name, or 'release' for the blank released "
+                             "notebook (default: solution)")
     parser.add_argument("--before", type=Path, metavar="DIR",
                         help="also time the course_lib in DIR (alternating with this code's runs)")
     args = parser.parse_args(argv)
@@ -186,7 +208,7 @@ def main(argv=None) -> int:
     try:
         course = copy_course(REPO, base / "course")
         for assignment in args.assignment or DEFAULT_ASSIGNMENTS:
-            print(bench_assignment(course, assignment, args.runs, args.before), flush=True)
+            print(bench_assignment(course, assignment, args.runs, args.before, args.variant), flush=True)
         if not args.no_class:
             text, ok = class_of(base, args.students, args.before)
             print(text)

@@ -1,6 +1,7 @@
 """The forking process inside a grading sandbox (sent to it as source text; imports nothing of the course).
 
-It imports what every submission imports anyway (PyTorch, NumPy, ipykernel) once,
+It imports what every submission imports anyway (PyTorch, NumPy, ipykernel) once
+(what only some need, torch._dynamo, in a thread while its first kernel runs: :class:`Later`),
 then, on each request from the grader over its control socket, forks one child
 that becomes one student's kernel: the child takes the job's resource limits,
 drops to the sandbox's unprivileged uid (when started as root) with no
@@ -24,13 +25,16 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 PR_SET_DUMPABLE = 4
 HOME = "/home/student"
-FIRST_REQUEST_WAIT = 0.5  # seconds: a grader that started this sandbox for a kernel asks for it at once
+# seconds without a request after which the later imports start at once: a grader that started this sandbox for a
+# kernel asks for it at once
+FIRST_REQUEST_WAIT = 0.5
 LIMITS = {"data": resource.RLIMIT_DATA, "nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE,
           "nofile": resource.RLIMIT_NOFILE, "core": resource.RLIMIT_CORE}
 
@@ -113,7 +117,13 @@ def end_everything(child):
         reap(None)
         time.sleep(0.01)
     reap(None)
-    for name in os.listdir("/tmp"):
+    empty_tmp()
+    return not others()
+
+
+def empty_tmp(keep=()):
+    """Empty /tmp but for the entries ``keep`` (and the sandbox's mount points, which cannot go)."""
+    for name in set(os.listdir("/tmp")) - set(keep):
         path = os.path.join("/tmp", name)
         try:
             if os.path.isdir(path) and not os.path.islink(path):
@@ -122,7 +132,6 @@ def end_everything(child):
                 os.unlink(path)
         except OSError:
             pass
-    return not others()
 
 
 EXITED = {}
@@ -147,13 +156,14 @@ def serve(path):
     conn, _ = server.accept()
     server.close()
     reader = conn.makefile("r")
-    child = None
+    child, later = None, Later()
     if not select.select([conn], [], [], FIRST_REQUEST_WAIT)[0]:
-        later_imports()  # nobody is waiting for a kernel yet
+        later.start()  # nobody is waiting for a kernel yet
     for line in reader:
         request = json.loads(line)
         op = request["op"]
         if op == "spawn":
+            later.finish()
             EXITED.clear()
             gc.collect()
             pid = os.fork()
@@ -163,20 +173,21 @@ def serve(path):
                 os.closerange(3, 65536)
                 become_kernel(request)
             child = pid
+            later.start()  # while this first kernel runs
             reply = {"pid": pid}
         elif op == "poll":
             reap(child)
             reply = {"exit": EXITED.get(child)} if child in EXITED else {"exit": None}
         elif op == "kill":
             clean = end_everything(child)
-            reply = {"exit": EXITED.get(child, -9), "clean": clean, "settling": not LATER["done"]}
+            later.cleaned()
+            # the next spawn may wait for the later imports (the grader allows for it)
+            reply = {"exit": EXITED.get(child, -9), "clean": clean, "settling": later.busy()}
             child = None
         else:
             reply = {"error": f"unknown op {op!r}"}
         request = None
         conn.sendall((json.dumps(reply) + "\n").encode())
-        if child is None and not LATER["done"]:
-            later_imports()  # the next request waits for them (the grader allows for it: "settling")
     if child is not None:
         end_everything(child)
 
@@ -284,34 +295,55 @@ def settle():
     gc.freeze()  # imported objects stay shared with the children (no copy-on-write from the collector)
 
 
-LATER = {"done": False}
-
-
-def later_imports():
-    """What only some kernels need, done once while no kernel waits for this process.
+class Later:
+    """What only some kernels need, imported once in a thread of this process while its first kernel runs.
 
     PyTorch's first ``TorchDispatchMode`` (the hidden tests of some notebooks refuse operations through
     one) imports torch._dynamo, and with it TorchInductor's config and sympy: about 800 modules, 0.8 s.
-    A kernel forked before this has run imports them itself when it needs them, as a fresh kernel does;
-    the first kernel of a command is not kept waiting for modules it may never use.
+    The first kernel is forked before (it imports them itself if it needs them, as a fresh kernel does),
+    so ``course grade`` is not kept waiting for modules it may never use; every later kernel of a batch
+    or of the warm service is forked after them. Nothing is ever forked while the thread runs: a spawn
+    waits for it (:meth:`finish`), and a fork copies no thread but the caller.
     """
-    LATER["done"] = True
-    if "torch" not in sys.modules:
-        return
-    try:
-        import torch
-        import torch._inductor.config  # noqa: F401 (what use_deterministic_algorithms imports)
-        from torch.utils._python_dispatch import TorchDispatchMode
 
-        class Passing(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                return func(*args, **(kwargs or {}))
+    def __init__(self):
+        self.thread = None
+        self.tmp = os.listdir("/tmp")  # as a kernel may find it: the mount points of the connection files
 
-        with Passing():  # an operation under a mode: the first one imports torch._dynamo
-            torch.ones(1)
-    except Exception as exc:  # only a speed-up: kernels do it themselves
-        print(f"later imports: {exc!r}", flush=True)
-    settle()
+    def start(self):
+        if self.thread is None and "torch" in sys.modules:
+            self.thread = threading.Thread(target=self._imports, name="later-imports", daemon=True)
+            self.thread.start()
+
+    def busy(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def finish(self):
+        """Before a fork, while no kernel lives: the thread done, and what it left in /tmp removed."""
+        if self.thread is not None:
+            self.thread.join()
+            empty_tmp(keep=self.tmp)  # TorchInductor's cache directory, say: not the next kernel's
+
+    def cleaned(self):
+        """After a kernel ended and /tmp was emptied: what is left there is the sandbox's own."""
+        self.tmp = os.listdir("/tmp")
+
+    @staticmethod
+    def _imports():
+        try:
+            import torch
+            import torch._inductor.config  # noqa: F401 (what use_deterministic_algorithms imports)
+            from torch.utils._python_dispatch import TorchDispatchMode
+
+            class Passing(TorchDispatchMode):
+                def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                    return func(*args, **(kwargs or {}))
+
+            with Passing():  # an operation under a mode: the first one imports torch._dynamo
+                torch.ones(1)
+        except Exception as exc:  # only a speed-up: kernels do it themselves
+            print(f"later imports: {exc!r}", flush=True)
+        settle()
 
 
 if __name__ == "__main__":
