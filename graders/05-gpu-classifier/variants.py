@@ -213,6 +213,14 @@ VARIANTS = [
             "    finally:\n"
             "        torch.is_grad_enabled = real\n"
             "    return (predictions == y).float().mean().item()\n")}),
+    # only the container's flag set: its layers (batch norm, dropout) still run in training mode
+    Variant("evaluate_sets_only_the_containers_training_flag", fails=("eval_in_eval_mode",), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.training = False\n"
+            "    with torch.no_grad():\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
     Variant("evaluate_without_no_grad", fails=("eval_without_autograd",), answers={
         "evaluate": (
             "def evaluate(model, x, y):\n"

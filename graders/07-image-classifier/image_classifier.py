@@ -321,7 +321,7 @@ def probe_evaluate(student):
         model.train()  # as a training loop leaves it
         seen = []
         handle = model.register_forward_hook(
-            lambda module, inputs, output: seen.append((module.training, output)))
+            lambda module, inputs, output: seen.append((any(m.training for m in module.modules()), output)))
         grad_mode = torch.is_grad_enabled()
         torch.set_grad_enabled(True)
         try:
@@ -359,7 +359,8 @@ def probe_fit(student):
         model = model.to(device)
         model.eval()  # as the student's evaluate() leaves it
         modes = []
-        handle = model.register_forward_hook(lambda module, inputs, output: modes.append(module.training))
+        handle = model.register_forward_hook(  # every layer's mode: not only the container's flag
+            lambda module, inputs, output: modes.append(all(m.training for m in module.modules())))
         missing = object()
         saved = student.ns.get("train_step", missing)
         student.ns["train_step"] = correct_train_step  # Question 2 is graded on its own
