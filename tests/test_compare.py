@@ -81,6 +81,18 @@ def test_equal_treats_size_and_tuple_alike_but_not_values():
     assert Equal()(TorchDtype("float32"), TorchDtype("float32")) is None
 
 
+def test_equal_takes_a_numpy_scalar_for_the_number_it_holds():
+    def scalar(value, dtype):
+        return TensorValue(np.asarray(value, dtype=dtype), library="numpy-scalar", dtype=dtype)
+
+    # shape_rank_size written with np.prod(t.shape): np.int64(24), and np.prod(()) is np.float64(1.0)
+    assert Equal()(((3, 1, 4, 2), 4, scalar(24, "int64")), ((3, 1, 4, 2), 4, 24)) is None
+    assert Equal()(((), 0, scalar(1.0, "float64")), ((), 0, 1)) is None
+    assert Equal()(((3, 1, 4, 2), 4, scalar(3, "int64")), ((3, 1, 4, 2), 4, 24)) is not None
+    assert Equal()(scalar(True, "bool"), True) is None and Equal()(scalar(True, "bool"), 1) is not None
+    assert Equal()(tv([24.0]), 24) is not None  # an array is not a number
+
+
 def test_sequence_points_at_the_wrong_item():
     compare = Sequence((Equal(), Tensor()))
     assert compare((1, REF), (1, REF)) is None

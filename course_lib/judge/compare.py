@@ -197,7 +197,8 @@ def _as_number(value, allow_tensor: bool):
 class Equal:
     """Exact equality of plain data (numbers, strings, booleans, tuples, shapes, dtypes, dicts).
 
-    ``True`` does not equal ``1``; arrays are equal only with the same library, dtype, shape and values.
+    ``True`` does not equal ``1``; arrays are equal only with the same library, dtype, shape and values. A
+    NumPy scalar is the number it holds (``np.int64(24)`` equals ``24``, ``np.float64(1.0)`` equals ``1``).
 
     Args:
         strict_sequences: Lists and tuples differ (default: they compare alike; a ``torch.Size``
@@ -216,6 +217,10 @@ class Equal:
         return "is not the expected value"
 
     def _norm(self, value):
+        if isinstance(value, TensorValue) and value.library == "numpy-scalar" and value.array.dtype.kind in "biuf":
+            # a NumPy scalar is a number, as in Python (np.prod(t.shape) == 24): np.True_ counts as True only
+            number = value.array.reshape(()).item()
+            return ("bool", number) if isinstance(number, bool) else number
         if isinstance(value, TensorValue):
             return ("array", value.library, value.dtype, value.shape, value.array.tobytes())
         if isinstance(value, TorchDtype):

@@ -64,6 +64,12 @@ VARIANTS = [
             "def invert(images):\n"
             "    return images.neg().add(1.0)\n"),
     }),
+    # np.prod(t.shape) is a NumPy int (and np.prod(()) the float 1.0): the number of elements all the same
+    Variant("alternative_numpy_prod_size", kind="alternative", answers={
+        "shape_rank_size": (
+            "def shape_rank_size(t):\n"
+            "    return tuple(t.shape), t.ndim, np.prod(t.shape)\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("grid_integer_dtype", fails=("grid_dtype_device",), answers={
         "make_grid": (
