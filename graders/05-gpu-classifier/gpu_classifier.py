@@ -29,7 +29,10 @@ Tolerances and thresholds
   gradient, a stale gradient of 0.3 per entry, other batches).
   ``fit`` is judged with a correct ``train_step`` swapped in for the duration of
   the call, and with the probe's own ``nn.CrossEntropyLoss``, so a mistake in
-  Question 1 or 3 is not charged again in Question 5.
+  Question 1 or 3 is not charged again in Question 5. Whether ``fit`` trains in training mode is read
+  from the forward passes autograd backpropagates through (every layer's mode, noted by a hook on the
+  pass's output), so a ``fit`` that also reports its progress with ``evaluate`` (eval mode) between its
+  epochs is not taken for one that trains in eval mode.
 * **evaluate**: the accuracy of a hidden random model on 203 hidden points is a
   ratio k/203; float32 ``mean`` and exact ``sum / n`` agree to ~1e-7, so
   ``atol=1e-6``. The model's mode and autograd state are observed with a forward
@@ -241,8 +244,15 @@ def probe_fit(student):
         model = model.to(device)
         model.eval()  # as the student's evaluate() leaves it
         modes = []
-        handle = model.register_forward_hook(  # every layer's mode: not only the container's flag
-            lambda module, inputs, output: modes.append(all(m.training for m in module.modules())))
+
+        def training_forward(module, inputs, output):
+            # a training pass is one autograd backpropagates through (its mode, every layer's, noted when it does):
+            # an evaluate() the student's fit calls to report progress between epochs is no training in eval mode
+            if output.requires_grad:
+                training = all(m.training for m in module.modules())
+                output.register_hook(lambda grad: modes.append(training))
+
+        handle = model.register_forward_hook(training_forward)
         missing = object()
         saved = student.ns.get("train_step", missing)
         student.ns["train_step"] = correct_train_step  # Question 3 is graded on its own

@@ -121,6 +121,25 @@ VARIANTS = [
         "train_model": _train_model(hidden=256, epochs=30, lr=0.1, batch_size=32),
     }),
     # -- misconceptions ---------------------------------------------------------------------------
+    # fit reports the training accuracy with evaluate() (eval mode, no_grad) after each epoch, and switches the
+    # model back with model.train() at the start of the next, as the recipe says: it trains in training mode
+    Variant("alternative_fit_reports_accuracy_each_epoch", kind="alternative", answers={
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    gen = torch.Generator().manual_seed(seed)\n"
+            "    history = []\n"
+            "    for epoch in range(epochs):\n"
+            "        model.train()\n"
+            "        perm = torch.randperm(len(x), generator=gen)\n"
+            "        losses = []\n"
+            "        for start in range(0, len(x), batch_size):\n"
+            "            idx = perm[start:start + batch_size].to(x.device)\n"
+            "            losses.append(train_step(model, x[idx], y[idx], optimizer, loss_fn))\n"
+            "        history.append(sum(losses) / len(losses))\n"
+            "        print(f\"epoch {epoch + 1}: loss {history[-1]:.4f}, train accuracy {evaluate(model, x, y):.3f}\")\n"
+            "    return history\n"),
+    }),
     Variant("softmax_before_cross_entropy",
             fails=("loss_matches_cross_entropy", "loss_stable_for_large_logits"), answers={
         "classification_loss": (

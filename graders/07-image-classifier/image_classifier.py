@@ -359,8 +359,15 @@ def probe_fit(student):
         model = model.to(device)
         model.eval()  # as the student's evaluate() leaves it
         modes = []
-        handle = model.register_forward_hook(  # every layer's mode: not only the container's flag
-            lambda module, inputs, output: modes.append(all(m.training for m in module.modules())))
+
+        def training_forward(module, inputs, output):
+            # a training pass is one autograd backpropagates through (its mode, every layer's, noted when it does):
+            # an evaluate() the student's fit calls to report progress between epochs is no training in eval mode
+            if output.requires_grad:
+                training = all(m.training for m in module.modules())
+                output.register_hook(lambda grad: modes.append(training))
+
+        handle = model.register_forward_hook(training_forward)
         missing = object()
         saved = student.ns.get("train_step", missing)
         student.ns["train_step"] = correct_train_step  # Question 2 is graded on its own

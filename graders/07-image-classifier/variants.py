@@ -232,6 +232,13 @@ VARIANTS = [
                 train="        model.train()\n",
                 labels="        label_order = torch.randperm(len(y), generator=generator).to(y.device)\n",
                 label_idx="label_order[start:start + batch_size]")}),
+    # reports the training accuracy with evaluate() (eval mode, no_grad) after each epoch; model.train() starts the
+    # next one, as the recipe says: it trains in training mode
+    Variant("alternative_fit_reports_accuracy_each_epoch", kind="alternative", answers={"fit": _FIT.format(
+        train="        model.train()\n", labels="", label_idx="idx").replace(
+        "        history.append(sum(losses) / len(losses))\n",
+        "        history.append(sum(losses) / len(losses))\n"
+        "        print(f\"epoch {epoch + 1}: loss {history[-1]:.4f}, accuracy {evaluate(model, x, y):.3f}\")\n")}),
     Variant("fit_forgets_train_mode", fails=("fit_trains_in_train_mode",),
             answers={"fit": _FIT.format(train="", labels="", label_idx="idx")}),
     # nll_loss expects log-probabilities: on raw logits it only pushes the right logit up, without bound
