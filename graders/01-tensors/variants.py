@@ -70,6 +70,36 @@ VARIANTS = [
             "def shape_rank_size(t):\n"
             "    return tuple(t.shape), t.ndim, np.prod(t.shape)\n"),
     }),
+    # NumPy round trips, index_select, a permute for broadcasting, einsum, numpy(force=True)
+    Variant("alternative_numpy_and_index_ops", kind="alternative", answers={
+        "make_grid": (
+            "import numpy as np\n"
+            "def make_grid(rows, cols, device='cpu'):\n"
+            "    return torch.from_numpy(np.arange(rows*cols, dtype=np.float32).reshape(rows, cols)).to(device)\n"),
+        "crop_center": (
+            "def crop_center(images, size):\n"
+            "    H, W = images.shape[-2:]\n"
+            "    rows = torch.arange((H-size)//2, (H-size)//2+size, device=images.device)\n"
+            "    cols = torch.arange((W-size)//2, (W-size)//2+size, device=images.device)\n"
+            "    return images.index_select(2, rows).index_select(3, cols)\n"),
+        "normalize_channels": (
+            "def normalize_channels(images, mean, std):\n"
+            "    x = images.permute(0, 2, 3, 1)\n"
+            "    return ((x - mean) / std).permute(0, 3, 1, 2)\n"),
+        "channel_means": (
+            "def channel_means(images):\n"
+            "    h, w = images.shape[-2:]\n"
+            "    return torch.einsum('bchw->bc', images) / (h * w)\n"),
+        "invert": (
+            "def invert(images):\n"
+            "    return torch.from_numpy(1.0 - images.cpu().numpy()).to(images.device)\n"),
+        "numpy_interop": (
+            "def to_numpy(t):\n"
+            "    return t.numpy(force=True)\n"
+            "\n"
+            "def from_numpy(arr, device='cpu'):\n"
+            "    return torch.from_numpy(arr.astype('float32')).to(device)\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("grid_integer_dtype", fails=("grid_dtype_device",), answers={
         "make_grid": (

@@ -160,6 +160,80 @@ VARIANTS = [
             "        w.grad /= len(chunks)\n"
             "        b.grad /= len(chunks)\n"),
     }),
+    # float64 NumPy finite differences, copies through tolist(), torch.autograd.grad in the loop
+    Variant("alternative_numpy_loops_and_autograd_grad", kind="alternative", answers={
+        "poly_grad": (
+            "def poly_grad(x_value, device='cpu'):\n"
+            "    x = torch.tensor(float(x_value), requires_grad=True, device=device)\n"
+            "    f = torch.pow(x, 3) - 2 * torch.pow(x, 2) + 5\n"
+            "    f.backward(retain_graph=True)\n"
+            "    return x\n"),
+        "elementwise_derivative": (
+            "def elementwise_derivative(f, x):\n"
+            "    with torch.enable_grad():\n"
+            "        x64 = x.detach().to(torch.float64).requires_grad_()\n"
+            "        f(x64).sum().backward()\n"
+            "    return x64.grad.to(x.dtype)\n"),
+        "numerical_grad": (
+            "import numpy as np\n"
+            "\n"
+            "def numerical_grad(f, x, eps=1e-3):\n"
+            "    base = x.detach().cpu().numpy().astype(np.float64)\n"
+            "    g = np.zeros_like(base)\n"
+            "    for idx in np.ndindex(base.shape):\n"
+            "        p = base.copy(); m = base.copy()\n"
+            "        p[idx] += eps; m[idx] -= eps\n"
+            "        fp = f(torch.as_tensor(p, device=x.device)).item()\n"
+            "        fm = f(torch.as_tensor(m, device=x.device)).item()\n"
+            "        g[idx] = (fp - fm) / (2 * eps)\n"
+            "    return torch.as_tensor(g, dtype=x.dtype, device=x.device)\n"),
+        "losses": (
+            "def mse_loss(pred, target):\n"
+            "    return torch.square(torch.sub(pred, target)).mean()\n"
+            "\n"
+            "def mae_loss(pred, target):\n"
+            "    return torch.abs(pred - target).sum() / torch.numel(pred)\n"
+            "\n"
+            "def mae_grad(pred, target):\n"
+            "    diff = pred - target\n"
+            "    return torch.where(diff == 0, torch.zeros_like(diff), diff / diff.abs()) / diff.numel()\n"),
+        "linreg_grads": (
+            "def linreg_grad_by_hand(X, y, w, b):\n"
+            "    N = len(y)\n"
+            "    r = X @ w + b - y\n"
+            "    dw = torch.zeros_like(w)\n"
+            "    for j in range(w.shape[0]):\n"
+            "        dw[j] = 2 * (X[:, j] * r).sum() / N\n"
+            "    return dw, 2 * r.sum() / N\n"
+            "\n"
+            "\n"
+            "def linreg_grad_autograd(X, y, w, b):\n"
+            "    wc = torch.tensor(w.tolist(), device=w.device, requires_grad=True)\n"
+            "    bc = torch.tensor(b.item(), device=b.device, requires_grad=True)\n"
+            "    loss = ((X @ wc + bc - y) ** 2).sum() / len(y)\n"
+            "    loss.backward()\n"
+            "    return wc.grad, bc.grad\n"),
+        "fit_linear": (
+            "def fit_linear(X, y, loss_fn, lr=0.1, steps=100):\n"
+            "    w = torch.zeros(X.shape[1], device=X.device, requires_grad=True)\n"
+            "    b = torch.zeros([], device=X.device, requires_grad=True)\n"
+            "    losses = []\n"
+            "    for _ in range(steps):\n"
+            "        loss = loss_fn(X @ w + b, y)\n"
+            "        losses.append(float(loss))\n"
+            "        gw, gb = torch.autograd.grad(loss, [w, b])\n"
+            "        with torch.no_grad():\n"
+            "            w -= lr * gw\n"
+            "            b -= lr * gb\n"
+            "    return w, b, losses\n"),
+        "accumulate_gradients": (
+            "def accumulate_gradients(w, b, chunks, loss_fn):\n"
+            "    w.grad = None\n"
+            "    b.grad = None\n"
+            "    for i, (Xc, yc) in enumerate(chunks):\n"
+            "        loss = loss_fn(Xc @ w + b, yc) / len(chunks)\n"
+            "        loss.backward()\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("poly_forgets_backward", fails=("poly_grad_value",), answers={
         "poly_grad": (

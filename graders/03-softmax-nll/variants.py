@@ -96,6 +96,45 @@ VARIANTS = [
             "def bce_with_logits(logits, targets):\n"
             "    return (torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits).mean()\n"),
     }),
+    # torch.logsumexp where the rules allow it (softmax), take_along_dim, scatter_ one-hot, log2(e), logaddexp
+    Variant("alternative_logsumexp_outside_question_2", kind="alternative", answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    return torch.exp(logits - torch.logsumexp(logits, dim=dim, keepdim=True))\n"),
+        "log_softmax": (
+            "def _lse(x, dim):\n"
+            "    m = x.max(dim=dim, keepdim=True).values.detach()\n"
+            "    return m + torch.log(torch.sum(torch.exp(x - m), dim=dim, keepdim=True))\n"
+            "\n"
+            "def log_softmax(logits, dim=-1):\n"
+            "    return logits - _lse(logits, dim)\n"),
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction='mean'):\n"
+            "    losses = -torch.take_along_dim(log_probs, targets[:, None], dim=1).squeeze(1)\n"
+            "    if reduction == 'none':\n"
+            "        return losses\n"
+            "    elif reduction == 'sum':\n"
+            "        return losses.sum()\n"
+            "    return losses.mean()\n"),
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction='mean'):\n"
+            "    return nll_loss(log_softmax(logits, dim=1), targets, reduction)\n"),
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    B, K = logits.shape\n"
+            "    p = softmax(logits, dim=1)\n"
+            "    onehot = torch.zeros_like(p).scatter_(1, targets.view(-1, 1), 1.0)\n"
+            "    return (p - onehot) / B\n"),
+        "bits_and_perplexity": (
+            "def cross_entropy_bits(logits, targets):\n"
+            "    return cross_entropy(logits, targets) * math.log2(math.e)\n"
+            "\n"
+            "def perplexity(logits, targets):\n"
+            "    return 2 ** cross_entropy_bits(logits, targets)\n"),
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    return (torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits).mean()\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("softmax_over_first_axis", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
                                               "softmax_other_dim"), answers={

@@ -141,6 +141,42 @@ VARIANTS = [
             "def rate_gap(rates):\n"
             "    return float(np.nanmax(rates) - np.nanmin(rates))\n"),
     }),
+    # a Counter of (group, label, pred), rates as lists of 0-d tensors, np.ptp
+    Variant("alternative_counter_and_tensor_lists", kind="alternative", answers={
+        "predict": (
+            "def predict(scores, threshold=0.5):\n"
+            "    return torch.from_numpy(np.asarray(scores)).float().ge(threshold).int().numpy()\n"),
+        "confusion": (
+            "from collections import Counter\n"
+            "\n"
+            "def group_names(groups):\n"
+            "    return sorted(set(groups.tolist()))\n"
+            "\n"
+            "def confusion_by_group(groups, labels, preds):\n"
+            "    counts = Counter(zip(groups.tolist(), np.asarray(labels).tolist(), np.asarray(preds).tolist()))\n"
+            "    return np.array([[counts[(g, 1, 1)], counts[(g, 0, 1)], counts[(g, 1, 0)], counts[(g, 0, 0)]] for g in group_names(groups)])\n"),
+        "error_rates": (
+            "def fpr_by_group(groups, labels, preds):\n"
+            "    out = []\n"
+            "    for g in group_names(groups):\n"
+            "        m = (groups == g) & (labels == 0)\n"
+            "        out.append(torch.tensor(preds[m].mean() if m.any() else float('nan')))\n"
+            "    return out\n"
+            "\n"
+            "def fnr_by_group(groups, labels, preds):\n"
+            "    out = []\n"
+            "    for g in group_names(groups):\n"
+            "        m = (groups == g) & (labels == 1)\n"
+            "        out.append(torch.tensor(1 - preds[m].mean() if m.any() else float('nan')))\n"
+            "    return out\n"
+            "\n"
+            "def accuracy_by_group(groups, labels, preds):\n"
+            "    return [torch.tensor((labels[groups == g] == preds[groups == g]).mean()) for g in group_names(groups)]\n"),
+        "rate_gap": (
+            "def rate_gap(rates):\n"
+            "    r = np.asarray(rates)\n"
+            "    return np.ptp(r[~np.isnan(r)])\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("threshold_exclusive", fails=("predict_at_threshold", "audit_shipped_file"), answers={
         "predict": (

@@ -86,6 +86,38 @@ VARIANTS = [
             "    slope, intercept = params.tolist()\n"
             "    return np.float64(slope), np.float64(intercept)\n"),
     }),
+    # masked in-place on a clone, torch.special.logsumexp, w tagged and then restored, float64 parameters
+    Variant("alternative_masks_and_restored_w", kind="alternative", answers={
+        "leaky_relu": (
+            "def leaky_relu(x, slope=0.01):\n"
+            "    out = x.clone()\n"
+            "    out[out <= 0] *= slope\n"
+            "    return out\n"),
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    return logits - torch.special.logsumexp(logits, -1, keepdim=True)\n"),
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    w.requires_grad_(True)\n"
+            "    loss = ((x @ w - y) ** 2).mean()\n"
+            "    loss.backward()\n"
+            "    grad = w.grad.clone()\n"
+            "    w.grad = None\n"
+            "    w.requires_grad_(False)\n"
+            "    return loss.detach(), grad\n"),
+        "fit_line": (
+            "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    x, y = x.double(), y.double()\n"
+            "    params = torch.zeros(2, dtype=torch.float64, requires_grad=True)\n"
+            "    for _ in range(steps):\n"
+            "        w, b = params\n"
+            "        loss = ((w * x + b - y) ** 2).mean()\n"
+            "        loss.backward()\n"
+            "        with torch.no_grad():\n"
+            "            params -= lr * params.grad\n"
+            "        params.grad = None\n"
+            "    return tuple(params.tolist())\n"),
+    }),
     # -- misconceptions -------------------------------------------------------------------------
     Variant("leaky_relu_in_place", fails=(LEAKY,), answers={
         "leaky_relu": (
