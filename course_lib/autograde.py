@@ -31,7 +31,7 @@ from .assignment import Assignment
 from .collect import TIMESTAMP_FILE, submissions
 from .config import CourseConfig
 from .errors import GradingSetupError, SubmissionError
-from .execute.jobs import resolve_device
+from .execute.jobs import device_for
 from .execute import pool as pools
 from .execute.runners import LocalRunner, Runner
 from .gradebook import ensure_notebook, open_gradebook, record, recorded_scores
@@ -147,7 +147,7 @@ def autograde(*, config: CourseConfig, assignment_id: str, students: list[str] |
         GradingSetupError: The set-up (limits, interpreter, sandbox) fails runs, not the students' work.
     """
     assignment = Assignment.load(config, assignment_id)
-    device = resolve_device(device or config.device, here=runner is None)
+    device = device_for(config, assignment.autograded(), device, here=runner is None)
     if students:
         submissions(config, assignment_id, students)  # refuses an unknown student before anything runs
     with locks.hold(config, f"autograde-{assignment_id}", what=f"course autograde {assignment_id}", wait=wait):

@@ -317,8 +317,12 @@ def _sandbox_first(config: CourseConfig, assignment_id: str | None, device: str 
     from .execute.jobs import resolve_device
     from .execute.pool import started_ahead
 
+    device = device or config.device
+    modules = [p for p in config.path("graders", assignment_id).glob("*.py") if p.name != "variants.py"]
+    if device == "auto" and not modules and not config.limits_for(assignment_id).gpu:
+        device = "cpu"  # nbgrader's format, as jobs.device_for decides it (without loading the notebooks' tests)
     try:
-        device = resolve_device(device or config.device)
+        device = resolve_device(device)
     except CourseError:  # said by grade_file, in its own order
         return contextlib.nullcontext()
     return started_ahead(config, assignment_id, device)

@@ -12,7 +12,7 @@ from pathlib import Path
 from .assignment import Assignment, NotebookSpec, ensure_copy_of, recognise
 from .config import CourseConfig
 from .errors import GradingSetupError, SubmissionError
-from .execute.jobs import assignment_files, make_job, resolve_device
+from .execute.jobs import assignment_files, device_for, make_job
 from .execute import pool as pools, sandbox
 from .execute.runners import InlineRunner
 from .judge.references import CACHE_DIR, load_references, reference_key, solution_job
@@ -182,7 +182,7 @@ def grade_file(*, config: CourseConfig, assignment_id: str | None, path: Path, n
     spec = pick_notebook(config, assignment_id, notebook, path)
     student_nb = read_notebook(Path(path))
     ensure_copy_of(config, spec, student_nb, Path(path))
-    device = resolve_device(device or config.device)
+    device = device_for(config, [spec], device)
     mark("read submission")
     try:
         # a warm sandbox (``course grade --assignment`` started it before the grader's imports)

@@ -14,7 +14,7 @@ from .config import CourseConfig
 from .errors import AssignmentError
 from .execute import pool as pools, sandbox
 from .execute.instrument import OUTPUT_LIMIT, ROLE, instrument, read_run
-from .execute.jobs import assignment_files, resolve_device
+from .execute.jobs import assignment_files, device_for
 from .execute.run import Job, run_job
 from .notebooks import grade_id, is_grade, is_locked, is_solution, read_notebook
 
@@ -115,7 +115,7 @@ def self_check(*, config: CourseConfig, path: Path, assignment_id: str | None = 
     release_nb = spec.release_nb()
     report = SelfCheck(notebook=str(path), assignment=spec.assignment,
                        warnings=structure_warnings(nb, release_nb), unanswered=unanswered(nb, release_nb))
-    device = resolve_device(device or config.device)
+    device = device_for(config, [spec], device)
     limits = config.limits_for(spec.assignment, device)
     if config.sandbox:
         sandbox.check()

@@ -107,11 +107,10 @@ class VerifyReport:
 def verify(*, config: CourseConfig, assignment_ids: list[str], device: str | None = None) -> VerifyReport:
     """Verify every autograded notebook of the given assignments (see the module docstring)."""
     from .execute import pool as pools
-    from .execute.jobs import resolve_device
+    from .execute.jobs import device_for, resolve_device
     from .execute.runners import LocalRunner
 
-    device = resolve_device(device or config.device)
-    runner = LocalRunner(config.worker_count(device))
+    runner = LocalRunner(config.worker_count(resolve_device(device or config.device)))
     report = VerifyReport()
     # one pool of warm sandboxes for every notebook: its solution's run, its variants and its stubs
     with tempfile.TemporaryDirectory(prefix="course-verify-") as scratch, \
@@ -120,7 +119,7 @@ def verify(*, config: CourseConfig, assignment_ids: list[str], device: str | Non
             for spec in Assignment.load(config, aid).autograded():
                 # nbgrader's format (no grader module) reads the tests nbgrader generated into a gradebook
                 here = config if spec.grader_path.is_file() else _with_gradebook(config, Path(scratch))
-                report.notebooks.append(verify_notebook(here, spec, device, runner))
+                report.notebooks.append(verify_notebook(here, spec, device_for(config, [spec], device), runner))
     return report
 
 

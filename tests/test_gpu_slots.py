@@ -53,3 +53,52 @@ def test_default_workers_follow_gpus_on_cuda_and_cores_on_cpu(monkeypatch, confi
     assert auto.worker_count("cuda") == 3
     assert auto.worker_count("cpu") == (os.cpu_count() or 1)
     assert config.with_overrides(workers=5).worker_count("cuda") == 5
+
+
+def _a_gpu_here(monkeypatch):
+    """This machine as one with an NVIDIA driver and a usable GPU, to ``resolve_device`` (nothing runs on it)."""
+    import os
+
+    import torch
+
+    exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: p in ("/dev/nvidiactl", "/proc/driver/nvidia") or exists(p))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+
+
+def test_auto_runs_nbgrader_format_notebooks_where_nbgrader_runs_them(monkeypatch, config, tmp_path):
+    """On a GPU runner ``auto`` is CUDA for the course's own graders, but the CPU for a notebook in nbgrader's
+    format that does not declare "gpu": nbgrader runs it with its parameters cell's DEVICE, and its hidden tests
+    make CPU tensors, so an answer that follows DEVICE would lose their points on the GPU runner alone."""
+    from course_lib.assignment import Assignment
+    from course_lib.execute.jobs import device_for
+    from course_lib.grade import grade_file
+    from course_lib.synth import Variant, build, write
+
+    _a_gpu_here(monkeypatch)
+    auto = config.with_overrides(device="auto")
+    autograd, = Assignment.load(auto, "06-autograd").autograded()
+    tensors = Assignment.load(auto, "01-tensors").autograded()
+    assert device_for(auto, [autograd], None) == "cpu"
+    assert device_for(auto, tensors, None) == "cuda"
+    assert device_for(auto, [autograd], "cuda", here=False) == "cuda"  # asked for by name: as asked
+    declared = auto.with_overrides(assignment_limits={**auto.assignment_limits, "06-autograd": {"gpu": True}})
+    assert device_for(declared, [autograd], None) == "cuda"
+    # through `course grade`'s own path: the answer that puts its parameters on DEVICE keeps its points
+    answer = (
+        "def fit_line(x, y, steps=500, lr=0.1):\n"
+        "    w = torch.zeros((), device=DEVICE, requires_grad=True)\n"
+        "    b = torch.zeros((), device=DEVICE, requires_grad=True)\n"
+        "    for _ in range(steps):\n"
+        "        loss = ((w * x + b - y) ** 2).mean()\n"
+        "        loss.backward()\n"
+        "        with torch.no_grad():\n"
+        "            w -= lr * w.grad\n"
+        "            b -= lr * b.grad\n"
+        "        w.grad = None\n"
+        "        b.grad = None\n"
+        "    return w.item(), b.item()\n")
+    follows_device = Variant("fit_line_on_device", kind="alternative", answers={"fit_line": answer})
+    graded, _ = grade_file(config=auto, assignment_id="06-autograd",
+                           path=write(build(autograd, follows_device), tmp_path / "autograd.ipynb"))
+    assert graded.score == graded.max_score, [(c.name, c.message) for c in graded.checks if not c.passed]

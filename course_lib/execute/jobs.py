@@ -83,6 +83,22 @@ def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook
                **_run_settings(config, spec.assignment, device))
 
 
+def device_for(config: CourseConfig, specs, device: str | None, *, here: bool = True) -> str:
+    """The device the notebooks ``specs`` (of one assignment) run on, for ``device`` (``None``: c.Course.device).
+
+    ``auto`` is CUDA where this machine has a GPU (:func:`resolve_device`), except for notebooks in
+    nbgrader's own format whose assignment does not declare ``"gpu": True``: ``nbgrader autograde`` runs
+    them with the DEVICE their parameters cell sets (the CPU), and their hidden tests make their tensors
+    for it, so an answer that follows DEVICE would fail those tests on a GPU runner alone.
+    """
+    device = device or config.device
+    specs = list(specs)
+    if device == "auto" and specs and any(spec.in_notebook for spec in specs) \
+            and not config.limits_for(specs[0].assignment).gpu:
+        return "cpu"
+    return resolve_device(device, here=here)
+
+
 def kernel_job(config: CourseConfig, assignment_id: str, device: str) -> Job:
     """A job without a notebook whose kernel starts as every job of the assignment's does on ``device``.
 
