@@ -50,7 +50,9 @@ def plant_class(config: CourseConfig, aid: str) -> dict[str, str]:
     variants = {v.name: v for v in load_variants(spec)}
     solution = {grade_id(c): solution_code(c.source) for c in spec.source_nb().cells
                 if is_solution(c) and c.cell_type == "code"}  # written answers (markdown) are not compared
-    alternatives = [v for v in variants.values() if v.kind == "alternative"]
+    # independent work: alternatives that answer most cells (some answer one cell only, the solution's code with
+    # one change that verify proves: no independent work, and rightly similar to the solution)
+    alternatives = [v for v in variants.values() if v.kind == "alternative" and 2 * len(v.answers) >= len(solution)]
     assert len(alternatives) >= 2, f"{aid} needs two alternative solutions for this test"
     release_code = "\n".join(c.source for c in spec.release_nb().cells if c.cell_type == "code")
     keep = LIBRARY | {t.string for t in tokenize.generate_tokens(io.StringIO(release_code).readline)

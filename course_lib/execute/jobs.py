@@ -93,7 +93,8 @@ def device_for(config: CourseConfig, specs, device: str | None, *, here: bool = 
     """
     device = device or config.device
     specs = list(specs)
-    if device == "auto" and specs and any(spec.in_notebook for spec in specs) \
+    # nbgrader's format: no grader module (read without loading one: a broken grader is reported where it is used)
+    if device == "auto" and specs and any(not spec.grader_path.is_file() for spec in specs) \
             and not config.limits_for(specs[0].assignment).gpu:
         return "cpu"
     return resolve_device(device, here=here)

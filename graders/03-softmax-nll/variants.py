@@ -118,7 +118,8 @@ VARIANTS = [
             "    return losses.mean()\n"),
         "cross_entropy": (
             "def cross_entropy(logits, targets, reduction='mean'):\n"
-            "    return nll_loss(log_softmax(logits, dim=1), targets, reduction)\n"),
+            "    log_probs = log_softmax(logits, dim=1)\n"
+            "    return nll_loss(log_probs, targets, reduction)\n"),
         "cross_entropy_grad": (
             "def cross_entropy_grad(logits, targets):\n"
             "    B, K = logits.shape\n"
@@ -133,7 +134,9 @@ VARIANTS = [
             "    return 2 ** cross_entropy_bits(logits, targets)\n"),
         "bce_with_logits": (
             "def bce_with_logits(logits, targets):\n"
-            "    return (torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits).mean()\n"),
+            "    # log sigmoid(x) = -softplus(-x), and log(1 - sigmoid(x)) = log sigmoid(x) - x\n"
+            "    log_sig = -(torch.clamp(-logits, min=0) + torch.log1p(torch.exp(-logits.abs())))\n"
+            "    return -(targets * log_sig + (1 - targets) * (log_sig - logits)).mean()\n"),
     }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("softmax_over_first_axis", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
@@ -333,6 +336,23 @@ VARIANTS = [
             "def cross_entropy_grad(logits, targets):\n"
             "    one_hot = F.one_hot(targets, logits.shape[1]).float()\n"
             "    return softmax(logits) - one_hot\n")}),
+    # the rules: "from the formula: no backward() and no torch.autograd in this function"
+    Variant("grad_by_autograd_grad", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+            answers={"cross_entropy_grad": (
+                "def cross_entropy_grad(logits, targets):\n"
+                "    z = logits.detach().requires_grad_(True)\n"
+                "    (grad,) = torch.autograd.grad(cross_entropy(z, targets), z)\n"
+                "    return grad\n")}),
+    Variant("grad_by_backward", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+            answers={"cross_entropy_grad": (
+                "def cross_entropy_grad(logits, targets):\n"
+                "    z = logits.detach().clone().requires_grad_(True)\n"
+                "    cross_entropy(z, targets).backward()\n"
+                "    return z.grad\n")}),
+    Variant("grad_by_torch_func", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+            answers={"cross_entropy_grad": (
+                "def cross_entropy_grad(logits, targets):\n"
+                "    return torch.func.grad(lambda z: cross_entropy(z, targets))(logits)\n")}),
     Variant("grad_sign_flipped", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
             answers={
         "cross_entropy_grad": (
