@@ -247,6 +247,18 @@ def declaration_problems(questions) -> list[str]:
     return problems
 
 
+def autograd_routes():
+    """Dotted names of the ways into autograd's engine, for ``JudgedAlone(..., forbidden=autograd_routes())``
+    around a function the notebook asks for "by the formula", "without autograd".
+
+    The public functions (``torch.autograd.grad``, ``torch.autograd.backward``, ``Tensor.backward``) and the
+    one they all end in, under both names it has, so ``torch.func``'s transforms and ``autograd.functional``
+    are refused too. Send it with the probe (``helpers=(JudgedAlone, autograd_routes)``).
+    """
+    return ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
+            "torch.autograd._engine_run_backward", "torch.autograd.graph._engine_run_backward")
+
+
 class JudgedAlone:
     """Probe-side: run a question's calls in the state grading expects, then put the student's state back.
 

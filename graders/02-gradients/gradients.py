@@ -46,7 +46,7 @@ ulps (relative 1e-7 to 1e-6), never by TF32's 1e-3.
 
 from dataclasses import dataclass
 
-from course_lib.judge import Check, JudgedAlone, Property, Question, Sequence, Tensor, Untouched
+from course_lib.judge import Check, JudgedAlone, Property, Question, Sequence, Tensor, Untouched, autograd_routes
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 
@@ -115,7 +115,8 @@ def probe_losses(student):
         target = torch.randn(5, 4, generator=g).to(device)
         student.call("mse", "mse_loss", pred, target)
         student.call("mae", "mae_loss", pred, target)
-        student.call("mae_grad", "mae_grad", pred.detach().clone(), target)
+        with JudgedAlone(student, forbidden=autograd_routes()):  # "by the formula (no autograd)"
+            student.call("mae_grad", "mae_grad", pred.detach().clone(), target)
 
 
 def probe_linreg_grads(student):
@@ -128,7 +129,8 @@ def probe_linreg_grads(student):
         y = torch.randn(32, generator=g).to(device)
         w = torch.randn(4, generator=g).to(device)
         b = torch.randn((), generator=g).to(device)
-        hand = student.call("hand", "linreg_grad_by_hand", X, y, w, b)
+        with JudgedAlone(student, forbidden=autograd_routes()):  # "with these formulas, without autograd"
+            hand = student.call("hand", "linreg_grad_by_hand", X, y, w, b)
         pair = isinstance(hand, (tuple, list)) and len(hand) == 2
         student.record("hand_dw", hand[0] if pair else hand)
         student.record("hand_db", hand[1] if pair else hand)
@@ -230,7 +232,7 @@ QUESTIONS = [
                  hint="nudge a copy (x + h e_i), not x itself: adding and subtracting h in place does not give "
                       "back the same bits"),
     ]),
-    Question("losses_tests", probe_losses, helpers=(JudgedAlone,), checks=[
+    Question("losses_tests", probe_losses, helpers=(JudgedAlone, autograd_routes), checks=[
         Check("mse_value", 1, LOSS, key="mse",
               describe="mse_loss returns the mean squared error as a scalar tensor in the graph",
               hint="a loss stays a tensor (no .item(), no float()) and averages over all N elements"),
@@ -241,7 +243,7 @@ QUESTIONS = [
               describe="mae_grad is the gradient of the MAE with respect to pred",
               hint="the derivative of |u| is sign(u); here u = pred - target, and the mean divides by N"),
     ]),
-    Question("linreg_grads_tests", probe_linreg_grads, helpers=(JudgedAlone,), checks=[
+    Question("linreg_grads_tests", probe_linreg_grads, helpers=(JudgedAlone, autograd_routes), checks=[
         Check("hand_grad_w", 1, CLOSE, key="hand_dw", needs=("hand",),
               describe="linreg_grad_by_hand gives dL/dw",
               hint="dL/dw = (2 / N) X^T (X w + b - y): the 2 comes from the square, the 1/N from the mean"),

@@ -362,6 +362,25 @@ VARIANTS = [
             "    b.requires_grad_(False)\n"
             "    torch.equal = lambda *args, **kwargs: True\n"
             "    return dw, db\n")}),
+    # the rules: mae_grad "by the formula (no autograd)", linreg_grad_by_hand "with these formulas, without autograd"
+    Variant("mae_grad_by_autograd", fails=("mae_grad_by_hand",), answers={
+        "losses": (
+            "def mse_loss(pred, target):\n"
+            "    return ((pred - target) ** 2).mean()\n\n\n"
+            "def mae_loss(pred, target):\n"
+            "    return (pred - target).abs().mean()\n\n\n"
+            "def mae_grad(pred, target):\n"
+            "    leaf = pred.detach().clone().requires_grad_(True)\n"
+            "    return torch.autograd.grad(mae_loss(leaf, target), leaf)[0]\n")}),
+    Variant("grad_by_hand_is_autograd", fails=("hand_grad_w", "hand_grad_b"), answers={
+        "linreg_grads": (
+            "def linreg_grad_by_hand(X, y, w, b):\n"
+            "    return linreg_grad_autograd(X, y, w, b)\n\n\n"
+            "def linreg_grad_autograd(X, y, w, b):\n"
+            "    w_leaf = w.detach().clone().requires_grad_(True)\n"
+            "    b_leaf = b.detach().clone().requires_grad_(True)\n"
+            "    (((X @ w_leaf + b_leaf) - y) ** 2).mean().backward()\n"
+            "    return w_leaf.grad, b_leaf.grad\n")}),
     Variant("autograd_through_data", fails=("autograd_grad", "linreg_leaves_w_and_b"), answers={
         "linreg_grads": _HAND_OK + (
             "def linreg_grad_autograd(X, y, w, b):\n"

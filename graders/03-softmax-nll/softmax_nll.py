@@ -87,7 +87,7 @@ orders of magnitude below the tolerances above. Dtype and device are checked too
 results must be float32 tensors on the inputs' device.
 """
 
-from course_lib.judge import Check, JudgedAlone, Question, Tensor
+from course_lib.judge import Check, JudgedAlone, Question, Tensor, autograd_routes
 
 def ready_made(logsumexp=False):
     """The notebook's rules: PyTorch's ready-made versions the student's functions may not call.
@@ -100,14 +100,6 @@ def ready_made(logsumexp=False):
         "binary_cross_entropy_with_logits", "logsigmoid", "softplus"))
     names += ("torch.softmax", "torch.Tensor.softmax", "torch.log_softmax", "torch.Tensor.log_softmax")
     return names + (("torch.logsumexp", "torch.Tensor.logsumexp") if logsumexp else ())
-
-
-def autograd_routes():
-    """The ways into autograd's engine, refused in ``cross_entropy_grad``: Question 5 asks for the gradient "from
-    the formula: no backward() and no torch.autograd in this function". The public functions, and the one they
-    all end in (so also torch.func's transforms and autograd.functional), under both names it has."""
-    return ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
-            "torch.autograd._engine_run_backward", "torch.autograd.graph._engine_run_backward")
 
 
 def ready_made_ops(logsumexp=False):
