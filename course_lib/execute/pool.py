@@ -36,7 +36,8 @@ from pathlib import Path
 from . import sandbox, scratch as scratches
 
 ZYGOTE_MODULE = "zygote_main.py"  # read through the package's loader: on a Dask worker the course is a zip
-PRELOAD = ("torch", "numpy")  # what (nearly) every submission imports; absent packages are skipped
+PRELOAD = ("torch", "numpy")
+AT_ONCE = "first-kernel-at-once"  # zygote_main's AT_ONCE (it imports nothing of the course)  # what (nearly) every submission imports; absent packages are skipped
 START_TIMEOUT = 300  # seconds for a zygote's imports on however loaded a machine
 REQUEST_TIMEOUT = 30
 log = logging.getLogger(__name__)
@@ -68,10 +69,12 @@ def _empty(directory: Path) -> None:
 class Zygote:
     """One warm sandbox that forks kernels, one at a time."""
 
-    def __init__(self, job, env: dict):
+    def __init__(self, job, env: dict, *, at_once: bool = False):
+        """``at_once``: it serves one command, whose kernel it forks before the imports only some kernels need
+        (:class:`~course_lib.execute.zygote_main.Later`); a batch's has those done while the batch prepares."""
         self._blank(job, env)
         try:
-            self._start(job, env)
+            self._start(job, env, at_once)
         except BaseException:
             self.close()
             raise
@@ -87,7 +90,7 @@ class Zygote:
         self.ended = threading.Event()
         self.settling = True  # it may do its later imports before the first answer (nobody asked yet)
 
-    def _start(self, job, env: dict) -> None:
+    def _start(self, job, env: dict, at_once: bool = False) -> None:
         self.scratch = scratches.make("zygote")  # 0700: the sandbox reaches home and conn through its binds
         self.home, self.conn, self.control = self.scratch / "home", self.scratch / "conn", self.scratch / "ctl"
         for d in (self.home, self.conn, self.control):
@@ -98,7 +101,7 @@ class Zygote:
         sandbox.hand_over([self.home, self.conn], self.slot)
         control = self.control / "zygote.sock"
         source = pkgutil.get_data(__package__, ZYGOTE_MODULE).decode()
-        command = [sys.executable, "-c", source, str(control), ",".join(PRELOAD)]
+        command = [sys.executable, "-c", source, str(control), ",".join(PRELOAD), *([AT_ONCE] if at_once else [])]
         argv = sandbox.kernel_argv(job.policy, conn_dir=self.conn, home=self.home, device=self.device,
                                    slot=self.slot, zygote=(self.control, command))
         sandbox.write_kernelspec(self.scratch / "kernels", argv, "course-sandbox")  # for interrupt_mode only

@@ -176,7 +176,7 @@ def zygote_for(idle: int):
                 return lend(job, env, idle)
             except Exception as exc:  # whatever keeps the service from serving, this command grades all the same
                 log.info("warm sandbox: %s; starting a sandbox for this command", exc)
-        return Zygote(job, env)
+        return Zygote(job, env, at_once=True)
     return start
 
 
@@ -315,7 +315,7 @@ def serve(where: Path, key: str) -> None:
     zygote = None
     try:
         try:
-            zygote = Zygote(job, env)
+            zygote = Zygote(job, env, at_once=True)
         except BaseException as exc:
             _refuse_all(server, f"{type(exc).__name__}: {exc}")
             raise

@@ -35,6 +35,7 @@ HOME = "/home/student"
 # seconds without a request after which the later imports start at once: a grader that started this sandbox for a
 # kernel asks for it at once
 FIRST_REQUEST_WAIT = 0.5
+AT_ONCE = "first-kernel-at-once"  # the third argument of a sandbox serving one command (the warm service's, say)
 LIMITS = {"data": resource.RLIMIT_DATA, "nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE,
           "nofile": resource.RLIMIT_NOFILE, "core": resource.RLIMIT_CORE}
 
@@ -148,7 +149,7 @@ def reap(child):
         EXITED[pid] = os.waitstatus_to_exitcode(status)
 
 
-def serve(path):
+def serve(path, at_once=False):
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     os.chmod(path, 0o600)
@@ -157,8 +158,10 @@ def serve(path):
     server.close()
     reader = conn.makefile("r")
     child, later = None, Later()
-    if not select.select([conn], [], [], FIRST_REQUEST_WAIT)[0]:
-        later.start()  # nobody is waiting for a kernel yet
+    # a batch's sandbox does them now, while its grader prepares; one that serves a single command (``at_once``)
+    # first forks the kernel the command is waiting for, unless none is asked for at once
+    if not at_once or not select.select([conn], [], [], FIRST_REQUEST_WAIT)[0]:
+        later.start()
     for line in reader:
         request = json.loads(line)
         op = request["op"]
@@ -269,6 +272,7 @@ def quick_cell_names():
 
 def main():
     control, preload = sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else []
+    at_once = len(sys.argv) > 3 and sys.argv[3] == AT_ONCE
     _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the sandbox may read or trace this one
     os.chdir(HOME)
     # ipykernel's own imports (its debugger alone is ~80 ms), then the course's libraries
@@ -282,7 +286,7 @@ def main():
     except Exception as exc:  # only a speed-up: kernels hash as ipykernel does
         print(f"cell names: {exc!r}", flush=True)
     settle()
-    serve(control)
+    serve(control, at_once)
 
 
 def settle():
