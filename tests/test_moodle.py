@@ -690,6 +690,21 @@ def test_a_column_only_read_never_refuses_the_worksheet(graded_class, spec, tmp_
     src.write_text("\n".join(lines) + "\n")
     out = tmp_path / "o.csv"
     report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=out)
+    # the grade item's maximum the course knows: the Maximum Grade of the worksheet collect read (100)
+    assert any("points out of 100, the grade item's maximum from the assignment's latest Moodle worksheet" in w
+               for w in report.warnings)
+    rows = moodle_rows(out.read_bytes())
+    assert rows[1][header.index("Grade")] == "100.00"
+    # none known: the assignment's own points, with a warning
+    from sqlalchemy import create_engine, delete
+
+    from course_lib.moodle.roster import maximums
+
+    engine = create_engine(graded_class.db_url)
+    with engine.begin() as conn:
+        conn.execute(delete(maximums))
+    engine.dispose()
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=out)
     total = sum(q.points for q in spec.grader.questions)
     assert any("points out of the assignment's own total" in w for w in report.warnings)
     rows = moodle_rows(out.read_bytes())

@@ -26,8 +26,9 @@ import csv
 import html
 import io
 import zipfile
-from xml.etree import ElementTree
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from xml.etree import ElementTree
 from pathlib import Path
 
 from ..assignment import Assignment
@@ -105,9 +106,20 @@ def assignment_totals(config: CourseConfig, assignment_id: str) -> dict[str, Tot
 
 def scaled(total: Total, maximum: float) -> float:
     """The total on the worksheet's scale, rounded to two decimals and clamped to ``[0, maximum]``."""
-    if total.max_score <= 0:
+    return on_scale(total.final, total.max_score, maximum)
+
+
+def on_scale(final: float, max_score: float, maximum: float) -> float:
+    """``final`` of ``max_score`` points as points out of ``maximum``, two decimals, clamped to ``[0, maximum]``.
+
+    Rounded as Moodle rounds (PHP's ``round``): half away from zero on the number's 15 significant digits.
+    Python's ``round`` gives 5.62 for 5.625 (half to even) and 7.42 for 8.25 less 10 % (the binary
+    7.42499...), a hundredth below the grade Moodle would show for the same total.
+    """
+    if max_score <= 0:
         return 0.0
-    return min(maximum, max(0.0, round(total.final / total.max_score * maximum, 2)))
+    value = Decimal(f"{final * maximum / max_score:.15g}").quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return min(maximum, max(0.0, float(value)))
 
 
 def summary_start(assignment_id: str) -> str:
@@ -196,11 +208,18 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
                                "download the worksheet again and export to it; nothing was written")
     report = ExportReport(assignment_id, out)
     scale_known = sheet.has(ws.MAX_GRADE)
+    known_maximum = None  # without the column: the grade item's maximum as the course knows it
     if not scale_known:  # a column we only read: warn, never refuse
-        report.warnings.append(f"the worksheet has no {' or '.join(map(repr, sheet.headers.spellings(ws.MAX_GRADE)))} "
-                               f"column: grades are written in points out of the assignment's own total; Moodle "
-                               f"skips a grade above its maximum (set {ws.SETTING} if the site names that column "
-                               "otherwise)")
+        no_column = f"the worksheet has no {' or '.join(map(repr, sheet.headers.spellings(ws.MAX_GRADE)))} column"
+        known_maximum, source = item_maximum_known(config, assignment_id)
+        if known_maximum is None:
+            report.warnings.append(f"{no_column}: grades are written in points out of the assignment's own total; "
+                                   f"Moodle skips a grade above its maximum (set {ws.SETTING} if the site names "
+                                   f"that column otherwise, or c.Course.assignments[{assignment_id!r}]"
+                                   "['moodle_max_grade'])")
+        else:
+            report.warnings.append(f"{no_column}: grades are written in points out of {known_maximum:g}, the grade "
+                                   f"item's maximum from {source}")
     if not sheet.has(ws.FEEDBACK):
         report.warnings.append(f"the worksheet has no {ws.FEEDBACK!r} column (feedback comments are off for this "
                                "assignment in Moodle): grades only")
@@ -244,7 +263,7 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
                 seen.add(student)
                 report.held_back.append(student)
                 continue
-        maximum = ws.number(sheet.get(row, ws.MAX_GRADE)) if scale_known else total.max_score
+        maximum = ws.number(sheet.get(row, ws.MAX_GRADE)) if scale_known else known_maximum or total.max_score
         if maximum is None or maximum <= 0:
             report.warnings.append(f"{identifier}: Maximum Grade {sheet.get(row, ws.MAX_GRADE)!r} is not a positive "
                                    "number (scale or no grade in Moodle?); row left as it was")
@@ -324,6 +343,18 @@ def scale_refusal(assignment_id: str, why: str) -> str:
             "course has no rule from points to scale items")
 
 
+def item_maximum_known(config: CourseConfig, assignment_id: str) -> tuple[float | None, str]:
+    """The maximum grade of the assignment's Moodle grade item when the course knows it, and where from:
+    ``c.Course.assignments[aid]["moodle_max_grade"]``, else the ``Maximum Grade`` its latest worksheet showed;
+    ``(None, "")`` otherwise."""
+    if config.moodle_max_grade(assignment_id) is not None:
+        return config.moodle_max_grade(assignment_id), f"c.Course.assignments[{assignment_id!r}]['moodle_max_grade']"
+    recorded = recorded_maximums(config).get(assignment_id)
+    if isinstance(recorded, float):
+        return recorded, "the assignment's latest Moodle worksheet"
+    return None, ""
+
+
 def item_maximums(config: CourseConfig, names: list, given: dict | None = None) -> dict:
     """``{assignment id: (maximum grade of its Moodle grade item, where that number comes from)}``.
 
@@ -385,7 +416,7 @@ def course_grades(config: CourseConfig, assignments: list[str] | None = None, ma
             if skip_pending and total.needs_manual_grade:
                 continue
             if total.max_score > 0:
-                grades.setdefault(sid, {})[aid] = min(top, max(0.0, round(total.final / total.max_score * top, 2)))
+                grades.setdefault(sid, {})[aid] = on_scale(total.final, total.max_score, top)
     return names, grades, maximums
 
 
