@@ -28,8 +28,8 @@ import io
 import zipfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from xml.etree import ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 from ..assignment import Assignment
 from ..config import CourseConfig
