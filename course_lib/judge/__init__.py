@@ -1,8 +1,8 @@
 """Hidden checks: declarations, comparisons and verdicts (computed in the grader process)."""
 
 from .compare import Accuracy, AtLeast, Equal, Holds, Number, Sequence, Tensor, Untouched, Untracked
-from .spec import Check, Grader, JudgedAlone, Property, Question, autograd_routes, load_grader
+from .spec import Check, Grader, JudgedAlone, Property, Question, autograd_routes, load_grader, watch_forward
 from .verdict import judge
 
 __all__ = ["Accuracy", "AtLeast", "Check", "Equal", "Grader", "Holds", "JudgedAlone", "Number", "Property", "Question", "Sequence", "Tensor", "Untouched", "Untracked",
-           "autograd_routes", "judge", "load_grader"]
+           "autograd_routes", "judge", "load_grader", "watch_forward"]

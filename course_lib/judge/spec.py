@@ -371,3 +371,67 @@ class JudgedAlone:
         np.random.set_state(saved["numpy"])
         random.setstate(saved["random"])
         return False
+
+
+def watch_forward(model, observe):
+    """Probe-side: a forward hook on the probe's own ``model`` whose passes the code under test cannot stage.
+
+    The hook is reachable from the model (``model._forward_hooks``), so a function under test can wrap it and
+    hand it another module (whose ``modules()`` are all in eval mode) or a detached output, or put its own
+    hook or ``forward`` in front to replace the output, while the real pass ran in training mode with autograd.
+    A pass counts as the model's own only when torch's module call machinery itself calls this hook, for the
+    probe's model, with no instance ``forward``, no other forward hook (on the model, its layers or global) and
+    every layer's ``forward`` from torch. ``observe(output, modes)`` gets the output and every layer's
+    ``training`` flag, or ``modes=None`` for a staged pass. Send it with the probe
+    (``helpers=(watch_forward,)``); returns the hook's handle.
+    """
+    import os
+    import sys
+
+    import torch
+
+    home = sys.modules[torch.nn.Module.__module__]
+    torch_dir = os.path.dirname(os.path.realpath(torch.__file__)) + os.sep
+    call = torch.nn.Module.__dict__.get("_call_impl")
+    code, callers, todo = getattr(call, "__code__", None), set(), []
+    if code is not None and os.path.realpath(code.co_filename) == os.path.realpath(home.__file__):
+        todo.append(code)
+    while todo:  # _call_impl and the functions nested in it (torch runs the hooks in an inner one)
+        c = todo.pop()
+        callers.add(c)
+        todo.extend(k for k in c.co_consts if type(k) is type(c))
+    own_hooks = []
+
+    def layers():
+        out, todo = [], [model]
+        while todo:
+            m = todo.pop()
+            out.append(m)
+            todo.extend(c for c in (vars(m).get("_modules") or {}).values() if c is not None)
+        return out
+
+    def staged(module, caller):
+        if module is not model or caller not in callers:
+            return True
+        if any(getattr(home, name, None) for name in ("_global_forward_hooks", "_global_forward_hooks_with_kwargs")):
+            return True
+        for m in layers():
+            state = vars(m)
+            if "forward" in state or "_call_impl" in state or "__call__" in state:
+                return True
+            forward = getattr(getattr(type(m), "forward", None), "__code__", None)
+            if forward is None or not os.path.realpath(forward.co_filename).startswith(torch_dir):
+                return True
+            hooks = state.get("_forward_hooks") or {}
+            if list(hooks.values()) != (own_hooks if m is model else []):
+                return True
+        return False
+
+    def hook(module, inputs, output):
+        if staged(module, sys._getframe(1).f_code):
+            observe(output, None)
+        else:
+            observe(output, [bool(m.training) for m in layers()])
+
+    own_hooks.append(hook)
+    return model.register_forward_hook(hook)

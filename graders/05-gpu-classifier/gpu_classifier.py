@@ -94,7 +94,7 @@ import math
 import numpy as np
 
 from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, Question, Sequence, Tensor, Untouched,
-                              Untracked)
+                              Untracked, watch_forward)
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -203,8 +203,11 @@ def probe_evaluate(student):
         x = torch.randn(203, 5, generator=g).to(device)
         y = torch.randint(0, 4, (203,), generator=g).to(device)
         seen = []
-        handle = model.register_forward_hook(
-            lambda module, inputs, output: seen.append((any(m.training for m in module.modules()), output)))
+        # a pass the code under test staged (the hook wrapped, handed another module or a detached output) counts as
+        # one in training mode whose output says so (watch_forward)
+        handle = watch_forward(model, lambda output, modes: seen.append(
+            (True, "the probe's model was not called as it is (its forward hook was rewrapped or bypassed)")
+            if modes is None else (any(modes), output)))
         grad_mode = torch.is_grad_enabled()
         torch.set_grad_enabled(True)
         try:
@@ -245,14 +248,17 @@ def probe_fit(student):
         model.eval()  # as the student's evaluate() leaves it
         modes = []
 
-        def training_forward(module, inputs, output):
+        def training_forward(output, layer_modes):
             # a training pass is one autograd backpropagates through (its mode, every layer's, noted when it does):
-            # an evaluate() the student's fit calls to report progress between epochs is no training in eval mode
-            if output.requires_grad:
-                training = all(m.training for m in module.modules())
+            # an evaluate() the student's fit calls to report progress between epochs is no training in eval mode;
+            # a pass the code under test staged (watch_forward) is none in training mode
+            if layer_modes is None:
+                modes.append(False)
+            elif output.requires_grad:
+                training = all(layer_modes)
                 output.register_hook(lambda grad: modes.append(training))
 
-        handle = model.register_forward_hook(training_forward)
+        handle = watch_forward(model, training_forward)
         missing = object()
         saved = student.ns.get("train_step", missing)
         student.ns["train_step"] = correct_train_step  # Question 3 is graded on its own
@@ -369,7 +375,7 @@ QUESTIONS = [
               describe="train_step clears gradients left in .grad before computing new ones",
               hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),
     ]),
-    Question("evaluate_tests", probe_evaluate, helpers=(JudgedAlone,), checks=[
+    Question("evaluate_tests", probe_evaluate, helpers=(JudgedAlone, watch_forward), checks=[
         Check("eval_accuracy_value", 1, Number(rtol=1e-6, atol=1e-6, allow_tensor=False), key="accuracy",
               describe="evaluate returns the fraction of correct predictions as a Python float in [0, 1]",
               hint="predictions are the argmax of the logits over dim=1; compare with y, average, and return "
@@ -386,7 +392,7 @@ QUESTIONS = [
               hint="evaluating needs no loss and no backward(); use a with block rather than switching "
                    "autograd off for the rest of the notebook"),
     ]),
-    Question("fit_tests", probe_fit, helpers=(JudgedAlone,), checks=[
+    Question("fit_tests", probe_fit, helpers=(JudgedAlone, watch_forward), checks=[
         Check("fit_loss_history", 1, Sequence((Number(rtol=1e-5, atol=1e-6, allow_tensor=False),) * FIT_EPOCHS,
                                               names=tuple(f"loss of epoch {i + 1}" for i in range(FIT_EPOCHS))),
               key="history",

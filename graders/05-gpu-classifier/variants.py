@@ -312,6 +312,51 @@ VARIANTS = [
             "            losses.append(train_step(model, x[idx], y[idx], optimizer, loss_fn))\n"
             "        history.append(sum(losses) / len(losses))\n"
             "    return history\n")}),
+    # the probe's forward hook (reachable from the model) rewrapped: it is handed a module whose layers are all in
+    # eval mode and a detached output, while the real pass ran in training mode with autograd (watch_forward)
+    Variant("cheat_evaluate_rewraps_the_probes_hook", fails=("eval_in_eval_mode", "eval_without_autograd"), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    class Quiet:\n"
+            "        training = False\n"
+            "        def modules(self):\n"
+            "            return iter((self,))\n"
+            "    for key, hook in list(model._forward_hooks.items()):\n"
+            "        model._forward_hooks[key] = (lambda h: lambda module, inputs, output: h(Quiet(), inputs, output.detach()))(hook)\n"
+            "    predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    # a hook of its own in front of the probe's replaces the output with a detached one: autograd still recorded;
+    # a pass the probe could not watch as it is earns neither of the checks read off it
+    Variant("cheat_evaluate_detaches_the_output_in_its_own_hook", fails=("eval_in_eval_mode", "eval_without_autograd"),
+            answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    model.register_forward_hook(lambda module, inputs, output: output.detach(), prepend=True)\n"
+            "    predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    # fit trains in eval mode and hands the probe's forward hook a module that says it is training (watch_forward)
+    Variant("cheat_fit_in_eval_mode_rewraps_the_probes_hook", fails=("fit_trains_in_train_mode",), answers={
+        "fit": (
+            "class _Busy:\n"
+            "    training = True\n"
+            "    def modules(self):\n"
+            "        return iter((self,))\n\n"
+            "def _rewrap(model):\n"
+            "    for key, hook in list(model._forward_hooks.items()):\n"
+            "        model._forward_hooks[key] = (lambda h: lambda module, inputs, output: h(_Busy(), inputs, output))(hook)\n\n"
+            + ("def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    generator = torch.Generator().manual_seed(seed)\n"
+            "    history = []\n"
+            "    for epoch in range(epochs):\n"
+            "        order = torch.randperm(len(x), generator=generator).to(x.device)\n"
+            "        losses = []\n"
+            "        for start in range(0, len(x), batch_size):\n"
+            "            idx = order[start:start + batch_size]\n"
+            "            losses.append(train_step(model, x[idx], y[idx], optimizer, loss_fn))\n"
+            "        history.append(sum(losses) / len(losses))\n"
+            "    return history\n").replace("    optimizer = ", "    _rewrap(model)\n    optimizer = ", 1))}),
     Variant("lr_too_high", fails=TRAINED, answers={"train_model": _train_model(lr=2.0)}),
     Variant("stops_training_too_early", fails=("trained_model_accuracy",),
             answers={"train_model": _train_model(epochs=2)}),

@@ -241,6 +241,40 @@ VARIANTS = [
         "        print(f\"epoch {epoch + 1}: loss {history[-1]:.4f}, accuracy {evaluate(model, x, y):.3f}\")\n")}),
     Variant("fit_forgets_train_mode", fails=("fit_trains_in_train_mode",),
             answers={"fit": _FIT.format(train="", labels="", label_idx="idx")}),
+    # the probe's forward hook (reachable from the model) rewrapped: it is handed a module whose layers are all in
+    # eval mode and a detached output, while the real pass ran in training mode with autograd (watch_forward)
+    Variant("cheat_evaluate_rewraps_the_probes_hook", fails=("eval_accuracy_value", "eval_in_eval_mode", "eval_without_autograd"), answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    class Quiet:\n"
+            "        training = False\n"
+            "        def modules(self):\n"
+            "            return iter((self,))\n"
+            "    for key, hook in list(model._forward_hooks.items()):\n"
+            "        model._forward_hooks[key] = (lambda h: lambda module, inputs, output: h(Quiet(), inputs, output.detach()))(hook)\n"
+            "    predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    # a hook of its own in front of the probe's replaces the output with a detached one: autograd still recorded;
+    # a pass the probe could not watch as it is earns neither of the checks read off it
+    Variant("cheat_evaluate_detaches_the_output_in_its_own_hook", fails=("eval_in_eval_mode", "eval_without_autograd"),
+            answers={
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    model.eval()\n"
+            "    model.register_forward_hook(lambda module, inputs, output: output.detach(), prepend=True)\n"
+            "    predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
+    # fit trains in eval mode and hands the probe's forward hook a module that says it is training (watch_forward)
+    Variant("cheat_fit_in_eval_mode_rewraps_the_probes_hook", fails=("fit_trains_in_train_mode",), answers={
+        "fit": (
+            "class _Busy:\n"
+            "    training = True\n"
+            "    def modules(self):\n"
+            "        return iter((self,))\n\n"
+            "def _rewrap(model):\n"
+            "    for key, hook in list(model._forward_hooks.items()):\n"
+            "        model._forward_hooks[key] = (lambda h: lambda module, inputs, output: h(_Busy(), inputs, output))(hook)\n\n"
+            + _FIT.format(train="", labels="", label_idx="idx").replace("    optimizer = ", "    _rewrap(model)\n    optimizer = ", 1))}),
     # nll_loss expects log-probabilities: on raw logits it only pushes the right logit up, without bound
     Variant("nll_loss_on_logits", fails=TRAINED, answers={"train_model": _train_model(loss="F.nll_loss")}),
     Variant("lr_far_too_high", fails=TRAINED, answers={"train_model": _train_model(lr="1.0")}),
