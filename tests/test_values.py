@@ -91,3 +91,17 @@ def test_an_error_says_where_in_the_students_code_it_was_raised():
     assert value.describe() == "raised ZeroDivisionError: division by zero (at line 3 of `mse`)"
     stub = decode(kernel_side.raised(NotImplementedError()))
     assert stub.describe() == "is not answered yet (it still raises NotImplementedError)"
+
+
+def test_tensor_subclass_cannot_answer_its_own_export_through_torch_function():
+    """``__torch_function__`` is off for the whole export: a subclass cannot hand other data to ``as_subclass``,
+    ``detach`` or the copy to the CPU."""
+    class Liar(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func in (torch.Tensor.as_subclass, torch.Tensor.detach, torch.Tensor.cpu):
+                return torch.full((3,), 7.0)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    t = torch.arange(3.0).as_subclass(Liar)
+    assert roundtrip(t).array.tolist() == [0.0, 1.0, 2.0]
