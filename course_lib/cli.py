@@ -314,15 +314,13 @@ def _sandbox_first(config: CourseConfig, assignment_id: str | None, device: str 
 
     if not assignment_id or not config.path("source", assignment_id).is_dir() or not notebook.is_file():
         return contextlib.nullcontext()
-    from .execute.jobs import resolve_device
+    from .execute.jobs import assignment_device
     from .execute.pool import started_ahead
 
-    device = device or config.device
-    modules = [p for p in config.path("graders", assignment_id).glob("*.py") if p.name != "variants.py"]
-    if device == "auto" and not modules and not config.limits_for(assignment_id).gpu:
-        device = "cpu"  # nbgrader's format, as jobs.device_for decides it (without loading the notebooks' tests)
+    graders = [config.path("graders", assignment_id, f"{nb.stem}.py")
+               for nb in config.path("source", assignment_id).glob("*.ipynb")]
     try:
-        device = resolve_device(device)
+        device = assignment_device(config, assignment_id, graders, device)
     except CourseError:  # said by grade_file, in its own order
         return contextlib.nullcontext()
     return started_ahead(config, assignment_id, device)

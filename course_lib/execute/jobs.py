@@ -91,11 +91,19 @@ def device_for(config: CourseConfig, specs, device: str | None, *, here: bool = 
     them with the DEVICE their parameters cell sets (the CPU), and their hidden tests make their tensors
     for it, so an answer that follows DEVICE would fail those tests on a GPU runner alone.
     """
-    device = device or config.device
     specs = list(specs)
-    # nbgrader's format: no grader module (read without loading one: a broken grader is reported where it is used)
-    if device == "auto" and specs and any(not spec.grader_path.is_file() for spec in specs) \
-            and not config.limits_for(specs[0].assignment).gpu:
+    if not specs:
+        return resolve_device(device or config.device, here=here)
+    return assignment_device(config, specs[0].assignment, [spec.grader_path for spec in specs], device, here=here)
+
+
+def assignment_device(config: CourseConfig, assignment_id: str, grader_paths, device: str | None, *,
+                      here: bool = True) -> str:
+    """:func:`device_for` from the notebooks' grader module paths alone (nothing loaded: a broken grader is
+    reported where it is used, and a command can start its sandbox before it reads the notebooks)."""
+    device = device or config.device
+    nbgrader_format = any(not path.is_file() for path in grader_paths)  # no grader module: the tests are the notebook's
+    if device == "auto" and nbgrader_format and not config.limits_for(assignment_id).gpu:
         return "cpu"
     return resolve_device(device, here=here)
 

@@ -36,8 +36,8 @@ from pathlib import Path
 from . import sandbox, scratch as scratches
 
 ZYGOTE_MODULE = "zygote_main.py"  # read through the package's loader: on a Dask worker the course is a zip
-PRELOAD = ("torch", "numpy")
-AT_ONCE = "first-kernel-at-once"  # zygote_main's AT_ONCE (it imports nothing of the course)  # what (nearly) every submission imports; absent packages are skipped
+PRELOAD = ("torch", "numpy")  # what (nearly) every submission imports; absent packages are skipped
+AT_ONCE = "first-kernel-at-once"  # zygote_main's AT_ONCE (it imports nothing of the course)
 START_TIMEOUT = 300  # seconds for a zygote's imports on however loaded a machine
 REQUEST_TIMEOUT = 30
 log = logging.getLogger(__name__)

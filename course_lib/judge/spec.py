@@ -435,3 +435,21 @@ def watch_forward(model, observe):
 
     own_hooks.append(hook)
     return model.register_forward_hook(hook)
+
+
+def watch_training(model, modes):
+    """Probe-side: note in ``modes`` whether each training pass of the probe's ``model`` ran in training mode.
+
+    A training pass is one autograd backpropagates through: its mode (every layer's) is appended when its
+    backward runs, so an ``evaluate()`` the code under test calls between epochs to report its progress is no
+    training in eval mode; a pass it staged (:func:`watch_forward`) counts as one not in training mode. Send it
+    with the probe, after ``watch_forward`` (``helpers=(watch_forward, watch_training)``); returns the handle.
+    """
+    def observe(output, layer_modes):
+        if layer_modes is None:
+            modes.append(False)
+        elif output.requires_grad:
+            training = all(layer_modes)
+            output.register_hook(lambda grad: modes.append(training))
+
+    return watch_forward(model, observe)

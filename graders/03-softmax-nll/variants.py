@@ -11,6 +11,8 @@ that question only.
 
 from course_lib.synth import Variant
 
+GRAD_CHECKS = ("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits")  # every check of cross_entropy_grad
+
 VARIANTS = [
     Variant("solution", kind="solution"),
     # -- alternative correct solutions ----------------------------------------------------------
@@ -217,7 +219,7 @@ VARIANTS = [
             "    return torch._C._nn.cross_entropy_loss(logits, targets, None, {\"none\": 0, \"mean\": 1}[reduction],\n"
             "                                          -100, 0.0)\n")}),
     Variant("grad_calls_torch_special_softmax",
-            fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"), answers={
+            fails=GRAD_CHECKS, answers={
         "cross_entropy_grad": (
             "def cross_entropy_grad(logits, targets):\n"
             "    one_hot = F.one_hot(targets, logits.shape[1]).to(logits.dtype)\n"
@@ -337,23 +339,23 @@ VARIANTS = [
             "    one_hot = F.one_hot(targets, logits.shape[1]).float()\n"
             "    return softmax(logits) - one_hot\n")}),
     # the rules: "from the formula: no backward() and no torch.autograd in this function"
-    Variant("grad_by_autograd_grad", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+    Variant("grad_by_autograd_grad", fails=GRAD_CHECKS,
             answers={"cross_entropy_grad": (
                 "def cross_entropy_grad(logits, targets):\n"
                 "    z = logits.detach().requires_grad_(True)\n"
                 "    (grad,) = torch.autograd.grad(cross_entropy(z, targets), z)\n"
                 "    return grad\n")}),
-    Variant("grad_by_backward", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+    Variant("grad_by_backward", fails=GRAD_CHECKS,
             answers={"cross_entropy_grad": (
                 "def cross_entropy_grad(logits, targets):\n"
                 "    z = logits.detach().clone().requires_grad_(True)\n"
                 "    cross_entropy(z, targets).backward()\n"
                 "    return z.grad\n")}),
-    Variant("grad_by_torch_func", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+    Variant("grad_by_torch_func", fails=GRAD_CHECKS,
             answers={"cross_entropy_grad": (
                 "def cross_entropy_grad(logits, targets):\n"
                 "    return torch.func.grad(lambda z: cross_entropy(z, targets))(logits)\n")}),
-    Variant("grad_sign_flipped", fails=("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits"),
+    Variant("grad_sign_flipped", fails=GRAD_CHECKS,
             answers={
         "cross_entropy_grad": (
             "def cross_entropy_grad(logits, targets):\n"

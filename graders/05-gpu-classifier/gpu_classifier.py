@@ -94,7 +94,7 @@ import math
 import numpy as np
 
 from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, Question, Sequence, Tensor, Untouched,
-                              Untracked, watch_forward)
+                              Untracked, watch_forward, watch_training)
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -247,18 +247,7 @@ def probe_fit(student):
         model = model.to(device)
         model.eval()  # as the student's evaluate() leaves it
         modes = []
-
-        def training_forward(output, layer_modes):
-            # a training pass is one autograd backpropagates through (its mode, every layer's, noted when it does):
-            # an evaluate() the student's fit calls to report progress between epochs is no training in eval mode;
-            # a pass the code under test staged (watch_forward) is none in training mode
-            if layer_modes is None:
-                modes.append(False)
-            elif output.requires_grad:
-                training = all(layer_modes)
-                output.register_hook(lambda grad: modes.append(training))
-
-        handle = watch_forward(model, training_forward)
+        handle = watch_training(model, modes)
         missing = object()
         saved = student.ns.get("train_step", missing)
         student.ns["train_step"] = correct_train_step  # Question 3 is graded on its own
@@ -392,7 +381,7 @@ QUESTIONS = [
               hint="evaluating needs no loss and no backward(); use a with block rather than switching "
                    "autograd off for the rest of the notebook"),
     ]),
-    Question("fit_tests", probe_fit, helpers=(JudgedAlone, watch_forward), checks=[
+    Question("fit_tests", probe_fit, helpers=(JudgedAlone, watch_forward, watch_training), checks=[
         Check("fit_loss_history", 1, Sequence((Number(rtol=1e-5, atol=1e-6, allow_tensor=False),) * FIT_EPOCHS,
                                               names=tuple(f"loss of epoch {i + 1}" for i in range(FIT_EPOCHS))),
               key="history",
