@@ -31,7 +31,7 @@ from .assignment import Assignment
 from .collect import TIMESTAMP_FILE, submissions
 from .config import CourseConfig
 from .errors import GradingSetupError, SubmissionError
-from .execute.jobs import device_for
+from .execute.jobs import device_for, submitted_files
 from .execute import pool as pools
 from .execute.runners import LocalRunner, Runner
 from .gradebook import ensure_notebook, open_gradebook, record, recorded_scores
@@ -82,10 +82,12 @@ def load_results(config: CourseConfig, student: str, assignment: str, notebook: 
     return GradedSubmission(**data)
 
 
-def _digest(sub: Submission, context: Context) -> str:
+def _digest(sub: Submission, context: Context, own_files: dict) -> str:
     h = hashlib.sha256(Path(sub.path).read_bytes())
     h.update(context.key.encode())  # notebook, grader and the whole set-up (limits, interpreter, packages...)
     h.update((sub.timestamp or "").encode())
+    for rel, data in sorted(own_files.items()):  # the student's other files, which the notebook may read
+        h.update(hashlib.sha256(rel.encode()).digest() + hashlib.sha256(data).digest())
     return h.hexdigest()
 
 
@@ -204,7 +206,9 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
     queued = []
     recorded = {name: recorded_scores(config, assignment_id, name) for name in contexts}
     for sub in submissions(config, assignment_id, students):
-        digest = _digest(sub, contexts[sub.notebook])
+        own, left_out = submitted_files(config, Path(sub.path).parent)
+        report.notes.extend(n for n in (f"{sub.student}: {note}" for note in left_out) if n not in report.notes)
+        digest = _digest(sub, contexts[sub.notebook], own)
         if not force and _up_to_date(config, sub, digest, recorded[sub.notebook].get(sub.student)):
             report.skipped.append(sub)
         else:
@@ -226,7 +230,8 @@ def _autograde(config: CourseConfig, assignment: Assignment, device: str, studen
                 context = contexts[sub.notebook]
                 try:
                     student_nb = read_notebook(Path(sub.path), student=sub.student)
-                    job = context.job(sub.student, Path(sub.path), student_nb=student_nb)
+                    own, _ = submitted_files(config, Path(sub.path).parent)
+                    job = context.job(sub.student, Path(sub.path), student_nb=student_nb, own_files=own)
                 except SubmissionError as exc:
                     finish(sub, context.unreadable(sub.student, exc), None, None, digest)
                     continue

@@ -15,6 +15,7 @@ all) or ``no_timestamps`` (no ``timestamp.txt``: on time, as nbgrader treats it)
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
                                     "not a usable student id (letters, digits and . _ @ + - only); skipped"))
             continue
         earlier = start_submission(config, assignment_id, student)
-        placed = set()
+        placed, homes = set(), set()
         for spec, path in _match(assignment, student, files, report):
             try:
                 read_notebook(path, student=student)
@@ -95,6 +96,9 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
             report.collected.append(_place(config, assignment_id, spec.name, student, path, when,
                                            stamp=not no_timestamps))
             placed.add(spec.name)
+            homes.add(path.parent)
+        if placed and len(homes) == 1 and (home := homes.pop()) != source:
+            place_others(config, assignment_id, student, folder_files(home), report.problems)
         finish_submission(config, assignment_id, student, earlier, placed, report.removed,
                           untimed=no_timestamps)
     report.warnings += copy_time_warnings(config, assignment_id, mtimes)
@@ -114,6 +118,48 @@ def start_submission(config: CourseConfig, assignment_id: str, student: str) -> 
     shutil.rmtree(folder)
     folder.mkdir()  # kept, empty until the new files arrive: a notebook missing from it is not submitted
     return earlier
+
+
+def folder_files(folder: Path) -> list:
+    """``(relative path, size, read)`` of every plain file below ``folder`` (symbolic links are not followed)."""
+    out = []
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(here, d)))
+        for name in sorted(names):
+            path = Path(here) / name
+            if path.is_file() and not path.is_symlink():
+                out.append((path.relative_to(folder).as_posix(), path.stat().st_size, path.read_bytes))
+    return out
+
+
+def place_others(config: CourseConfig, assignment_id: str, student: str, entries: list, problems: list) -> list[str]:
+    """Put the student's other files of the submission (``(relative path, size, read)``, relative to the folder
+    of their notebook) beside it in ``submitted/``, as nbgrader's collect keeps them: autograde runs the
+    notebook beside them, as nbgrader's does. Files nbgrader's autograde would not copy (other notebooks,
+    its ``CourseDirectory.ignore``) are left out silently; past :data:`MAX_EXTRA_BYTES` in all, each is
+    named in ``problems``. Returns the relative paths placed."""
+    from .execute.jobs import MAX_EXTRA_BYTES, students_file
+
+    wanted = students_file(config)
+    target_dir = config.path("submitted", student, assignment_id)
+    placed, total = [], 0
+    for rel, size, read in entries:
+        if not wanted(rel) or any(part in ("", ".", "..") for part in rel.split("/")):
+            continue
+        if total + size > MAX_EXTRA_BYTES:
+            problems.append((student, rel, f"the submission's other files exceed {MAX_EXTRA_BYTES // 2**20} MiB; "
+                                           "this one is not kept (the notebook runs without it)"))
+            continue
+        data = read()
+        if total + len(data) > MAX_EXTRA_BYTES:  # a size that lied
+            problems.append((student, rel, "larger than it claimed; not kept"))
+            continue
+        target = target_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        total += len(data)
+        placed.append(rel)
+    return placed
 
 
 def finish_submission(config: CourseConfig, assignment_id: str, student: str, earlier: set[str], placed: set[str],

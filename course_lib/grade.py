@@ -12,7 +12,7 @@ from pathlib import Path
 from .assignment import Assignment, NotebookSpec, ensure_copy_of, recognise
 from .config import CourseConfig
 from .errors import GradingSetupError, SubmissionError
-from .execute.jobs import assignment_files, device_for, make_job
+from .execute.jobs import assignment_files, device_for, make_job, merged_files
 from .execute import pool as pools, sandbox
 from .execute.runners import InlineRunner
 from .judge.references import CACHE_DIR, load_references, reference_key, solution_job
@@ -73,10 +73,12 @@ class Context:
         """An nbgrader-format notebook's test cells, as nbgrader generated them, ready to run; helpers to keep."""
         return prepared_tests(self.config, self.spec)
 
-    def job(self, student: str, path: Path, student_nb=None):
+    def job(self, student: str, path: Path, student_nb=None, own_files: dict | None = None):
+        """The job for one notebook; ``own_files``: the student's other submitted files, placed beside it."""
         tests, keeps = self.nbgrader_tests
+        files = merged_files(own_files, self.files) if own_files else self.files
         return make_job(self.config, self.spec, student=student, notebook_path=path, device=self.device,
-                        student_nb=student_nb, files=self.files, release_nb=self.release_nb,
+                        student_nb=student_nb, files=files, release_nb=self.release_nb,
                         tests=tests, keeps=keeps)
 
     def judge(self, result: ExecutionResult) -> GradedSubmission:

@@ -248,7 +248,10 @@ def test_import_every_naming_maps_students_by_email_and_skips_drafts(course, spe
            [("grace", "renamed notebook: graded my homework (final).ipynb as tensors.ipynb")]
     assert [s for s, _, _ in report.skipped] == ["dora"]
     problems = " ".join(f"{s} {f} {m}" for s, f, m in report.problems)
-    assert "notes.txt not a notebook; ignored" in problems
+    # the student's other file stays beside the notebook, as nbgrader keeps it (autograde runs the notebook there)
+    assert "notes.txt" not in problems
+    kept = course.path("submitted", "ada.lovelace", "01-tensors")
+    assert (kept / ("data/notes.txt" if naming != "flat" else "data_notes.txt")).read_bytes() == b"scratch"
     if naming != "flat":  # flat mode has no folders to climb out of
         assert "unsafe path" in problems
     assert "__MACOSX" not in problems

@@ -93,9 +93,7 @@ def _cells(results, student):
     "stderr-then-clear-wait", "stderr-after-1000-lines", "stderr-after-a-flood",
     "stderr-after-1000-lines-in-an-output-widget", "stderr-clear-stderr-after-a-flood", "written-answer-points-edited",
     "written-answer-locked", "solution",
-    pytest.param("helper-module-beside-notebook", marks=pytest.mark.xfail(
-        strict=True, reason="nbgrader runs the notebook beside the student's other submitted files (BaseConverter."
-                            "init_assignment copies them); the course's sandbox holds only the release's data files")),
+    "helper-module-beside-notebook",
 ])
 def test_cells_score_as_nbgrader_scores_them(graded, student):
     theirs, ours = (_cells(results, student) for results in graded)

@@ -58,6 +58,75 @@ def assignment_files(config: CourseConfig, spec: NotebookSpec) -> dict:
     return files
 
 
+#: nbgrader's ``CourseDirectory.ignore`` unless the course sets its own: what its autograde never copies
+NBGRADER_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
+#: What a submission folder holds for the course's own use, never the student's
+NOT_THE_STUDENTS = ("timestamp.txt",)
+
+
+def students_file(config: CourseConfig):
+    """A test of a path relative to a submission's folder (``a/b.py``): is it one of the student's other files?
+
+    nbgrader's autograde runs each notebook in a copy of the student's ``submitted/<student>/<aid>/``:
+    everything but notebooks and what its ``CourseDirectory.ignore`` globs match (a matching folder with all
+    it holds), after which the assignment's own files overwrite the student's (:func:`merged_files`).
+    ``timestamp.txt`` is collect's, not the student's.
+    """
+    from fnmatch import fnmatch
+
+    from ..judge.nbtests import _nbgrader_setting
+
+    ignore = _nbgrader_setting(config.root, "CourseDirectory", "ignore", list(NBGRADER_IGNORE))
+    ignore = [str(g) for g in ignore] if isinstance(ignore, (list, tuple)) else list(NBGRADER_IGNORE)
+
+    def test(rel: str) -> bool:
+        parts = rel.split("/")
+        if rel.endswith(".ipynb") or rel in NOT_THE_STUDENTS:
+            return False
+        return not any(fnmatch(part, glob) for part in parts for glob in ignore)
+
+    return test
+
+
+def submitted_files(config: CourseConfig, folder: Path) -> tuple[dict, list[str]]:
+    """The student's other files in their submission ``folder`` (:func:`students_file`), to place beside the
+    notebook; symbolic links are never followed, and no more than :data:`MAX_EXTRA_BYTES` in all are taken.
+
+    Returns ``(relative path -> bytes, what was left out and why)``.
+    """
+    wanted = students_file(config)
+    files, left_out, total = {}, [], 0
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(here, d)))
+        for name in sorted(names):
+            path = Path(here) / name
+            rel = path.relative_to(folder).as_posix()
+            if not wanted(rel):
+                continue
+            if path.is_symlink() or not path.is_file():
+                left_out.append(f"{rel}: not a plain file; not placed beside the notebook")
+                continue
+            size = path.stat().st_size
+            if total + size > MAX_EXTRA_BYTES:
+                left_out.append(f"{rel}: the student's files would exceed {MAX_EXTRA_BYTES // 2**20} MiB; "
+                                "not placed beside the notebook")
+                continue
+            files[rel] = path.read_bytes()
+            total += size
+    return files, left_out
+
+
+def merged_files(own: dict, released: dict) -> dict:
+    """The student's files with the assignment's on top, as nbgrader overwrites them with its master versions.
+
+    A file of the student's where the assignment has a folder (or inside one of the assignment's files) gives way.
+    """
+    def clashes(rel: str) -> bool:
+        return any(r.startswith(rel + "/") or rel.startswith(r + "/") for r in released)
+
+    return {**{rel: data for rel, data in own.items() if not clashes(rel)}, **released}
+
+
 def make_job(config: CourseConfig, spec: NotebookSpec, *, student: str, notebook_path: Path, device: str,
              student_nb=None, files: dict | None = None, release_nb=None, tests: dict | None = None,
              keeps: dict | None = None) -> Job:

@@ -81,8 +81,6 @@ STRICTER = {
                        "test)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
                "(nbgrader gives full marks to a test cell without output)",
-    "own-files": "the notebook runs beside the release's data files only: a file the student submitted with it (a "
-                 "helper module of their own) is not there (nbgrader runs the notebook among the student's files)",
 }
 
 ASSERT_CALLS = {"numpy.allclose", "numpy.array_equal", "numpy.isclose", "torch.allclose", "torch.equal",

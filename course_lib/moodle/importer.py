@@ -22,9 +22,10 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from ..assignment import Assignment, NotebookSpec
-from ..collect import _place, finish_submission, start_submission
+from ..collect import _place, finish_submission, place_others, start_submission
 from ..config import CourseConfig
 from ..errors import CourseError, SubmissionError
+from ..execute.jobs import MAX_EXTRA_BYTES
 from ..models import Submission
 from ..notebooks import MAX_NOTEBOOK_BYTES, grade_id, read_notebook
 from . import worksheet as ws
@@ -216,12 +217,11 @@ def _collect_files(config: CourseConfig, assignment: Assignment, student: str, p
     notebooks, others = [], []
     for info, path in entries:
         (notebooks if path.lower().endswith(".ipynb") else others).append((path, info))
-    for path, _ in others:
-        report.problems.append((student, path, "not a notebook; ignored"))
     if not notebooks:
         report.problems.append((student, ", ".join(p for p, _ in others) or "-",
                                 "no notebook (.ipynb) in the submission; nothing to grade"))
         return
+    homes: set = set()  # the folders of the notebooks placed
     with tempfile.TemporaryDirectory(prefix="moodle-") as tmp:
         local = []
         for i, (path, info) in enumerate(notebooks):
@@ -249,6 +249,29 @@ def _collect_files(config: CourseConfig, assignment: Assignment, student: str, p
             when = person.submitted_at or _zip_time(next(i for i, p in entries if p == path), config)
             report.collected.append(_place(config, assignment.id, spec.name, student, target, when))
             placed.add(spec.name)
+            homes.add(PurePosixPath(path).parent)
+    _keep_others(config, assignment, student, archive, others, homes if placed else set(), report)
+
+
+def _keep_others(config: CourseConfig, assignment: Assignment, student: str, archive: zipfile.ZipFile,
+                 others: list, homes: set, report: MoodleImport) -> None:
+    """The submission's other files beside its notebook, as nbgrader keeps them (``collect.place_others``);
+    those outside the notebook's folder, or of a submission whose notebooks lie in several, are named."""
+    home = next(iter(homes)) if len(homes) == 1 else None
+    entries = []
+    for path, info in others:
+        inside = home is not None and (home == PurePosixPath(".") or PurePosixPath(path).is_relative_to(home))
+        if not inside:
+            report.problems.append((student, path, "not a notebook, and not in the notebook's folder; ignored"))
+            continue
+
+        def read(info=info):
+            with archive.open(info) as src:
+                return src.read(MAX_EXTRA_BYTES + 1)  # the header's size may lie
+
+        rel = PurePosixPath(path).relative_to(home).as_posix() if home != PurePosixPath(".") else path
+        entries.append((rel, info.file_size, read))
+    place_others(config, assignment.id, student, entries, report.problems)
 
 
 def _zip_time(info: zipfile.ZipInfo, config: CourseConfig) -> datetime | None:
