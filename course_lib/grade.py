@@ -204,7 +204,7 @@ def _grade(config: CourseConfig, spec: NotebookSpec, device: str, path: Path,
     mark("prepare")
     student = path.stem
     try:
-        job = context.job(student, path, student_nb=student_nb)
+        job = context.job(student, path, student_nb=student_nb, own_files=_submitted_beside(config, path))
     except SubmissionError as exc:
         return context.unreadable(student, exc), None
     mark("student job")
@@ -219,6 +219,18 @@ def _grade(config: CourseConfig, spec: NotebookSpec, device: str, path: Path,
     graded = context.judge(result)
     mark("judge")
     return graded, result
+
+
+def _submitted_beside(config: CourseConfig, path: Path) -> dict | None:
+    """For a notebook in the course's ``submitted/`` (a student's submission graded again): the student's other
+    files there, as autograde places them; ``None`` for any other file (a self-check's folder is not read)."""
+    from .execute.jobs import submitted_files
+
+    try:
+        Path(path).resolve().relative_to(config.path("submitted").resolve())
+    except ValueError:
+        return None
+    return submitted_files(config, Path(path).resolve().parent)[0]
 
 
 def as_json(graded: GradedSubmission, path: Path, errors: list[str]) -> dict:

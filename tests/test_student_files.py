@@ -111,6 +111,13 @@ def test_autograde_imports_the_students_module_and_grades_again_when_it_changes(
     assert not any(c.passed for c in invert["without-helper"])
     assert by_student["with-helper"].score == by_student["with-helper"].max_score
 
+    # `course grade` of a submission in submitted/ (one student graded again) runs it among the same files
+    from course_lib.grade import grade_file
+
+    notebook = own_course / "submitted" / "with-helper" / "01-tensors" / "tensors.ipynb"
+    alone, _ = grade_file(config=config, assignment_id="01-tensors", path=notebook)
+    assert alone.score == by_student["with-helper"].score
+
     # the notebook is unchanged but its module is not: graded again, not skipped as up to date
     helper.write_text(HELPER.replace("1.0 - images", "images"))
     again = autograde(config=config, assignment_id="01-tensors", progress=False)
