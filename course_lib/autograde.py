@@ -320,12 +320,21 @@ class _SetupGuard:
                  "again; nothing was recorded")
 
 
+def _previous(path: Path):
+    """The notebook as it was last graded (``autograded/``), or ``None``."""
+    try:
+        return nbformat.read(path, as_version=4) if path.is_file() else None
+    except Exception:  # unreadable: as if never graded (a hand score is then marked for review)
+        return None
+
+
 def _finish(config: CourseConfig, context: Context, sub: Submission, graded: GradedSubmission,
             executed: str | None, student_nb, digest: str, gradebook=None) -> None:
     """Everything that follows a verdict: gradebook first, then files, then the done-marker."""
-    record(config, context.spec, graded, timestamp=sub.timestamp, student_nb=student_nb,
-           release_nb=context.release_nb, gradebook=gradebook)
     out_dir = config.path("autograded", sub.student, sub.assignment)
+    record(config, context.spec, graded, timestamp=sub.timestamp, student_nb=student_nb,
+           release_nb=context.release_nb, gradebook=gradebook,
+           previous_nb=_previous(out_dir / f"{sub.notebook}.ipynb"))
     out_dir.mkdir(parents=True, exist_ok=True)
     if executed:
         (out_dir / f"{sub.notebook}.ipynb").write_text(executed)

@@ -158,7 +158,8 @@ def ensure_notebook(config: CourseConfig, spec: NotebookSpec) -> None:
 
 
 def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *,
-           timestamp: str | None = None, student_nb=None, release_nb=None, gradebook=None) -> None:
+           timestamp: str | None = None, student_nb=None, release_nb=None, gradebook=None,
+           previous_nb=None) -> None:
     """Write one judged submission into the gradebook and commit it.
 
     Autograded cells get ``auto_score``; manually graded cells are left for
@@ -167,6 +168,12 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     solution cell's automatic comment so formgrader shows them to the grader.
     A batch passes its open ``gradebook`` (nbgrader's ``Gradebook``); each
     submission is still committed on its own.
+
+    ``previous_nb``: the student's notebook as it was last graded (``autograded/``). A written answer a person
+    already scored stays scored, not waiting for review, when the student's answer is still the one scored
+    (grading again after a test was mended, say); nbgrader's autograde marks it for review whatever changed,
+    which would make every export call the student's grade pending. A changed answer (a resubmission) is marked
+    for review, as nbgrader marks it, and its earlier score stands until a person grades it again.
     """
     from nbgrader.api import Comment, Grade, MissingEntry
     from sqlalchemy.orm import joinedload
@@ -176,6 +183,8 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     messages = _messages_by_solution(graded, release_nb) if release_nb is not None else {}
     unchanged = _unchanged_solutions(student_nb, release_nb) if student_nb is not None else set()
     review = {c.grade_id for c in graded.checks if c.needs_review}
+    scored_as_is = _same_answers(previous_nb, student_nb) if previous_nb is not None and student_nb is not None \
+        else set()
     opened = contextlib.nullcontext(gradebook) if gradebook is not None else open_gradebook(config, create=True)
     with opened as gb, warnings.catch_warnings():
         # nbgrader's add_submission builds rows before adding them to the session; SQLAlchemy 2
@@ -205,7 +214,7 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
                 grade.needs_manual_grade = grade.manual_score is not None
             else:  # a cell people grade (written answers): formgrader's job, as nbgrader marks it
                 grade.auto_score = None
-                grade.needs_manual_grade = True
+                grade.needs_manual_grade = not (grade.manual_score is not None and name in scored_as_is)
         for comment in comments:
             name = comment.cell.name
             if name in unchanged:
@@ -249,6 +258,19 @@ def _messages_by_solution(graded: GradedSubmission, release_nb) -> dict[str, str
         if not check.passed and owner.get(check.grade_id):
             out.setdefault(owner[check.grade_id], []).append(f"{check.name}: {check.message}")
     return {k: "\n".join(v) for k, v in out.items()}
+
+
+def _same_answers(previous_nb, student_nb) -> set[str]:
+    """Grade ids of the solution cells whose answer (type and source) is the same in both notebooks."""
+    def answers(nb) -> dict:
+        out = {}
+        for cell in nb.cells:
+            if is_solution(cell) and grade_id(cell):
+                out.setdefault(grade_id(cell), (cell.cell_type, cell.source))
+        return out
+
+    before, now = answers(previous_nb), answers(student_nb)
+    return {gid for gid, answer in now.items() if before.get(gid) == answer}
 
 
 def _unchanged_solutions(student_nb, release_nb=None) -> set[str]:

@@ -270,3 +270,47 @@ def test_a_hand_score_marked_for_review_again_is_shown_not_called_ungraded(cours
     comment = comment_html(course, Assignment.load(course, AID), assignment_totals(course, AID)["alan"])
     assert "Recourse and accountability: 2 / 3" in comment
     assert "Feedback loops: not graded yet" in comment
+
+
+@pytest.mark.slow
+def test_grading_again_keeps_a_hand_score_of_an_unchanged_answer_and_reopens_a_changed_one(own_course, tmp_path):
+    """A batch graded again (a test mended, ``--force``) leaves the hand-scored written answers scored, so no
+    export calls the grade pending; a resubmitted answer is marked for a person again (its old score stands)."""
+    from course_lib.assignment import Assignment
+    from course_lib.autograde import autograde
+    from course_lib.config import CourseConfig
+    from course_lib.gradebook import open_gradebook
+    from course_lib.manual import import_sheet
+    from course_lib.moodle.export import assignment_totals, comment_html
+
+    config = CourseConfig.load(own_course).with_overrides(device="cpu")
+    spec = Assignment.load(config, AID).notebook("ethics")
+    nb = spec.release_nb()
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in HAND:
+            cell.source = "Alan thinks about it."
+    folder = own_course / "submitted" / "alan" / AID
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "ethics.ipynb")
+    autograde(config=config, assignment_id=AID, progress=False)
+    import_sheet(config=config, assignment_id=AID,
+                 path=sheet(tmp_path / "s.csv", [("alan", gid, "1", "") for gid in HAND]))
+
+    def flags() -> dict:
+        with open_gradebook(config) as gb:
+            return {gid: gb.find_grade(gid, "ethics", AID, "alan").needs_manual_grade for gid in HAND}
+
+    assert flags() == dict.fromkeys(HAND, False)
+    autograde(config=config, assignment_id=AID, force=True, progress=False)
+    assert flags() == dict.fromkeys(HAND, False)
+    total = assignment_totals(config, AID)["alan"]
+    assert not total.needs_manual_grade
+    assert "still to be graded by hand" not in comment_html(config, Assignment.load(config, AID), total)
+
+    for cell in nb.cells:  # the student hands in another answer to one question
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "recourse":
+            cell.source = "Alan thinks about it again, differently."
+    nbformat.write(nb, folder / "ethics.ipynb")
+    autograde(config=config, assignment_id=AID, progress=False)
+    assert flags() == {**dict.fromkeys(HAND, False), "recourse": True}
+    assert assignment_totals(config, AID)["alan"].needs_manual_grade
