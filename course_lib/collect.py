@@ -20,6 +20,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 import time
+import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -150,13 +151,18 @@ def place_others(config: CourseConfig, assignment_id: str, student: str, entries
             problems.append((student, rel, f"the submission's other files exceed {MAX_EXTRA_BYTES // 2**20} MiB; "
                                            "this one is not kept (the notebook runs without it)"))
             continue
-        data = read()
-        if total + len(data) > MAX_EXTRA_BYTES:  # a size that lied
-            problems.append((student, rel, "larger than it claimed; not kept"))
+        try:
+            data = read()
+            if total + len(data) > MAX_EXTRA_BYTES:  # a size that lied
+                problems.append((student, rel, "larger than it claimed; not kept"))
+                continue
+            target = target_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        except (OSError, zipfile.BadZipFile) as exc:  # a name this file system refuses, a corrupt member...
+            problems.append((student, rel, f"could not be kept ({exc.strerror or exc})" if isinstance(exc, OSError)
+                             else f"could not be read ({exc}); not kept"))
             continue
-        target = target_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
         total += len(data)
         placed.append(rel)
     return placed

@@ -123,3 +123,27 @@ def test_autograde_imports_the_students_module_and_grades_again_when_it_changes(
     again = autograde(config=config, assignment_id="01-tensors", progress=False)
     assert [g.student for g in again.graded] == ["with-helper"]
     assert not any(c.passed for c in again.graded[0].checks if c.name == "invert_values")
+
+
+def test_a_file_that_cannot_be_kept_is_named_and_the_rest_are_kept(own_course):
+    import zipfile
+
+    from course_lib.collect import place_others
+
+    config = CourseConfig.load(own_course)
+    (own_course / "submitted" / "alice" / "01-tensors").mkdir(parents=True)
+
+    def corrupt():
+        raise zipfile.BadZipFile("Bad CRC-32 for file 'b.py'")
+
+    problems = []
+    placed = place_others(config, "01-tensors", "alice", [
+        ("x" * 300 + ".py", 1, lambda: b"1"),  # longer than any file name may be
+        ("b.py", 1, corrupt),
+        ("../up.py", 1, lambda: b"no"),
+        ("good.py", 1, lambda: b"ok"),
+    ], problems)
+    assert placed == ["good.py"]
+    assert [(s, f[:4]) for s, f, _ in problems] == [("alice", "xxxx"), ("alice", "b.py")]
+    assert "could not be kept" in problems[0][2] and "could not be read" in problems[1][2]
+    assert not (own_course / "submitted" / "alice" / "up.py").exists()

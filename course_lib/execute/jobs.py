@@ -106,12 +106,16 @@ def submitted_files(config: CourseConfig, folder: Path) -> tuple[dict, list[str]
             if path.is_symlink() or not path.is_file():
                 left_out.append(f"{rel}: not a plain file; not placed beside the notebook")
                 continue
-            size = path.stat().st_size
+            size = path.lstat().st_size
             if total + size > MAX_EXTRA_BYTES:
                 left_out.append(f"{rel}: the student's files would exceed {MAX_EXTRA_BYTES // 2**20} MiB; "
                                 "not placed beside the notebook")
                 continue
-            files[rel] = path.read_bytes()
+            try:
+                files[rel] = path.read_bytes()
+            except OSError as exc:
+                left_out.append(f"{rel}: unreadable ({exc.strerror or exc}); not placed beside the notebook")
+                continue
             total += size
     return files, left_out
 
