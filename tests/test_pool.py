@@ -22,13 +22,15 @@ import os, subprocess, torch
 open(os.path.expanduser("~/left-by-a.txt"), "w").write("a")
 open("/tmp/left-by-a", "w").write("a")
 torch.left_by_a = True
+startup = get_ipython().profile_dir.startup_dir  # a start-up script of IPython's, which a later kernel would run
+open(os.path.join(startup, "00-left-by-a.py"), "w").write("import builtins\\nbuiltins.left_by_a = True\\n")
 os.environ["LEFT_BY_A"] = "1"
 subprocess.Popen(["/bin/sh", "-c", "exec sleep 300"], start_new_session=True)
 print("traces left")
 """
 
 OBSERVE = """\
-import json, os, resource, sys  # (.ipython in the home is this kernel's own profile)
+import builtins, json, os, resource, sys  # (/tmp/.ipython is this kernel's own profile)
 preloaded = "torch" in sys.modules
 import torch
 procs = []
@@ -40,7 +42,8 @@ for p in os.listdir("/proc"):
             pass
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
 print(json.dumps({
-    "preloaded": preloaded, "home": sorted(set(os.listdir(os.path.expanduser("~"))) - {".ipython"}), "tmp": sorted(os.listdir("/tmp")),
+    "preloaded": preloaded, "home": sorted(os.listdir(os.path.expanduser("~"))), "tmp": sorted(set(os.listdir("/tmp")) - {".ipython"}),
+    "startup": os.listdir(get_ipython().profile_dir.startup_dir), "ran_startup": hasattr(builtins, "left_by_a"),
     "torch_marker": hasattr(torch, "left_by_a"), "env": "LEFT_BY_A" in os.environ,
     "sleepers": [c for c in procs if c.startswith("sleep ")], "uid": os.getuid(), "cap_eff": status["CapEff"].strip(),
     "cap_prm": status["CapPrm"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
@@ -92,6 +95,7 @@ def test_nothing_of_one_submission_reaches_the_next(pool):
     parents = {m.relative_to("/tmp").parts[0] for m in mounts if m.is_relative_to("/tmp")}
     assert seen["home"] == ["data.txt"] and set(seen["tmp"]) <= parents and "left-by-a" not in seen["tmp"]
     assert not seen["torch_marker"] and not seen["env"] and seen["sleepers"] == []
+    assert "00-left-by-a.py" not in seen["startup"] and not seen["ran_startup"]
     assert seen["hash_seed"] == "7"
     # the job's limits and no privileges, in the forked kernel as in a plainly started one
     policy = Policy()

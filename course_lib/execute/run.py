@@ -92,6 +92,7 @@ def kernel_session(job: Job, scratch: Path, pool: "pools.KernelPool | None" = No
             return
     with contextlib.ExitStack() as stack:
         slot = stack.enter_context(sandbox.claim_slot()) if job.sandbox else 0
+        (scratch / "home").mkdir(exist_ok=True)  # a kernel started plainly has its home here (a pool's, its own)
         sandbox.place_files(job.files, scratch / "home")
         with _kernel(job, scratch, slot) as km:
             yield km
@@ -150,6 +151,11 @@ def kernel_env(job: Job) -> dict:
            "MPLBACKEND": "Agg", "PYTHONHASHSEED": str(job.parameters.get("SEED", 0)),
            # Determinism on CUDA needs this before the CUDA context exists, i.e. in the kernel's environment.
            "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    if job.sandbox:
+        # IPython's profile (six folders every kernel makes) in the sandbox's own /tmp, a tmpfs emptied after
+        # each kernel, rather than in the home on the grader's disk, where removing them after every kernel
+        # costs milliseconds each on a file system that discards freed blocks at once
+        env["IPYTHONDIR"] = sandbox.IPYTHON_DIR
     for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
                  "OPENBLAS_L2_SIZE"):
         if name in os.environ:
@@ -198,7 +204,6 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
     setup = {"done": False}
     # private (0700): it holds the probes' code; the sandbox reaches its home and conn only through its binds
     scratch = scratches.make("run")
-    (scratch / "home").mkdir()
     status, problem = "completed", ""
     try:
         # the notebook is run from the job's text and kept in memory: neither path is read or written

@@ -39,6 +39,7 @@ from pathlib import Path
 from ..errors import ConfigError
 
 HOME = "/home/student"
+IPYTHON_DIR = "/tmp/.ipython"  # a kernel's IPython profile: in the sandbox's tmpfs, gone with the kernel
 UID_BASE = 61000  # unprivileged uids for kernels when grading as root (one per worker slot)
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and util-linux (setpriv, prlimit)"
 
