@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -51,6 +52,8 @@ def read_notebook(path: Path, *, student: str = "", max_bytes: int = MAX_NOTEBOO
         raise SubmissionError(f"the notebook is {what} (line {exc.lineno}, column {exc.colno})",
                               student=student, notebook=name,
                               hint="ask the student to re-download it from Jupyter and upload again") from None
+    if re.search(rb"\\u[dD][89a-fA-F]", raw):  # surrogates only come from escapes; a pair is decoded as one
+        data = _without_lone_surrogates(data)
     if not isinstance(data, dict) or "nbformat" not in data:
         raise SubmissionError("the file is JSON but not a notebook", student=student, notebook=name,
                               hint="ask the student to upload the .ipynb saved from Jupyter")
@@ -68,6 +71,21 @@ def read_notebook(path: Path, *, student: str = "", max_bytes: int = MAX_NOTEBOO
                               student=student, notebook=name,
                               hint="ask the student to open and save it in Jupyter, then upload again") from None
     return nb
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value):
+    """``value`` with every lone surrogate (a ``\\udcff`` escape that JSON allows and UTF-8 cannot encode) turned
+    into U+FFFD, so that the notebook, its executed copy and its feedback can be written as UTF-8."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _fit_cells_to_their_types(nb) -> None:

@@ -62,6 +62,18 @@ def test_old_nbformat_is_upgraded(tmp_path):
     assert nb.nbformat == 4 and nb.cells[0].source == "x = 1"
 
 
+def test_lone_surrogates_are_replaced_so_the_notebook_can_be_written(tmp_path):
+    """JSON allows a lone ``\\udcff`` escape, UTF-8 cannot encode one: writing the executed copy stopped the batch."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("It adds \udcff."),
+                                         nbformat.v4.new_code_cell("s = '\U0001f600'")])
+    path = tmp_path / "hw.ipynb"
+    path.write_text(json.dumps(nb))  # ASCII escapes: the lone surrogate and the pair of the emoji
+    read = read_notebook(path)
+    assert read.cells[0].source == "It adds \ufffd."
+    assert read.cells[1].source == "s = '\U0001f600'"  # a pair is one character, kept
+    nbformat.write(read, tmp_path / "out.ipynb")
+
+
 def test_collect_places_good_files_and_reports_bad_ones(own_course, tmp_path, tensors_spec):
     config = CourseConfig.load(own_course)
     inbox = tmp_path / "inbox"
