@@ -158,6 +158,35 @@ def test_ignore_pattern_drops_only_matching_stderr():
     assert test_outcome(cell, pattern)["stderr"] == "my own message"
 
 
+def test_what_the_cell_shows_after_its_value_does_not_count_as_in_nbgrader():
+    """nbgrader's rule takes the first error, stderr or result of the cell's outputs: a post_run_cell hook's
+    error after the value leaves its partial credit; a result displayed by the code the test called, before the
+    runner's report, is not the cell's value and saves nothing from a later stderr."""
+    from course_lib.execute.instrument import ROLE, test_outcome
+
+    def outcome(*outputs):
+        cell = nbformat.v4.new_code_cell("x")
+        cell.metadata[ROLE] = {"role": "test", "question": "q"}
+        cell.execution_count = 1
+        cell.outputs = list(outputs)
+        record = test_outcome(cell)
+        assert record["report"] is not None
+        return record
+
+    test = {**report(1.5, sent=True)["report"], "question": "q"}
+    shown = nbformat.v4.new_output("display_data", data={kernel_side.MIME: test})
+    value = nbformat.v4.new_output("execute_result", data={"text/plain": "1.5"}, execution_count=1)
+    stderr = nbformat.v4.new_output("stream", name="stderr", text="hook\n")
+    error = nbformat.v4.new_output("error", ename="ValueError", evalue="hook", traceback=[])
+    assert score_test(outcome(shown, value, error), 2.0)[0] == 1.5
+    assert score_test(outcome(shown, value, stderr), 2.0)[0] == 1.5
+    assert score_test(outcome(stderr, shown, value), 2.0)[0] == 0.0
+    assert score_test(outcome(value, shown, stderr), 2.0)[0] == 0.0  # a result the student's code displayed
+    raised = {**test, "error": {"ename": "AssertionError", "evalue": ""}}
+    assert score_test(outcome(nbformat.v4.new_output("display_data", data={kernel_side.MIME: raised}), value),
+                      2.0)[0] == 0.0
+
+
 def test_comparisons_in_conditions_are_recorded_and_still_decide_the_branch():
     code, plan = prepare("score = 0\nif f(1) == 2 and not np.allclose(a, b):\n    score += 1\n"
                          "bonus = 1 if g() < 3 else 0\nok = [x for x in xs if x > 0]\nscore", Names(NB))

@@ -194,17 +194,24 @@ def test_outcome(cell, ignore: str = "", key: str = "") -> dict:
 
     ``ignore``: nbgrader's ``c.IgnorePattern.pattern``; stderr matching it does not count, as in nbgrader.
     ``key``: the run's signing key; a report without its valid signature is no report (``altered`` says why).
+
+    ``value_first``: nbgrader's rule reads the outputs in order and the first error, stderr or result decides,
+    so an error or stderr after the cell's value (a ``post_run_cell`` hook's) does not cost its partial credit.
+    Only the result shown after the runner's report is the cell's value: one the code the test called
+    displayed itself (through ``get_ipython().displayhook``) comes before it and decides nothing.
     """
     import re
 
     outcome = {"ran": cell.get("execution_count") is not None or bool(cell.get("outputs")), "error": None,
-               "stderr": None, "shown": None, "report": None,
+               "stderr": None, "shown": None, "report": None, "value_first": False,
                "required": list(cell.metadata.get(ROLE, {}).get("required", []))}
+    reported, decided = False, False
     for output in cell.get("outputs", []):
         kind = output.get("output_type")
         if kind == "display_data" and MIME in output.get("data", {}):
             report = output["data"][MIME]
             if isinstance(report, dict) and report.get("kind") == "test" and outcome["report"] is None:
+                reported = True
                 why = verified(report, key, _sent_digest(cell.get("source", ""))) if key else ""
                 if why:
                     outcome.setdefault("altered", why)
@@ -212,13 +219,17 @@ def test_outcome(cell, ignore: str = "", key: str = "") -> dict:
                     outcome["report"] = report
         elif kind == "error" and outcome["error"] is None:
             outcome["error"] = {"ename": str(output.get("ename", "")), "evalue": str(output.get("evalue", ""))[:500]}
+            decided = True
         elif kind == "stream" and output.get("name") == "stderr" and outcome["stderr"] is None:
             text = str(output.get("text", ""))
             if ignore and re.search(ignore, text):
                 continue
             first = text.strip().splitlines()[:1]
             outcome["stderr"] = first[0][:200] if first else ""
-        elif kind == "execute_result" and outcome["shown"] is None:
+            decided = True
+        elif kind == "execute_result" and reported and not decided:
+            outcome["value_first"] = decided = True
+        if kind == "execute_result" and outcome["shown"] is None:
             shown = output.get("data", {}).get("text/plain")
             outcome["shown"] = ("".join(shown) if isinstance(shown, list) else str(shown))[:200] \
                 if shown is not None else None

@@ -954,13 +954,16 @@ def score_test(record: dict | None, points: float) -> tuple[float | None, str]:
     if not record.get("ran"):
         return 0.0, "not graded: the notebook stopped before this test cell ran"
     report = record.get("report")
-    error = (report or {}).get("error") or record.get("error")
+    # what the cell showed after its value (a hook's error or stderr) does not count, as in nbgrader; what the
+    # test code raised always does
+    after_value = bool(record.get("value_first") and report and report.get("value_sent"))
+    error = (report or {}).get("error") or (None if after_value else record.get("error"))
     if error:
         ename, evalue = error.get("ename") or "an error", str(error.get("evalue", "")).strip()
         return 0.0, (f"the test cell raised {ename}: {evalue}"[:500] if evalue else f"the test cell raised {ename}")
     if report is None or not report.get("done"):
         return 0.0, "the test cell's result never reached the grader (was the grading set-up changed?)"
-    if record.get("stderr") is not None:
+    if record.get("stderr") is not None and not after_value:
         first = record["stderr"]
         return 0.0, ("the test cell wrote to stderr, which nbgrader's rule counts as failing"
                      + (f" ({first})" if first else ""))
