@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from ..judge.kernel_side import MIME
-from ..judge.nbtests import keep_source
+from ..judge.nbtests import define_source, keep_source
 from ..models import CellError
 from ..notebooks import grade_id, is_grade, is_locked, is_solution
 
@@ -142,12 +142,16 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
     nb.cells = cells
     nb.metadata["kernelspec"] = copy.deepcopy(release_nb.metadata.get("kernelspec", {}))
 
+    order = [grade_id(c) for c in release_nb.cells if grade_id(c)]
     for gid, names in (keeps or {}).items():
         for i, cell in enumerate(nb.cells):
             if grade_id(cell) == gid and ROLE not in cell.metadata and cell.cell_type == "code":
                 nb.cells.insert(i + 1, _grading_cell(keep_source(names), "keep", gid))
                 break
-    order = [grade_id(c) for c in release_nb.cells if grade_id(c)]
+        else:  # deleted, or its metadata stripped (and its code the student's): its definitions, for the tests
+            if gid in released:
+                nb.cells.insert(_after_earlier(nb.cells, gid, order),
+                                _grading_cell(define_source(names, released[gid].source), "keep", gid))
     for question, source, name in probes:
         index = _anchor(nb.cells, question, order, release_nb)
         nb.cells.insert(index, _grading_cell(probe_source(question, source, name), "probe", question))
@@ -169,6 +173,14 @@ def _retyped(cell, cell_type: str):
     if "id" in cell:
         new["id"] = cell["id"]
     return new
+
+
+def _after_earlier(cells, gid: str, order: list[str]) -> int:
+    """Where a cell of the release the submission lacks would be: after the last cell of the submission that
+    comes before it in the release (by grade id), else at the top."""
+    earlier = set(order[:order.index(gid)]) if gid in order else set()
+    found = [i for i, cell in enumerate(cells) if grade_id(cell) in earlier and ROLE not in cell.metadata]
+    return max(found) + 1 if found else 0
 
 
 def _anchor(cells, question: str, order: list[str], release_nb) -> int:

@@ -106,6 +106,10 @@ def _bind(publish, pristine, key, space):
             restore()
             return Runner._keep(self, kept, names)
 
+        def define(self, names, source):
+            restore()
+            return Runner._define(self, pristine, kept, names, source)
+
         def test(self, question, code, plan):
             restore()
             return Runner._test(self, emit, pristine, kept, question, code, plan, digest(code, plan), changed)
@@ -249,6 +253,31 @@ class Runner:
             if name in space:
                 kept[name] = space[name]
 
+    def _define(self, pristine, kept, names, source):
+        """Define what a read-only cell of the instructor's defines, for the tests only: the submission lacks that
+        cell (deleted, or its nbgrader metadata stripped). The notebook's namespace is left as it was, so a
+        test still fails on a name the notebook does not have, as in nbgrader; one the student defined
+        themselves is the instructor's while a test runs, as after a read-only cell that is there."""
+        from IPython import get_ipython
+
+        space = get_ipython().user_ns
+        before = {name: space.get(name, _MISSING) for name in names}
+        changes = pristine.restore()
+        try:
+            pristine.exec(pristine.compile(source, "<read-only cell>", "exec", dont_inherit=True, optimize=0), space)
+            for name in names:
+                if name in space:
+                    kept[name] = space[name]
+        except Exception:  # the definitions need what the notebook lacks: the tests see the notebook's names
+            pass
+        finally:
+            for name, obj in before.items():
+                if obj is _MISSING:
+                    space.pop(name, None)
+                else:
+                    space[name] = obj
+            pristine.put_back(changes)
+
     def _test(self, emit, pristine, kept, question, code, plan, digest, changed=None):
         """Run one nbgrader test cell, rewritten by the grader, and report how it went; returns its value.
 
@@ -269,7 +298,7 @@ class Runner:
         changes = p.restore()
         saved = {}
         try:
-            overlay = self._overlay(p, kept, plan)
+            overlay = self._overlay(p, kept, plan, space)
             for name in (*overlay, LIFTER, VALUE):
                 saved[name] = space.get(name, _MISSING)
             space.update(overlay)
@@ -312,9 +341,11 @@ class Runner:
         finally:
             p.put_back(changes)
 
-    def _overlay(self, p, kept, plan):
+    def _overlay(self, p, kept, plan, space):
         out = {}
         for name, spec in plan.get("protect", {}).items():
+            if spec[0] != "builtin" and name not in space:
+                continue  # a module or helper the notebook no longer has: the test fails on it, as in nbgrader
             try:
                 if spec[0] == "kept":
                     if spec[1] in kept:

@@ -663,6 +663,15 @@ def keep_source(names: list[str]) -> str:
     return f"{RUNNER}.keep({list(names)!r})\n"
 
 
+def define_source(names: list[str], cell_source: str) -> str:
+    """The grading cell that defines a read-only cell's functions and classes for the tests alone, where the
+    submission lacks that cell (the runner's ``define``): only its definitions, none of its other statements."""
+    tree = _parse(cell_source)
+    defs = [n for n in (tree.body if tree is not None else [])
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name in names]
+    return f"{RUNNER}.define({list(names)!r}, {chr(10).join(ast.unparse(n) for n in defs)!r})\n"
+
+
 # -- judging ---------------------------------------------------------------------------------------
 class _Opaque:
     def __init__(self, type_name: str):
