@@ -80,7 +80,12 @@ STRICTER = {
                        "student's own function reading a global of that name sees the value from before the "
                        "test)",
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
-               "(nbgrader gives full marks to a test cell without output)",
+               "(nbgrader gives full marks to a test cell without output, and fails the whole notebook when its "
+               "kernel dies, leaving every cell to a person)",
+    "shown-value": "a test cell's value decides its partial credit, not what the cell shows: display turned off "
+                   "(ast_node_interactivity), a formatter that prints another number, a hook that clears the "
+                   "output, or a result the code the test called displayed itself change nothing (nbgrader reads "
+                   "the first result shown, and gives full marks when none is)",
 }
 
 ASSERT_CALLS = {"numpy.allclose", "numpy.array_equal", "numpy.isclose", "torch.allclose", "torch.equal",
