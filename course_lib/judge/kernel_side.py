@@ -345,7 +345,8 @@ class Runner:
         out = {}
         for name, spec in plan.get("protect", {}).items():
             if spec[0] != "builtin" and name not in space:
-                continue  # a module or helper the notebook no longer has: the test fails on it, as in nbgrader
+                out[name] = _Gone(name)  # a module or helper the notebook no longer has: the test fails on it,
+                continue  # as in nbgrader, whatever the code it calls binds there meanwhile
             try:
                 if spec[0] == "kept":
                     if spec[1] in kept:
@@ -515,6 +516,16 @@ class _Unbound:
         raise NameError(f"name {self.name!r} is not defined")
 
     __str__ = __repr__ = __format__ = __getattr__ = __bool__ = __iter__ = __len__ = _fail
+
+
+class _Gone(_Unbound):
+    """A module or helper a test relies on that the notebook no longer has: every use fails as the name's
+    lookup fails in nbgrader (``NameError``), and the code the test calls cannot put another object there
+    (the test reads the name from its own store, not from the namespace)."""
+
+    __slots__ = ()
+    __call__ = __getitem__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __contains__ = _Unbound._fail
+    __hash__ = None
 
 
 MAX_FINGERPRINT_BYTES = 2**16  # a tensor or array's bytes copied on each read; above, its version and address

@@ -222,6 +222,9 @@ def helper_assignment(course):
         # partial credit counted in `if`s: each comparison is decided again in the grader
         cell("score = 0\nif double(2) == 4:\n    score += 1\nif double(3) == 6:\n    score += 1\nscore",
              "double_score", grade=True, locked=True, points=2),
+        # the helper used after the answer ran
+        cell("out = double(torch.ones(2))\ncheck_close(out, torch.full((2,), 2.0), 'double is wrong')",
+             "double_later", grade=True, locked=True, points=1),
     ]
     (course / "source" / HELPERS).mkdir(parents=True)
     nbformat.write(nb, course / "source" / HELPERS / "helpers.ipynb")
@@ -233,6 +236,10 @@ HELPER_CHEATS = {
     "helper-module-rebound": ("import types\n_real = torch\ntorch = types.SimpleNamespace(allclose=lambda a, b: True, "
                               "ones=_real.ones, full=_real.full)\n\ndef double(x):\n    return x\n"),
     "right-with-redefined-helper": "def check_close(a, b, message):\n    pass\n\ndef double(x):\n    return 2 * x\n",
+    # the helper deleted, and put back as a do-nothing by the answer while a test runs
+    "helper-deleted-then-replaced-by-the-answer": ("def double(x):\n    if hasattr(x, 'shape'):  # in double_later only\n"
+                                                   "        globals()['check_close'] = lambda *a: None\n"
+                                                   "    return x\n\ndel check_close\n"),
     "equals-anything-in-an-if": ("class _Any(int):\n    def __eq__(self, other):\n        return True\n"
                                  "    __hash__ = int.__hash__\n\ndef double(x):\n    return _Any(0)\n"),
 }
@@ -250,7 +257,8 @@ def helper_graded(tmp_path_factory):
 
 def test_a_redefined_or_rebound_helper_of_the_instructor_changes_nothing(helper_graded):
     assert helper_graded == {"honest-wrong": 0, "helper-redefined": 0, "helper-module-rebound": 0,
-                             "right-with-redefined-helper": 4, "equals-anything-in-an-if": 0}
+                             "right-with-redefined-helper": 5, "helper-deleted-then-replaced-by-the-answer": 0,
+                             "equals-anything-in-an-if": 0}
 
 
 # Cheats that rebind the test's own variables from inside the student's function, while the test runs: the
