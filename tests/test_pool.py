@@ -207,6 +207,31 @@ def test_pooled_and_plain_kernels_grade_alike(config):
                          for t in blank), blank
 
 
+def test_a_forked_kernel_takes_the_set_up_its_zygote_compiled_and_a_plain_one_compiles_it(config):
+    """The kernel-side module is compiled once in the zygote (not in each kernel's set-up cell), and nothing of
+    it is left where the student's code could find it; a plainly started kernel compiles the cell's own copy."""
+    from course_lib.assignment import Assignment
+    from course_lib.grade import Context
+
+    spec = Assignment.load(config, "01-tensors").notebook("tensors")
+    context = Context.prepare(config, spec, "cpu")
+    nb = spec.release_nb()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import builtins, json\nprint(json.dumps([len(In[1]), '__course_setup_code__' in builtins.__dict__, "
+        "type(__course_probe__).__name__]))"))
+    job = context.job("probe", Path("tensors.ipynb"), student_nb=nb)
+
+    def seen(result):
+        return json.loads(printed(result).strip().splitlines()[-1])
+
+    with pools.active(pools.KernelPool(1)):
+        forked = [seen(run_job(job)) for _ in range(2)]
+    plain = seen(run_job(job))
+    assert forked[0] == forked[1] and forked[0][0] < 1000 and forked[0][1:] == [False, "CourseRunner"], forked
+    assert plain[0] > 40_000 and plain[1:] == [False, "CourseRunner"], plain
+    assert context.judge(run_job(job)).score == 0  # the blank notebook, graded as ever
+
+
 def test_kernel_clients_retry_unbound_sockets_within_milliseconds(tmp_path):
     """A client connects before its kernel has bound: ZeroMQ's 100 ms retry would be most of a kernel's start."""
     import zmq

@@ -188,7 +188,7 @@ _read_dates_quickly()
 
 
 def execute_notebook(source: str, *, input_path: str, output_path: str, parameters: dict, kernel_name: str,
-                     language: str, **engine_kwargs):
+                     language: str, precompiled: str | None = None, **engine_kwargs):
     """Run the notebook ``source`` (JSON text) as ``papermill.execute_notebook`` would, in memory.
 
     The same steps as papermill's: read the notebook (with papermill's metadata and tags), inject the
@@ -197,6 +197,9 @@ def execute_notebook(source: str, *, input_path: str, output_path: str, paramete
     twice (once more with an error banner when a cell raised) and writes it to ``output_path``; the
     caller takes the executed notebook from ``course_run`` instead, and a cell's error from its outputs.
     Nothing is read from ``input_path`` or written to ``output_path``.
+
+    ``precompiled``: the digest of the grading set-up's module the kernel was forked with, compiled
+    (:func:`~course_lib.execute.instrument.precompiled_setup`); the set-up cell of that same module then takes it.
     """
     import nbformat
     from papermill import __version__
@@ -209,6 +212,13 @@ def execute_notebook(source: str, *, input_path: str, output_path: str, paramete
     if not hasattr(nb.metadata, "papermill"):
         nb.metadata["papermill"] = {"default_parameters": dict(), "parameters": dict(),
                                     "environment_variables": dict(), "version": __version__}
+    if precompiled:
+        from .instrument import ROLE, precompiled_setup
+
+        for cell in nb.cells:
+            role = cell.metadata.get(ROLE, {})
+            if role.get("role") == "setup" and role.get("digest") == precompiled:
+                cell.source = precompiled_setup(cell.source, precompiled)
     for cell in nb.cells:
         if not hasattr(cell.metadata, "tags"):
             cell.metadata["tags"] = []

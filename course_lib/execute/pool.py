@@ -157,6 +157,7 @@ class Zygote:
 
         from .engine import QUICK_START_CLIENT, kernel_context
         from .forked import ForkedKernel
+        from .instrument import kernel_side_code
 
         _empty(self.home)
         sandbox.place_files(job.files, self.home)
@@ -169,10 +170,13 @@ class Zygote:
         km.connection_file = str(self.conn / f"k{n}.json")
         km.write_connection_file()
         sandbox.hand_over([self.conn], self.slot)
+        digest, code = kernel_side_code()
         reply = self.request(op="spawn", connection_file=km.connection_file, env=env,
-                             limits=sandbox.rlimits(job.policy), uid=self.uid, options=sandbox.KERNEL_OPTIONS)
+                             limits=sandbox.rlimits(job.policy), uid=self.uid, options=sandbox.KERNEL_OPTIONS,
+                             setup={"digest": digest, "source": code})
         if "pid" not in reply:
             raise ZygoteError(f"the kernel pool's sandbox could not fork: {reply}")
+        km.course_setup = reply.get("setup")  # the digest of the set-up module the kernel has compiled
         km.provisioner = ForkedKernel(zygote=self, pid=reply["pid"], kernel_id=km.kernel_id or "",
                                       kernel_spec=km.kernel_spec, parent=km)
         return km

@@ -249,7 +249,7 @@ def run_job(job: Job, pool: "pools.KernelPool | None" = None) -> ExecutionResult
                     on_cell_start=on_cell_start, on_cell_executed=on_cell_executed,
                     # a loaded machine can be slow to deliver the last output of a cell; that is not the student's fault
                     iopub_timeout=IOPUB_TIMEOUT,
-                    course_run=run,
+                    course_run=run, precompiled=getattr(km, "course_setup", None),
                 )
         except NotebookTimeout:
             status, problem = "timeout", (f"the notebook ran out of time ({job.notebook_timeout:g} s); "

@@ -25,6 +25,9 @@ def install(seed, device, key=""):
     replacement of the runner, or of anything it uses, cannot sign what it publishes.
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    import builtins
+
+    builtins.__dict__.pop("__course_setup_code__", None)  # a zygote's compiled copy of this module, if unused
     random.seed(seed)
     try:
         import numpy as np
