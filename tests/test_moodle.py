@@ -1035,3 +1035,20 @@ def test_a_row_whose_grade_moodle_cannot_change_is_left_as_it_was_and_named(grad
     assert rows["Participant 2345678"][HEADER.index("Grade")] != ""
     assert "ada.lovelace" not in [s for s, *_ in report.filled] and "ada.lovelace" not in report.missing
     assert [w for w in report.warnings if "ada.lovelace" in w and "cannot change" in w]
+
+
+def test_a_profile_field_named_like_a_grading_column_is_not_the_one_filled(graded_class, tmp_path):
+    """Identity fields, custom profile fields among them, come right after the full name, before the grading
+    table's own columns (mod/assign/gradingtable.php), and Moodle's upload takes the last column of a header
+    text (feedback/offline/importgradeslib.php init: each matching column overwrites the index). A school's
+    profile field ``Grade`` (the year group) must keep its cells; the grade goes into the later ``Grade``."""
+    from course_lib.moodle.export import export_worksheet
+
+    src = make_worksheet(tmp_path / "w.csv", extra=[("Grade", ["Year 9", "Year 10"])])
+    out = tmp_path / "o.csv"
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=out)
+    rows = moodle_rows(out.read_bytes())
+    profile, grade = rows[0].index("Grade"), len(rows[0]) - 1 - rows[0][::-1].index("Grade")
+    assert profile < grade
+    assert [r[profile] for r in rows[1:]] == ["Year 9", "Year 10", "Year 9", "Year 10", "Year 9"]
+    assert rows[1][grade] == "100.00" and len(report.filled) == 3

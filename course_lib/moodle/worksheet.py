@@ -97,10 +97,15 @@ class Headers:
         return ((own,) if own else ()) + tuple(s for s in english if s != own)
 
     def find(self, header: list, name: str) -> int | None:
-        """The index of ``name``'s column in ``header``, or ``None``."""
+        """The index of ``name``'s column in ``header``, or ``None``.
+
+        Of several columns with the same header the last is taken, as Moodle's upload takes
+        it: an identity field (a custom profile field such as a school's ``Grade``) comes
+        before the grading table's own columns, so the first would be the profile field.
+        """
         for spelling in self.spellings(name):
             if spelling in header:
-                return header.index(spelling)
+                return len(header) - 1 - header[::-1].index(spelling)
         return None
 
     def missing(self, name: str, header: list, source: str) -> WorksheetError:
