@@ -309,6 +309,58 @@ def test_same_local_part_different_email_gets_a_distinct_id(course, spec, tmp_pa
     assert ids[0] == "jo" and re.fullmatch(r"jo-[0-9a-f]{6}", ids[1])
 
 
+SIBLINGS = [("Sam Twin", "1111111", "family@uni.example", "Submitted for grading", "Monday, 5 October 2026, 9:15 PM"),
+            ("Alex Twin", "2222222", "Family@uni.example", "Submitted for grading", "Monday, 5 October 2026, 9:15 PM")]
+
+
+def test_accounts_sharing_an_email_are_different_students(course, spec, tmp_path):
+    """A site with allowaccountssameemail lets two accounts have one email: each keeps its own notebook
+    and its own grade, in every export, and keeps its id when collected again."""
+    from course_lib.collect import submissions
+    from course_lib.moodle.export import export_gradebook, export_worksheet
+    from course_lib.moodle.importer import collect_moodle
+
+    def collect():
+        return collect_moodle(config=course, assignment_id="01-tensors",
+                              zip_path=make_zip(tmp_path / "z.zip", spec, "folders", people=SIBLINGS, extras=False),
+                              worksheet=make_worksheet(tmp_path / "w.csv", people=SIBLINGS))
+
+    report = collect()
+    sam, alex = (next(s.student for s in report.collected if pid.encode() in Path(s.path).read_bytes())
+                 for _, pid, *_ in SIBLINGS)
+    assert sam != alex and not report.problems
+    assert sorted(s.student for s in collect().collected) == sorted([sam, alex])
+    assert {s.student for s in submissions(course, "01-tensors", [sam, alex])} == {sam, alex}
+    grade(course, spec, sam, 1.0)
+    grade(course, spec, alex, 0.25)
+    out = tmp_path / "o.csv"
+    export_worksheet(config=course, assignment_id="01-tensors", worksheet=tmp_path / "w.csv", out=out)
+    rows = {r[0]: r for r in moodle_rows(out.read_bytes())[1:]}
+    g = HEADER.index("Grade")
+    assert (rows["Participant 1111111"][g], rows["Participant 2222222"][g]) == ("100.00", "25.00")
+    result = export_gradebook(config=course, out=tmp_path / "all.csv")
+    assert "family" not in (tmp_path / "all.csv").read_text().lower()  # Moodle would refuse the whole file
+    assert [w for w in result["warnings"] if sam in w and alex in w and "share an email" in w]
+
+
+def test_accounts_with_one_email_and_one_name_are_never_given_each_others_files(course, spec, tmp_path):
+    from course_lib.moodle.export import export_worksheet
+    from course_lib.moodle.importer import collect_moodle
+
+    twins = [("Sam Twin", pid, email, status, when) for _, pid, email, status, when in SIBLINGS] + CLASS[:1]
+    report = collect_moodle(config=course, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "z.zip", spec, "folders", people=twins, extras=False),
+                            worksheet=make_worksheet(tmp_path / "w.csv", people=twins))
+    assert [s.student for s in report.collected] == ["ada.lovelace"]
+    grade(course, spec, "ada.lovelace", 1.0)
+    assert [p for p in report.problems if "participant 1111111, participant 2222222" in p[1]]
+    export = export_worksheet(config=course, assignment_id="01-tensors", worksheet=tmp_path / "w.csv",
+                              out=tmp_path / "o.csv")
+    assert [i for i, _, why in export.unmatched if "same email and the same full name" in why] == \
+        ["Participant 1111111", "Participant 2222222"]
+    assert [s for s, *_ in export.filled] == ["ada.lovelace"]
+
+
 def test_broken_and_junk_uploads_are_reported_and_the_class_goes_on(course, spec, tmp_path):
     from course_lib.moodle.importer import collect_moodle
 

@@ -26,6 +26,7 @@ import csv
 import html
 import io
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -38,7 +39,8 @@ from ..gradebook import manual_comments, open_gradebook, waiting_cells
 from ..late import absent_notebooks, describe_policy, refresh_totals
 from . import worksheet as ws
 from .names import feedback_entry
-from .roster import SCALE, id_numbers, participant_map, record_maximum, record_scale, recorded_maximums
+from .roster import (SCALE, id_numbers, participant_map, record_maximum, record_scale, recorded_maximums,
+                     shared_ids)
 
 
 @dataclass(frozen=True)
@@ -228,14 +230,25 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     totals = assignment_totals(config, assignment_id)
     by_pid = participant_map(config, assignment_id)
     with open_gradebook(config) as gb:
-        by_email = {s.email.lower(): s.id for s in gb.students if s.email}
+        owners = Counter(s.email.lower() for s in gb.students if s.email)
+        # an email several accounts share (allowaccountssameemail) names none of them
+        by_email = {s.email.lower(): s.id for s in gb.students if s.email and owners[s.email.lower()] == 1}
+    rows_of = Counter(sheet.get(row, ws.EMAIL).strip().lower() for row in sheet.rows)
+    by_email = {email: sid for email, sid in by_email.items() if rows_of[email] <= 1}
     recorded = {sid: pid for pid, sid in by_pid.items()}
+    ambiguous = shared_ids(by_pid)
     seen, feedback_rows = set(), []
     for row in sheet.rows:
         identifier = sheet.get(row, ws.IDENTIFIER)
         pid = ws.participant_id(identifier)
         email = sheet.get(row, ws.EMAIL).strip().lower()
         student = by_pid.get(pid) or by_email.get(email)
+        if student in ambiguous:
+            report.unmatched.append((identifier, sheet.get(row, ws.FULL_NAME),
+                                     f"participants {', '.join(ambiguous[student])} have the same email and the "
+                                     "same full name, so the course cannot tell whose grade is whose; row left as "
+                                     "it was"))
+            continue
         if student is None:
             report.unmatched.append((identifier, sheet.get(row, ws.FULL_NAME),
                                      "not in the roster (collect this assignment with --moodle-zip and this "
@@ -438,7 +451,8 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
     Moodle's CSV and XML grade imports store a number as the grade item's points, so each
     assignment's total is scaled to its item's maximum grade (:func:`item_maximums`).
     ``fmt="csv"``: ``Email address`` and one column per assignment; students without an
-    email are left out. Moodle's CSV import *clears* the stored grade of a ``-`` (or empty)
+    email, and students whose email another student shares (Moodle's import aborts on an email
+    that finds several users), are left out. Moodle's CSV import *clears* the stored grade of a ``-`` (or empty)
     cell, so a student without any grade here has no row (Moodle keeps what it has), and a
     ``-`` left in a row is warned about. ``fmt="xml"``:
     Moodle's XML grade import, one ``<result>`` per graded student and assignment, the
@@ -459,10 +473,14 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
         return {**_export_xml(config, Path(out), names, grades), **extra}
     with open_gradebook(config) as gb:
         students = [(s.id, s.email or "") for s in gb.students]
-    rows, left_out, ungraded, gaps = [], [], [], []
+    rows, left_out, ungraded, gaps, shared = [], [], [], [], []
+    owners = Counter(email.lower() for _, email in students if email)
     for sid, email in sorted(students, key=lambda s: s[1].lower() or s[0]):
         if not email:
             left_out.append(sid)
+            continue
+        if owners[email.lower()] > 1:
+            shared.append(sid)  # Moodle's import aborts on an email that finds several users
             continue
         cells = [f"{grades[sid][aid]:.2f}" if aid in grades.get(sid, {}) else "-" for aid in names]
         if all(cell == "-" for cell in cells):
@@ -476,6 +494,11 @@ def export_gradebook(*, config: CourseConfig, out: Path, assignments: list[str] 
             f"{len(gaps)} student(s) have no grade here for some of the assignments ({', '.join(gaps[:20])}"
             f"{', ...' if len(gaps) > 20 else ''}): Moodle's CSV import clears the grade it holds for a '-' cell; "
             "export with --format xml (it leaves those grades alone), or one assignment at a time")
+    if shared:
+        extra["warnings"].append(
+            f"{', '.join(shared)} share an email with another student: Moodle's CSV import refuses the whole file "
+            "for an email several users have, so they were left out; export with --format xml (users found by ID "
+            "number) for them")
     over = [aid for aid in names if maximums[aid][0] > 100]
     if over:
         extra["warnings"].append(

@@ -30,7 +30,7 @@ from ..models import Submission
 from ..notebooks import MAX_NOTEBOOK_BYTES, grade_id, read_notebook
 from . import worksheet as ws
 from .names import is_junk, is_name_of, is_safe, parse_entry, parse_group_entry, zip_name_of
-from .roster import Person, record_maximum, record_scale, register
+from .roster import Person, record_maximum, record_scale, register, shared_ids
 
 MAX_ZIP_MEMBERS = 100_000
 
@@ -136,6 +136,13 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
         covered = {pid for pid, _ in work}
         for person in sorted((p for p in people if p.participant not in covered), key=lambda p: students[p.participant]):
             report.no_submission.append((students[person.participant], person.full_name, _absent(person.status)))
+        ambiguous = shared_ids(students)
+        for sid, pids in sorted(ambiguous.items()):
+            report.problems.append((sid, ", ".join(f"participant {p}" for p in pids),
+                                    "these rows of the worksheet have the same email and the same full name, so "
+                                    "the course cannot tell whose files are whose; none collected (give one account "
+                                    "another email or name in Moodle, or grade them by hand)"))
+        work = [(pid, entries) for pid, entries in work if students[pid] not in ambiguous]
         for pid, entries in sorted(work, key=lambda w: students[w[0]]):
             person, student = by_pid[pid], students[pid]
             state = ws.submission_status(person.status)

@@ -14,6 +14,13 @@ email already owns that id, six hex digits of the email's SHA-1 are appended
 neither (blind marking) the id is ``participant-<pid>``, which holds for one
 assignment only.
 
+A site may let several accounts share one email (``allowaccountssameemail``): people
+whose email another row of the worksheet, or another student of the roster, also has
+are told apart by their full name too. Each is the student of that email and name, or
+a new one whose id carries six hex digits of the SHA-1 of email and name; two rows with
+the same email and the same name cannot be told apart and get the same id, which
+:func:`shared_ids` names so no file or grade goes to the other one.
+
 The worksheet's ``ID number`` (when the site shows it) is kept per student in
 ``course_moodle_identity``: Moodle's XML grade import finds users by it. Each
 assignment's ``Maximum Grade`` as its latest worksheet showed it is kept in
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,23 +104,46 @@ def student_id_for(person: Person, owner_of) -> str:
     return f"participant-{person.participant}"
 
 
+def _shared_email_id(person: Person) -> str:
+    """The id of one of several people with the same email: the email's and the full name's."""
+    email = person.email.strip()
+    digest = hashlib.sha1(f"{email.lower()}\n{person.full_name.strip()}".encode()).hexdigest()[:6]
+    return f"{_slug(email.split('@', 1)[0])}-{digest}"
+
+
+def shared_ids(mapping: dict[str, str]) -> dict[str, list[str]]:
+    """``student id -> [participant ids]`` for every student more than one participant was registered as
+    (same email and same full name): nobody can tell whose files or grade a row is."""
+    pids: dict[str, list[str]] = {}
+    for pid, sid in mapping.items():
+        pids.setdefault(sid, []).append(pid)
+    return {sid: sorted(p) for sid, p in pids.items() if len(p) > 1}
+
+
 def register(config: CourseConfig, assignment: str, people: list[Person]) -> dict[str, str]:
     """Add or update every person in the roster; returns ``participant id -> student id`` for the assignment."""
     mapping: dict[str, str] = {}
+    rows_of = Counter(p.email.strip().lower() for p in people if p.email.strip())
     with open_gradebook(config, create=True) as gb:
-        by_email = {s.email.lower(): s.id for s in gb.students if s.email}
+        by_email: dict[str, list] = {}  # email -> [(student id, first name, last name)]
+        for s in gb.students:
+            if s.email:
+                by_email.setdefault(s.email.lower(), []).append((s.id, s.first_name, s.last_name))
         emails = {s.id: (s.email or "") for s in gb.students}
         for person in people:
             email = person.email.strip()
-            sid = by_email.get(email.lower()) if email else None
-            if sid is None:
-                sid = student_id_for(person, lambda i: emails.get(i))
             first, last = _split_name(person.full_name)
+            known = by_email.get(email.lower(), []) if email else []
+            shared = rows_of[email.lower()] > 1 or len(known) > 1
+            if not shared:
+                sid = known[0][0] if known else student_id_for(person, lambda i: emails.get(i))
+            else:  # one of several accounts with this email: the one of this name too
+                sid = next((i for i, f, l in known if (f, l) == (first, last)), None) or _shared_email_id(person)
             if person.full_name.startswith("Participant ") and not email:
                 first, last = None, None  # blind marking: the worksheet hides the name
             gb.update_or_create_student(sid, first_name=first, last_name=last, email=email or None)
-            if email:
-                by_email[email.lower()] = sid
+            if email and all(i != sid for i, _, _ in known):
+                by_email.setdefault(email.lower(), []).append((sid, first, last))
             emails[sid] = email
             mapping[person.participant] = sid
     engine = create_engine(config.db_url)
