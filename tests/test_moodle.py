@@ -300,8 +300,8 @@ def test_participant_ids_change_between_assignments_but_students_do_not(course, 
 def test_same_local_part_different_email_gets_a_distinct_id(course, spec, tmp_path):
     from course_lib.moodle.importer import collect_moodle
 
-    people = [("Jo Smith", "111", "jo@uni.example", "Submitted for grading", "-"),
-              ("Jo Smith", "222", "jo@other.example", "Submitted for grading", "-")]
+    people = [("Jo Smith", "111", "jo@uni.example", "Submitted for grading", "Monday, 5 October 2026, 9:15 PM"),
+              ("Jo Smith", "222", "jo@other.example", "Submitted for grading", "Monday, 5 October 2026, 9:15 PM")]
     report = collect_moodle(config=course, assignment_id="01-tensors",
                             zip_path=make_zip(tmp_path / "z.zip", spec, "folders", people=people, extras=False),
                             worksheet=make_worksheet(tmp_path / "w.csv", people=people))
@@ -713,6 +713,42 @@ def test_a_german_worksheet_collects_through_the_setting(course, spec, tmp_path)
                             worksheet=make_worksheet(tmp_path / "w.csv", **SPELLINGS["german"]))
     assert sorted(s.student for s in report.collected) == ["ada.lovelace", "emile", "grace"]
     assert [s for s, _, _ in report.skipped] == ["dora"]  # "Entwurf (nicht abgegeben)"
+
+
+def test_a_worksheet_time_in_the_sites_language_is_the_submission_time(course, spec, tmp_path):
+    """A German site writes 'Montag, 5. Oktober 2026, 21:15'. The zip's file times are when Moodle made the
+    zip (its zip writer stamps every entry with the time of the download), so they never stand in for it."""
+    from course_lib.moodle.importer import collect_moodle
+
+    config = with_setting(course, f"c.Course.moodle_headers = {GERMAN!r}")
+    people = [(n, pid, e, s, {"Ada Lovelace": "Montag, 5. Oktober 2026, 21:15",
+                              "Émile Zoë O'Brien": "Mittwoch, 7. Oktober 2026, 10:00"}.get(n, w))
+              for n, pid, e, s, w in CLASS_DE]
+    report = collect_moodle(config=config, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "s.zip", spec, "folders", extras=False),
+                            worksheet=make_worksheet(tmp_path / "w.csv", **{**SPELLINGS["german"], "people": people}))
+    stamps = {s.student: s.timestamp for s in report.collected}
+    assert stamps["ada.lovelace"] == "2026-10-05 19:15:00.000000 UTC"  # 21:15 in Berlin, summer time
+    assert stamps["emile"] == "2026-10-07 08:00:00.000000 UTC"
+    # a time nothing can read (a weekday that is not the date's): not collected, not stamped with the zip's time
+    people = [(n, pid, e, s, "Dienstag, 5. Oktober 2026, 21:15" if n == "Ada Lovelace" else w)
+              for n, pid, e, s, w in people]
+    report = collect_moodle(config=config, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "s.zip", spec, "folders", extras=False),
+                            worksheet=make_worksheet(tmp_path / "w.csv", **{**SPELLINGS["german"], "people": people}))
+    assert "ada.lovelace" not in [s.student for s in report.collected]
+    assert [p for p in report.problems if p[0] == "ada.lovelace" and "cannot be read" in p[2]]
+
+
+def test_localized_moodle_times_are_read_only_when_unambiguous():
+    from course_lib.moodle.dates import localized_time
+
+    assert localized_time("lunes, 5 de octubre de 2026, 9:15 p. m.").isoformat() == "2026-10-05T21:15:00"
+    assert localized_time("poniedziałek, 5 października 2026, 21:15").isoformat() == "2026-10-05T21:15:00"
+    assert localized_time("Mittwoch, 6. Mai 2026, 10:00").isoformat() == "2026-05-06T10:00:00"
+    assert localized_time("Dienstag, 5. Oktober 2026, 21:15") is None  # 5 October 2026 is a Monday
+    assert localized_time("lunes, 5 de octubre de 2026, 9:15 xyz") is None  # an am/pm word of no language
+    assert localized_time("5 listopad 2026, 10:00") is None  # October in Croatian, November in Polish
 
 
 def test_a_worksheet_in_another_language_without_the_setting_names_header_and_setting(graded_class, tmp_path):

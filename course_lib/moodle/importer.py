@@ -3,7 +3,10 @@
 The worksheet says who each participant id is (by email, so the student id is the
 same in every assignment), whether the work was submitted for grading (drafts are
 skipped), and when (the time nbgrader's late-penalty mechanism compares with the due
-date). Each student's files are read straight from the zip, never extracted as they
+date). The zip's file times are when the zip was made, never a submission time: a
+submitted row whose time the worksheet does not give (or gives in a form not read) is
+not collected when the assignment has a due date, and is collected without a time
+(on time) when it has none. Each student's files are read straight from the zip, never extracted as they
 are: paths that climb out, operating-system debris and oversized files are refused.
 One student's broken upload is reported and the rest of the class goes on.
 
@@ -18,7 +21,6 @@ import json
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from ..assignment import Assignment, NotebookSpec
@@ -79,6 +81,8 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
     assignment = Assignment.load(config, assignment_id)
     sheet = ws.Worksheet.read(worksheet, headers=ws.Headers.of(config.moodle_headers))
     people = people_from(sheet, config.timezone)
+    times = {ws.participant_id(sheet.get(row, ws.IDENTIFIER)).strip(): sheet.get(row, ws.SUBMITTED_AT)
+             for row in sheet.rows}
     if not people:
         raise CourseError(f"{worksheet} lists no participants", hint="download the worksheet with all participants "
                           "shown (Grading table filter: All)")
@@ -143,13 +147,26 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
                                     "the course cannot tell whose files are whose; none collected (give one account "
                                     "another email or name in Moodle, or grade them by hand)"))
         work = [(pid, entries) for pid, entries in work if students[pid] not in ambiguous]
+        due = config.due_utc(assignment_id)
         for pid, entries in sorted(work, key=lambda w: students[w[0]]):
             person, student = by_pid[pid], students[pid]
             state = ws.submission_status(person.status)
+            names = ", ".join(PurePosixPath(p).name for _, p in entries)
             if state != "submitted":
-                report.skipped.append((student, ", ".join(PurePosixPath(p).name for _, p in entries),
-                                       f"{person.status or state}: not submitted for grading; skipped"))
+                report.skipped.append((student, names, f"{person.status or state}: not submitted for grading; "
+                                                       "skipped"))
                 continue
+            if person.submitted_at is None:
+                # the zip's file times are when the zip was made, not when the work was handed in
+                shown = times.get(pid, "").strip()
+                why = (f"its submission time {shown!r} cannot be read" if shown and shown != "-" else
+                       f"the worksheet gives no submission time ({ws.SUBMITTED_AT!r})")
+                if due is not None:
+                    report.problems.append((student, names, f"{why}, and {assignment_id} has a due date: not "
+                                            "collected (download the worksheet with Moodle in English, or set "
+                                            f"{ws.SETTING} if the column is named otherwise)"))
+                    continue
+                report.choices.append((student, names, f"{why}: collected without a time (on time)"))
             _collect_one(config, assignment, student, person, archive, entries, report)
     return report
 
@@ -253,8 +270,8 @@ def _collect_files(config: CourseConfig, assignment: Assignment, student: str, p
             except SubmissionError as exc:
                 report.problems.append((student, path, exc.message + (f" ({exc.hint})" if exc.hint else "")))
                 continue
-            when = person.submitted_at or _zip_time(next(i for i, p in entries if p == path), config)
-            report.collected.append(_place(config, assignment.id, spec.name, student, target, when))
+            report.collected.append(_place(config, assignment.id, spec.name, student, target, person.submitted_at,
+                                           stamp=person.submitted_at is not None))
             placed.add(spec.name)
             homes.add(PurePosixPath(path).parent)
     _keep_others(config, assignment, student, archive, others, homes if placed else set(), report)
@@ -279,12 +296,6 @@ def _keep_others(config: CourseConfig, assignment: Assignment, student: str, arc
         rel = PurePosixPath(path).relative_to(home).as_posix() if home != PurePosixPath(".") else path
         entries.append((rel, info.file_size, read))
     place_others(config, assignment.id, student, entries, report.problems)
-
-
-def _zip_time(info: zipfile.ZipInfo, config: CourseConfig) -> datetime | None:
-    from zoneinfo import ZoneInfo
-
-    return datetime(*info.date_time, tzinfo=ZoneInfo(config.timezone))
 
 
 def _cell_ids(path: Path) -> set[str]:

@@ -309,7 +309,10 @@ _TIME_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%d %B %Y, %I:%M %p", "%A, %d %B %Y, 
 
 
 def parse_time(text: str, tz: str = "UTC") -> datetime | None:
-    """A worksheet time (``Monday, 6 May 2024, 3:45 PM`` in the site's time zone) in UTC, or ``None``."""
+    """A worksheet time (``Monday, 6 May 2024, 3:45 PM`` in the site's time zone) in UTC, or ``None``.
+
+    A site in another language writes its own month and weekday names
+    (``Montag, 5. Oktober 2026, 21:15``): :func:`.dates.localized_time` reads them."""
     text = re.sub(r"\s+", " ", text.strip())
     if not text or text == "-":
         return None
@@ -324,6 +327,10 @@ def parse_time(text: str, tz: str = "UTC") -> datetime | None:
             break
         except ValueError:
             continue
+    if parsed is None:
+        from .dates import localized_time
+
+        parsed = localized_time(text)
     if parsed is None:
         try:
             from dateutil import parser as dateparser
