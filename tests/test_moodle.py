@@ -1059,6 +1059,30 @@ def test_a_zero_moodle_would_skip_is_reported(course, spec, tmp_path):
     assert len(skipped) == 1 and skipped[0].startswith("Participant 1234567 (ada.lovelace)")
 
 
+def test_a_grade_time_moodles_upload_cannot_read_is_reported(graded_class, tmp_path):
+    """Moodle's upload reads 'Last modified (grade)' with strtotime (feedback/offline/importgradeslib.php),
+    English only; a German time is false, so a row whose student has a grade record counts as changed in
+    Moodle since the download (locallib.php process_import_grades: stale) and its grade and comment are
+    skipped unless the instructor ticks 'ignore modified'."""
+    from course_lib.moodle.export import export_worksheet
+
+    config = with_setting(graded_class, f"c.Course.moodle_headers = {GERMAN!r}")
+    src = make_worksheet(tmp_path / "w.csv", **SPELLINGS["german"])
+    sheet = ws.Worksheet.read(src, headers=ws.Headers.of(GERMAN))
+    sheet.set(sheet.rows[0], ws.GRADED_AT, "Dienstag, 6. Oktober 2026, 08:00")  # Ada was graded in Moodle
+    sheet.write(src)
+    report = export_worksheet(config=config, assignment_id="01-tensors", worksheet=src, out=tmp_path / "o.csv")
+    warned = [w for w in report.warnings if "cannot read" in w and "Allow updating records" in w]
+    assert len(warned) == 1 and warned[0].endswith(": ada.lovelace")
+    english = make_worksheet(tmp_path / "e.csv")
+    sheet = ws.Worksheet.read(english)
+    sheet.set(sheet.rows[0], ws.GRADED_AT, "Tuesday, 6 October 2026, 8:00 AM")
+    sheet.write(english)
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=english,
+                              out=tmp_path / "o2.csv")
+    assert not [w for w in report.warnings if "cannot read" in w]
+
+
 def test_export_keeps_a_comment_written_in_moodle_and_does_not_repeat_its_own(graded_class, tmp_path):
     """Moodle's upload replaces the stored comment with the cell: a marker's comment must be written back."""
     from course_lib.moodle.export import export_worksheet

@@ -237,7 +237,7 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
     by_email = {email: sid for email, sid in by_email.items() if rows_of[email] <= 1}
     recorded = {sid: pid for pid, sid in by_pid.items()}
     ambiguous = shared_ids(by_pid)
-    seen, feedback_rows = set(), []
+    seen, feedback_rows, unreadable = set(), [], []
     for row in sheet.rows:
         identifier = sheet.get(row, ws.IDENTIFIER)
         pid = ws.participant_id(identifier)
@@ -296,7 +296,17 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
             sheet.set(row, ws.FEEDBACK, ws.no_backslash(kept + comment_html(config, assignment, total)))
         report.filled.append((student, pid, grade, ws.grade_text(maximum)))
         feedback_rows.append((student, pid, sheet.get(row, ws.FULL_NAME)))
+        graded_at = sheet.get(row, ws.GRADED_AT).strip()
+        if graded_at not in ("", "-") and not ws.moodle_reads_time(graded_at):
+            unreadable.append((student, graded_at))
     report.missing = sorted(set(totals) - seen)
+    if unreadable:
+        report.warnings.append(
+            f"Moodle's upload cannot read the {ws.GRADED_AT!r} time of {len(unreadable)} student(s) who already have "
+            f"a grade record in Moodle (e.g. {unreadable[0][1]!r}: PHP's strtotime reads English dates only), so it "
+            "takes their rows as changed in Moodle since the download and skips their grade and comment: tick 'Allow "
+            "updating records that have been modified more recently in Moodle than in the spreadsheet' when "
+            f"uploading (or download the worksheet with Moodle in English): {', '.join(s for s, _ in unreadable)}")
     if report.pending:
         report.warnings.append(pending_warning(assignment_id, sorted(report.pending), skip_pending))
     if report.locked:

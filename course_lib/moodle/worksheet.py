@@ -308,6 +308,27 @@ _TIME_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%d %B %Y, %I:%M %p", "%A, %d %B %Y, 
                  "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y, %H:%M", "%d/%m/%Y %H:%M")
 
 
+def _english_time(text: str) -> datetime | None:
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    try:
+        from dateutil import parser as dateparser
+
+        return dateparser.parse(text, dayfirst=True)
+    except (ValueError, OverflowError):
+        return None
+
+
+def moodle_reads_time(text: str) -> bool:
+    """Whether Moodle's upload can read a worksheet time: it calls PHP's ``strtotime``, which knows English
+    month and weekday names only (``Montag, 5. Oktober 2026, 21:15`` is ``false``, taken as 1970)."""
+    text = re.sub(r"\s+", " ", text.strip())
+    return bool(text) and text != "-" and _english_time(text) is not None
+
+
 def parse_time(text: str, tz: str = "UTC") -> datetime | None:
     """A worksheet time (``Monday, 6 May 2024, 3:45 PM`` in the site's time zone) in UTC, or ``None``.
 
@@ -320,24 +341,13 @@ def parse_time(text: str, tz: str = "UTC") -> datetime | None:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CourseError(f"unknown time zone {tz!r}", hint="use a name such as Europe/Berlin or UTC") from exc
-    parsed = None
-    for fmt in _TIME_FORMATS:
-        try:
-            parsed = datetime.strptime(text, fmt)
-            break
-        except ValueError:
-            continue
+    parsed = _english_time(text)
     if parsed is None:
         from .dates import localized_time
 
         parsed = localized_time(text)
     if parsed is None:
-        try:
-            from dateutil import parser as dateparser
-
-            parsed = dateparser.parse(text, dayfirst=True)
-        except (ValueError, OverflowError):
-            return None
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(timezone.utc)
