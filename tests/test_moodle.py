@@ -229,6 +229,16 @@ def test_moodle_times_and_numbers():
                                               "No submission", "")] == ["submitted", "draft", "none", "submitted"]
 
 
+def test_a_numeric_date_whose_month_cannot_be_told_is_not_read():
+    """A worksheet re-saved by a spreadsheet program carries its locale's dates: '10/5/2026 9:15 PM' is
+    5 October in the US and 10 May in Britain; taking either would move the submission by months."""
+    for text in ("10/5/2026 9:15 PM", "5/10/2026, 21:15", "10-05-2026 21:15"):
+        assert ws.parse_time(text, "Europe/Berlin") is None
+    assert ws.parse_time("10/13/2026 9:15 PM", "UTC").isoformat() == "2026-10-13T21:15:00+00:00"
+    assert ws.parse_time("13/10/2026, 21:15", "UTC").isoformat() == "2026-10-13T21:15:00+00:00"
+    assert ws.parse_time("05.10.2026 21:15", "UTC").isoformat() == "2026-10-05T21:15:00+00:00"  # day first
+
+
 # -- import --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("naming", ["folders", "underscore", "flat"])

@@ -163,8 +163,10 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
                        f"the worksheet gives no submission time ({ws.SUBMITTED_AT!r})")
                 if due is not None:
                     report.problems.append((student, names, f"{why}, and {assignment_id} has a due date: not "
-                                            "collected (download the worksheet with Moodle in English, or set "
-                                            f"{ws.SETTING} if the column is named otherwise)"))
+                                            "collected (use the worksheet as Moodle downloaded it, not re-saved by "
+                                            "a spreadsheet program; download it with Moodle in English if its "
+                                            f"language is not read; set {ws.SETTING} if the column is named "
+                                            "otherwise)"))
                     continue
                 report.choices.append((student, names, f"{why}: collected without a time (on time)"))
             _collect_one(config, assignment, student, person, archive, entries, report)

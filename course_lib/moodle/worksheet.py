@@ -308,7 +308,15 @@ _TIME_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%d %B %Y, %I:%M %p", "%A, %d %B %Y, 
                  "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y, %H:%M", "%d/%m/%Y %H:%M")
 
 
+# day and month as numbers: "10/5/2026" is 10 May in Britain and 5 October in the US (a spreadsheet program
+# that re-saved the worksheet writes its own locale's form)
+_NUMERIC_DATE = re.compile(r"(?<![\d/-])(\d{1,2})([/-])(\d{1,2})\2\d{2,4}(?![\d/-])")
+
+
 def _english_time(text: str) -> datetime | None:
+    numeric = _NUMERIC_DATE.search(text)
+    if numeric and numeric.group(1) != numeric.group(3) and max(int(numeric.group(1)), int(numeric.group(3))) <= 12:
+        return None  # which is the month cannot be told
     for fmt in _TIME_FORMATS:
         try:
             return datetime.strptime(text, fmt)
