@@ -307,6 +307,13 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
             "takes their rows as changed in Moodle since the download and skips their grade and comment: tick 'Allow "
             "updating records that have been modified more recently in Moodle than in the spreadsheet' when "
             f"uploading (or download the worksheet with Moodle in English): {', '.join(s for s, _ in unreadable)}")
+    penalised = sorted(student for student, *_ in report.filled if totals[student].late_penalty > 0)
+    if penalised:
+        report.warnings.append(
+            f"{len(penalised)} grade(s) already include the course's late penalty ({', '.join(penalised)}): if the "
+            "Moodle assignment applies Moodle's own grade penalties (Moodle 4.5+, the assignment's penalty setting "
+            "under Grade), Moodle deducts its penalty again from every grade it stores, uploads included; turn "
+            "that setting off, or give the course no late policy for this assignment")
     if report.pending:
         report.warnings.append(pending_warning(assignment_id, sorted(report.pending), skip_pending))
     if report.locked:
