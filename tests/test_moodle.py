@@ -204,6 +204,25 @@ def test_worksheet_round_trip_changes_only_the_filled_cells(tmp_path, variant):
     assert after[3][before[0].index("Grade")] == "87.50"
 
 
+def test_a_backslash_quote_in_a_cell_reads_and_writes_as_moodles_fgetcsv_has_it(tmp_path):
+    # Moodle writes with PHP's fputcsv, which does not double a quote right after a backslash, and reads with
+    # fgetcsv, which keeps a backslash and the character after it as they stand (lib/csvlib.class.php). A
+    # student's online text with code (a backslash, then a quote, then a comma) is one cell to Moodle, though
+    # Python's csv module splits it at the comma.
+    value = 'print("a\\"", b)'
+    header = 'Identifier,"Full name",Grade,"Last modified (grade)","Online text"'
+    row = '"Participant 1",Ann,,-,"print(""a\\""", b)"'
+    src = tmp_path / "w.csv"
+    src.write_text(f"{header}\n{row}\n")
+    sheet = ws.Worksheet.read(src)
+    assert sheet.get(sheet.rows[0], "Online text") == value
+    sheet.set(sheet.rows[0], ws.GRADE, "50.00")
+    assert ws.format_row(sheet.rows[0].cells) == '"Participant 1",Ann,50.00,-,"print(""a\\""", b)"'
+    sheet.write(tmp_path / "o.csv")
+    again = ws.Worksheet.read(tmp_path / "o.csv")
+    assert again.rows[0].cells == ["Participant 1", "Ann", "50.00", "-", value]
+
+
 def test_worksheet_with_a_ragged_row_is_refused_with_its_line(tmp_path):
     src = make_worksheet(tmp_path / "in.csv")
     text = src.read_text().splitlines()

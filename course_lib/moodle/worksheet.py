@@ -362,26 +362,68 @@ def parse_time(text: str, tz: str = "UTC") -> datetime | None:
 
 
 def format_row(cells: list) -> str:
-    """One CSV row quoted as PHP's ``fputcsv`` (Moodle's writer) quotes it."""
+    """One CSV row quoted as PHP's ``fputcsv`` (Moodle's writer) quotes it, so that ``fgetcsv`` (its reader)
+    gives back every cell: a ``"`` is doubled, except the character after a ``\\``, which ``fgetcsv`` takes
+    as it stands (an HTML cell of a student's online text may hold ``\\"``)."""
     out = []
     for cell in cells:
         cell = str(cell)
         if any(ch in cell for ch in ',"\\\n\r\t '):
-            cell = '"' + cell.replace('"', '""') + '"'
+            quoted, i = [], 0
+            while i < len(cell):
+                if cell[i] == "\\" and i + 1 < len(cell):
+                    quoted.append(cell[i:i + 2])
+                    i += 2
+                    continue
+                quoted.append('""' if cell[i] == '"' else cell[i])
+                i += 1
+            cell = '"' + "".join(quoted) + '"'
         out.append(cell)
     return ",".join(out)
 
 
 def _cells(raw: str) -> list:
-    return next(csv.reader(io.StringIO(raw, newline="")), [])
+    """One record's cells as PHP's ``fgetcsv`` reads them (``,``, ``"``, and ``\\`` as escape character):
+    inside quotes a ``\\`` and the character after it are kept as they are, ``""`` is one ``"``."""
+    cells, i, n = [], 0, len(raw)
+    while True:
+        cell = []
+        if i < n and raw[i] == '"':
+            i += 1
+            while i < n:
+                ch = raw[i]
+                if ch == "\\" and i + 1 < n:
+                    cell.append(raw[i:i + 2])
+                    i += 2
+                elif ch == '"':
+                    if i + 1 < n and raw[i + 1] == '"':
+                        cell.append('"')
+                        i += 2
+                    else:
+                        i += 1
+                        break
+                else:
+                    cell.append(ch)
+                    i += 1
+        while i < n and raw[i] != ",":  # after the closing quote, or an unquoted cell
+            cell.append(raw[i])
+            i += 1
+        cells.append("".join(cell))
+        if i >= n:
+            return cells
+        i += 1  # the comma
 
 
 def _records(text: str):
-    """``(record text, first line number)`` for each CSV record; newlines inside quotes stay in the record."""
+    """``(record text, first line number)`` for each CSV record; newlines inside quotes stay in the record
+    (inside quotes a ``\\`` makes the next character plain, as for :func:`_cells`)."""
     start, line, start_line, quoted, i = 0, 1, 1, False, 0
     n = len(text)
     while i < n:
         ch = text[i]
+        if ch == "\\" and quoted and i + 1 < n and text[i + 1] != "\n" and text[i + 1] != "\r":
+            i += 2
+            continue
         if ch == '"':
             quoted = not quoted
         elif ch in "\r\n" and not quoted:
