@@ -1196,3 +1196,12 @@ def test_a_profile_field_named_like_a_grading_column_is_not_the_one_filled(grade
     assert profile < grade
     assert [r[profile] for r in rows[1:]] == ["Year 9", "Year 10", "Year 9", "Year 10", "Year 9"]
     assert rows[1][grade] == "100.00" and len(report.filled) == 3
+
+
+@pytest.mark.parametrize("no", ["Non", "Nee", "Não", "Nej", "Nie", "Нет"])
+def test_grade_can_be_changed_no_in_the_sites_language(no):
+    """The cell is the site's string 'yes' or 'no' (gradingtable.php col_gradecanbechanged): a French,
+    Dutch, Portuguese, Swedish, Polish or Russian site's 'no' keeps the row from being filled."""
+    assert not ws.grade_changeable(no) and not ws.grade_changeable(f" {no.upper()} ")
+    assert ws.grade_changeable({"Non": "Oui", "Nee": "Ja", "Não": "Sim", "Nej": "Ja", "Nie": "Tak",
+                                "Нет": "Да"}[no])

@@ -273,7 +273,10 @@ def graded_on_scale(sheet: "Worksheet") -> bool:
     return sheet.has(SCALE) and not sheet.has(MAX_GRADE)
 
 
-NO = ("no", "nein")  # the site's string "no" (English, German) in the Grade can be changed column
+# the site's string "no" in the Grade can be changed column: English, German, and the word for "no" of other
+# languages Moodle is used in (a word taken for "no" that is not leaves a row alone and names it, never fills it)
+NO = ("no", "nein", "non", "nee", "não", "nao", "nej", "nei", "ei", "nie", "ne", "nem", "nu", "нет", "ні", "не",
+      "hayır", "όχι", "לא", "لا", "いいえ", "否", "아니오", "không", "tidak", "ez")
 
 
 def grade_changeable(text: str) -> bool:
