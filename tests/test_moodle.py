@@ -1205,3 +1205,24 @@ def test_grade_can_be_changed_no_in_the_sites_language(no):
     assert not ws.grade_changeable(no) and not ws.grade_changeable(f" {no.upper()} ")
     assert ws.grade_changeable({"Non": "Oui", "Nee": "Ja", "Não": "Sim", "Nej": "Ja", "Nie": "Tak",
                                 "Нет": "Да"}[no])
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_worksheet_a_spreadsheet_resaved_with_its_separator_is_filled_in_that_separator(graded_class, tmp_path,
+                                                                                          delimiter):
+    """Moodle's upload form offers comma, semicolon, colon and tab (feedback/offline/uploadgradesform.php,
+    csv_import_reader::get_delimiter); a spreadsheet program in a European locale saves with ';'."""
+    from course_lib.moodle.export import export_worksheet
+
+    src = make_worksheet(tmp_path / "w.csv")
+    rows = list(csv.reader(io.StringIO(src.read_text(), newline="")))
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)  # as the spreadsheet saves it
+    src.write_text(buf.getvalue())
+    out = tmp_path / "o.csv"
+    report = export_worksheet(config=graded_class, assignment_id="01-tensors", worksheet=src, out=out)
+    filled = list(csv.reader(io.StringIO(out.read_text(), newline=""), delimiter=delimiter))
+    assert filled[0] == HEADER and len({len(r) for r in filled}) == 1
+    assert filled[1][HEADER.index("Grade")] == "100.00" and len(report.filled) == 3
+    assert filled[3][HEADER.index("Full name")] == 'Grace "Amazing" Hopper, Jr'
+    assert [w for w in report.warnings if repr(delimiter) in w and "separator in Moodle's upload form" in w]

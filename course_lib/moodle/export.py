@@ -222,6 +222,10 @@ def export_worksheet(*, config: CourseConfig, assignment_id: str, worksheet: Pat
         else:
             report.warnings.append(f"{no_column}: grades are written in points out of {known_maximum:g}, the grade "
                                    f"item's maximum from {source}")
+    if sheet.delimiter != ",":
+        report.warnings.append(f"the worksheet's cells are separated by {sheet.delimiter!r}, not Moodle's comma (a "
+                               "spreadsheet program saved it): the filled worksheet keeps that separator, so choose "
+                               f"{ws.DELIMITERS[sheet.delimiter]!r} as the separator in Moodle's upload form")
     if not sheet.has(ws.FEEDBACK):
         report.warnings.append(f"the worksheet has no {ws.FEEDBACK!r} column (feedback comments are off for this "
                                "assignment in Moodle): grades only")

@@ -58,6 +58,8 @@ HEADER_NAMES = tuple(SPELLINGS)
 SETTING = "c.Course.moodle_headers"
 
 BOM = "\ufeff"
+# the separators Moodle's upload form offers (comma, semicolon, tab, colon), by the names it gives them
+DELIMITERS = {",": "Comma", ";": "Semicolon", "\t": "Tab", ":": "Colon"}
 
 
 class WorksheetError(CourseError):
@@ -136,6 +138,7 @@ class Worksheet:
     header_raw: str = ""
     newline: str = "\n"
     bom: bool = False
+    delimiter: str = ","  # Moodle's; another only in a file a spreadsheet program re-saved
     final_newline: bool = True
     headers: Headers = field(default_factory=Headers)
     source: str = "the worksheet"
@@ -156,18 +159,21 @@ class Worksheet:
                                  "page in Moodle (Grading action: Download grading worksheet)")
         newline = "\r\n" if "\r\n" in text[:len(records[0][0]) + 2] else "\n"
         header_raw, _ = records[0]
-        header = _cells(header_raw)
+        # Moodle writes commas; a spreadsheet program that re-saved the file may have written its locale's
+        # separator, one of those Moodle's upload form offers
+        delimiter = next((d for d in DELIMITERS if headers.find(_cells(header_raw, d), IDENTIFIER) is not None), ",")
+        header = _cells(header_raw, delimiter)
         if headers.find(header, IDENTIFIER) is None:
             error = headers.missing(IDENTIFIER, header, source)
             raise WorksheetError(error.message + ", so it is not a Moodle grading worksheet (or its headers are "
                                  "in the site's language)", hint="download it from the assignment page (Download "
                                  "grading worksheet); " + error.hint)
-        sheet = cls(header=header, header_raw=header_raw, newline=newline, bom=bom,
+        sheet = cls(header=header, header_raw=header_raw, newline=newline, bom=bom, delimiter=delimiter,
                     final_newline=text.endswith(("\n", "\r")), headers=headers, source=source)
         for raw, line in records[1:]:
             if not raw.strip():
                 continue
-            cells = _cells(raw)
+            cells = _cells(raw, delimiter)
             if len(cells) != len(header):
                 raise WorksheetError(f"{source} line {line} has {len(cells)} cells but the header has {len(header)}",
                                      hint="Moodle rejects such a file; download the worksheet again "
@@ -219,7 +225,7 @@ class Worksheet:
 
     # -- writing ------------------------------------------------------------
     def text(self) -> str:
-        lines = [self.header_raw] + [format_row(r.cells) if r.changed else r.raw for r in self.rows]
+        lines = [self.header_raw] + [format_row(r.cells, self.delimiter) if r.changed else r.raw for r in self.rows]
         out = self.newline.join(lines) + (self.newline if self.final_newline else "")
         return (BOM if self.bom else "") + out
 
@@ -364,14 +370,14 @@ def parse_time(text: str, tz: str = "UTC") -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def format_row(cells: list) -> str:
+def format_row(cells: list, delimiter: str = ",") -> str:
     """One CSV row quoted as PHP's ``fputcsv`` (Moodle's writer) quotes it, so that ``fgetcsv`` (its reader)
     gives back every cell: a ``"`` is doubled, except the character after a ``\\``, which ``fgetcsv`` takes
     as it stands (an HTML cell of a student's online text may hold ``\\"``)."""
     out = []
     for cell in cells:
         cell = str(cell)
-        if any(ch in cell for ch in ',"\\\n\r\t '):
+        if any(ch in cell for ch in delimiter + '"\\\n\r\t '):
             quoted, i = [], 0
             while i < len(cell):
                 if cell[i] == "\\" and i + 1 < len(cell):
@@ -382,10 +388,10 @@ def format_row(cells: list) -> str:
                 i += 1
             cell = '"' + "".join(quoted) + '"'
         out.append(cell)
-    return ",".join(out)
+    return delimiter.join(out)
 
 
-def _cells(raw: str) -> list:
+def _cells(raw: str, delimiter: str = ",") -> list:
     """One record's cells as PHP's ``fgetcsv`` reads them (``,``, ``"``, and ``\\`` as escape character):
     inside quotes a ``\\`` and the character after it are kept as they are, ``""`` is one ``"``."""
     cells, i, n = [], 0, len(raw)
@@ -408,13 +414,13 @@ def _cells(raw: str) -> list:
                 else:
                     cell.append(ch)
                     i += 1
-        while i < n and raw[i] != ",":  # after the closing quote, or an unquoted cell
+        while i < n and raw[i] != delimiter:  # after the closing quote, or an unquoted cell
             cell.append(raw[i])
             i += 1
         cells.append("".join(cell))
         if i >= n:
             return cells
-        i += 1  # the comma
+        i += 1  # the delimiter
 
 
 def _records(text: str):
