@@ -2,9 +2,12 @@
 
 Read and written the way Moodle's ``assignfeedback_offline`` handles it: columns are
 found by their header text (never by position: identity fields, ``Group``, ``Marker``
-and more come and go with site settings), a UTF-8 BOM and CRLF line ends are
-accepted, and every row must have as many cells as the header or Moodle rejects the
-whole file. A written worksheet keeps the instructor's file byte for byte except the
+and more come and go with site settings; of two columns with one header the last, as
+Moodle's upload takes it), a UTF-8 BOM and CRLF line ends are accepted, and every row
+must have as many cells as the header or Moodle rejects the whole file. Cells are split
+as PHP's ``fgetcsv`` splits them, with the separator the header shows (Moodle writes
+commas; a file a spreadsheet program re-saved may hold one of the others its upload
+form offers). A written worksheet keeps the instructor's file byte for byte except the
 cells we fill: rows we do not touch are copied as they were read, changed rows are
 quoted the way Moodle's own CSV writer (PHP's ``fputcsv``) quotes them.
 
