@@ -3,6 +3,11 @@
 Each probe runs in the student's kernel right after the question's test cell and
 calls the student's functions on inputs generated here from fixed seeds. The
 verdicts are computed in the grader process against the solution's outputs.
+Each probe runs inside ``JudgedAlone`` (float32 as the default dtype, the CPU as
+the default device, autograd on, the student's settings put back after), so its
+inputs are the solution's whatever the notebook set: a correct notebook that had
+called ``torch.set_default_dtype(torch.float64)`` got float64 inputs from
+``torch.rand`` and lost 15 of 20 points to "has dtype torch.float64".
 
 Tolerances: every operation in this assignment is exact in float32 (indexing,
 reshapes, arange below 2**24) or a single subtract/divide/mean per element, so
@@ -15,7 +20,7 @@ comparing the input as it is after the call with the solution's (untouched)
 input, so a student who redefines ``torch.equal`` or ``allclose`` gains nothing.
 """
 
-from course_lib.judge import Check, Equal, Property, Question, Tensor
+from course_lib.judge import Check, Equal, JudgedAlone, Property, Question, Tensor
 
 EXACT = Tensor(rtol=0, atol=0)
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
@@ -24,76 +29,83 @@ CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 def probe_make_grid(student):
     import torch
 
-    device = student.ns.get("DEVICE", "cpu")
-    student.call("grid", "make_grid", 7, 5, device=device)
-    student.call("grid_wide", "make_grid", 3, 11, device=device)
+    with JudgedAlone(student):
+        device = student.ns.get("DEVICE", "cpu")
+        student.call("grid", "make_grid", 7, 5, device=device)
+        student.call("grid_wide", "make_grid", 3, 11, device=device)
 
 
 def probe_shape_rank_size(student):
     import torch
 
-    student.call("describe_4d", "shape_rank_size", torch.zeros(3, 1, 4, 2))
-    student.call("describe_scalar", "shape_rank_size", torch.tensor(2.5))
+    with JudgedAlone(student):
+        student.call("describe_4d", "shape_rank_size", torch.zeros(3, 1, 4, 2))
+        student.call("describe_scalar", "shape_rank_size", torch.tensor(2.5))
 
 
 def probe_crop_center(student):
     import torch
 
-    g = torch.Generator().manual_seed(101)
-    device = student.ns.get("DEVICE", "cpu")
-    even = torch.rand(3, 2, 8, 10, generator=g).to(device)
-    odd = torch.rand(2, 3, 9, 7, generator=g).to(device)
-    student.call("crop_even", "crop_center", even, 4)
-    student.call("crop_odd", "crop_center", odd, 4)
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(101)
+        device = student.ns.get("DEVICE", "cpu")
+        even = torch.rand(3, 2, 8, 10, generator=g).to(device)
+        odd = torch.rand(2, 3, 9, 7, generator=g).to(device)
+        student.call("crop_even", "crop_center", even, 4)
+        student.call("crop_odd", "crop_center", odd, 4)
 
 
 def probe_normalize_channels(student):
     import torch
 
-    g = torch.Generator().manual_seed(202)
-    device = student.ns.get("DEVICE", "cpu")
-    images = torch.rand(2, 3, 4, 5, generator=g).to(device)
-    square = torch.rand(4, 3, 3, 3, generator=g).to(device)
-    mean = torch.tensor([0.4, 0.5, 0.6], device=device)
-    std = torch.tensor([0.2, 0.25, 0.3], device=device)
-    student.call("normalized", "normalize_channels", images, mean, std)
-    student.call("normalized_square", "normalize_channels", square, mean, std)
-    student.record("input_after", images)  # compared with the untouched input in the grader, not here
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(202)
+        device = student.ns.get("DEVICE", "cpu")
+        images = torch.rand(2, 3, 4, 5, generator=g).to(device)
+        square = torch.rand(4, 3, 3, 3, generator=g).to(device)
+        mean = torch.tensor([0.4, 0.5, 0.6], device=device)
+        std = torch.tensor([0.2, 0.25, 0.3], device=device)
+        student.call("normalized", "normalize_channels", images, mean, std)
+        student.call("normalized_square", "normalize_channels", square, mean, std)
+        student.record("input_after", images)  # compared with the untouched input in the grader, not here
 
 
 def probe_channel_means(student):
     import torch
 
-    g = torch.Generator().manual_seed(303)
-    device = student.ns.get("DEVICE", "cpu")
-    student.call("means", "channel_means", torch.rand(4, 3, 6, 5, generator=g).to(device))
-    student.call("means_single", "channel_means", torch.rand(1, 2, 5, 5, generator=g).to(device))
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(303)
+        device = student.ns.get("DEVICE", "cpu")
+        student.call("means", "channel_means", torch.rand(4, 3, 6, 5, generator=g).to(device))
+        student.call("means_single", "channel_means", torch.rand(1, 2, 5, 5, generator=g).to(device))
 
 
 def probe_invert(student):
     import torch
 
-    g = torch.Generator().manual_seed(404)
-    device = student.ns.get("DEVICE", "cpu")
-    images = torch.rand(2, 3, 5, 4, generator=g).to(device)
-    student.call("inverted", "invert", images)
-    student.record("input_after", images)
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(404)
+        device = student.ns.get("DEVICE", "cpu")
+        images = torch.rand(2, 3, 5, 4, generator=g).to(device)
+        student.call("inverted", "invert", images)
+        student.record("input_after", images)
 
 
 def probe_numpy_interop(student):
     import numpy as np
     import torch
 
-    g = torch.Generator().manual_seed(505)
-    device = student.ns.get("DEVICE", "cpu")
-    weights = torch.randn(3, 4, generator=g).to(device).requires_grad_(True)
-    student.call("as_numpy", "to_numpy", weights)
-    doubles = np.random.default_rng(505).normal(size=(2, 5))
-    student.call("as_tensor", "from_numpy", doubles, device=device)
+    with JudgedAlone(student):
+        g = torch.Generator().manual_seed(505)
+        device = student.ns.get("DEVICE", "cpu")
+        weights = torch.randn(3, 4, generator=g).to(device).requires_grad_(True)
+        student.call("as_numpy", "to_numpy", weights)
+        doubles = np.random.default_rng(505).normal(size=(2, 5))
+        student.call("as_tensor", "from_numpy", doubles, device=device)
 
 
 QUESTIONS = [
-    Question("make_grid_tests", probe_make_grid, [
+    Question("make_grid_tests", probe_make_grid, helpers=(JudgedAlone,), checks=[
         Check("grid_values", 1, Tensor(rtol=0, atol=0, dtype=False, device=False), key="grid",
               describe="make_grid(rows, cols) has shape (rows, cols) and counts 0, 1, 2, ... row by row",
               hint="count along each row first: arange(rows * cols) reshaped to (rows, cols)"),
@@ -101,14 +113,14 @@ QUESTIONS = [
               describe="make_grid returns float32 values on the requested device",
               hint="torch.arange gives integers unless you ask for dtype=torch.float32; pass device= too"),
     ]),
-    Question("shape_rank_size_tests", probe_shape_rank_size, [
+    Question("shape_rank_size_tests", probe_shape_rank_size, helpers=(JudgedAlone,), checks=[
         Check("describe_4d", 1, Equal(),
               describe="shape_rank_size of a rank-4 tensor", hint="rank is t.dim(); size is t.numel()"),
         Check("describe_scalar", 1, Equal(),
               describe="shape_rank_size of a scalar (rank-0) tensor",
               hint="a scalar tensor has shape (), rank 0 and exactly one element"),
     ]),
-    Question("crop_center_tests", probe_crop_center, [
+    Question("crop_center_tests", probe_crop_center, helpers=(JudgedAlone,), checks=[
         Check("crop_shape", 1, Tensor(values=False), key="crop_even",
               describe="crop_center returns shape (batch, channels, size, size)",
               hint="slice only the last two axes and keep batch and channel axes whole"),
@@ -119,7 +131,7 @@ QUESTIONS = [
               describe="crop_center with an odd margin starts at (H - size) // 2",
               hint="with an odd margin the extra row goes to the bottom: start at (H - size) // 2"),
     ]),
-    Question("normalize_channels_tests", probe_normalize_channels, [
+    Question("normalize_channels_tests", probe_normalize_channels, helpers=(JudgedAlone,), checks=[
         Check("normalize_values", 1, CLOSE, key="normalized",
               describe="normalize_channels subtracts each channel's mean and divides by its std",
               hint="reshape mean and std to (C, 1, 1) so they line up with the channel axis"),
@@ -131,7 +143,7 @@ QUESTIONS = [
               describe="normalize_channels leaves its input unchanged", requires=("normalize_values",),
               hint="in-place operations (sub_, div_, -=) change the caller's tensor; compute a new one"),
     ]),
-    Question("channel_means_tests", probe_channel_means, [
+    Question("channel_means_tests", probe_channel_means, helpers=(JudgedAlone,), checks=[
         Check("means_shape", 1, Tensor(values=False), key="means",
               describe="channel_means returns shape (batch, channels)",
               hint="reduce over the last two axes only (height and width), without keepdim"),
@@ -142,14 +154,14 @@ QUESTIONS = [
               describe="channel_means keeps the batch axis for a batch of one image",
               hint="squeeze() drops every axis of size 1, including a batch of one"),
     ]),
-    Question("invert_tests", probe_invert, [
+    Question("invert_tests", probe_invert, helpers=(JudgedAlone,), checks=[
         Check("invert_values", 2, CLOSE, key="inverted",
               describe="invert returns 1 - images", hint="the negative of x in [0, 1] is 1 - x"),
         Property("invert_leaves_input", 1, EXACT, key="input_after",
               describe="invert leaves its input unchanged", requires=("invert_values",),
               hint="in-place operations (mul_, add_, sub_) change the caller's images; return a new tensor"),
     ]),
-    Question("numpy_interop_tests", probe_numpy_interop, [
+    Question("numpy_interop_tests", probe_numpy_interop, helpers=(JudgedAlone,), checks=[
         Check("to_numpy_any_tensor", 2, Tensor(rtol=0, atol=0), key="as_numpy",
               describe="to_numpy works for a tensor that requires grad, on any device",
               hint="detach() it from autograd and move it to the CPU with .cpu() before .numpy()"),

@@ -100,6 +100,14 @@ VARIANTS = [
             "def from_numpy(arr, device='cpu'):\n"
             "    return torch.from_numpy(arr.astype('float32')).to(device)\n"),
     }),
+    # a notebook that asks for float64 by default: its functions are the solution's, and the probes' own inputs
+    # stay float32 (they lost 15 points to "has dtype torch.float64" when torch.rand followed the notebook's default)
+    Variant("alternative_float64_default_dtype", kind="alternative", answers={
+        "make_grid": (
+            "torch.set_default_dtype(torch.float64)  # more precision for everything that follows\n\n"
+            "def make_grid(rows, cols, device=\"cpu\"):\n"
+            "    return torch.arange(rows * cols, dtype=torch.float32, device=device).reshape(rows, cols)\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("grid_integer_dtype", fails=("grid_dtype_device",), answers={
         "make_grid": (
