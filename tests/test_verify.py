@@ -81,7 +81,7 @@ def test_verify_refuses_a_property_without_a_main_check_and_a_telling_message(ow
     out = capsys.readouterr().out
     assert "property check 'invert_leaves_input' requires no main check" in out
 
-    telling = shipped.replace('Check("describe_4d", 1, Equal(),',
+    telling = shipped.replace('Check("describe_4d", 1, ShapeRankSize(),',
                               'Check("describe_4d", 1, lambda got, ref: None if got == tuple(ref) '
                               'else f"the size should be {ref[2]}",')
     assert telling != shipped

@@ -20,10 +20,37 @@ comparing the input as it is after the call with the solution's (untouched)
 input, so a student who redefines ``torch.equal`` or ``allclose`` gains nothing.
 """
 
+from dataclasses import dataclass
+
 from course_lib.judge import Check, Equal, JudgedAlone, Property, Question, Tensor
+from course_lib.judge.values import TensorValue
 
 EXACT = Tensor(rtol=0, atol=0)
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
+
+
+@dataclass(frozen=True)
+class ShapeRankSize:
+    """shape_rank_size's ``(shape, rank, size)`` as :class:`Equal` compares it, a rank or size given as a 0-d tensor
+    counting as the number it holds.
+
+    The prompt asks for the shape as a tuple of ints and for the rank and the size as numbers, of no stated
+    type: ``torch.tensor(t.shape).prod()`` is the number of elements (the visible test's ``==`` says so), and lost
+    both points to "is not the expected value" while ``np.prod(t.shape)``, a NumPy number, kept them.
+    """
+
+    def __call__(self, got, ref):
+        if isinstance(got, (list, tuple)) and len(got) == 3:
+            got = type(got)([got[0], *(_held_number(v) for v in got[1:])])
+        return Equal()(got, ref)
+
+
+def _held_number(value):
+    """The number a 0-d tensor of numbers holds; any other value as it is."""
+    if isinstance(value, TensorValue) and value.library == "torch" and value.shape == () \
+            and value.array.dtype.kind in "iuf":
+        return value.array.item()
+    return value
 
 
 def probe_make_grid(student):
@@ -114,9 +141,9 @@ QUESTIONS = [
               hint="torch.arange gives integers unless you ask for dtype=torch.float32; pass device= too"),
     ]),
     Question("shape_rank_size_tests", probe_shape_rank_size, helpers=(JudgedAlone,), checks=[
-        Check("describe_4d", 1, Equal(),
+        Check("describe_4d", 1, ShapeRankSize(),
               describe="shape_rank_size of a rank-4 tensor", hint="rank is t.dim(); size is t.numel()"),
-        Check("describe_scalar", 1, Equal(),
+        Check("describe_scalar", 1, ShapeRankSize(),
               describe="shape_rank_size of a scalar (rank-0) tensor",
               hint="a scalar tensor has shape (), rank 0 and exactly one element"),
     ]),

@@ -100,6 +100,12 @@ VARIANTS = [
             "def from_numpy(arr, device='cpu'):\n"
             "    return torch.from_numpy(arr.astype('float32')).to(device)\n"),
     }),
+    # the number of elements as a 0-d tensor: the prompt asks for a number, and this one counts the elements
+    Variant("alternative_size_as_0d_tensor", kind="alternative", answers={
+        "shape_rank_size": (
+            "def shape_rank_size(t):\n"
+            "    return tuple(t.shape), len(t.shape), torch.tensor(t.shape).prod()\n"),
+    }),
     # a notebook that asks for float64 by default: its functions are the solution's, and the probes' own inputs
     # stay float32 (they lost 15 points to "has dtype torch.float64" when torch.rand followed the notebook's default)
     Variant("alternative_float64_default_dtype", kind="alternative", answers={
@@ -121,6 +127,11 @@ VARIANTS = [
         "shape_rank_size": (
             "def shape_rank_size(t):\n"
             "    return tuple(t.shape), t.dim(), len(t)\n")}),
+    # a 0-d tensor counts as its number, and a wrong one still fails: the axes' lengths added, not multiplied
+    Variant("size_sums_axes", fails=("describe_4d", "describe_scalar"), answers={
+        "shape_rank_size": (
+            "def shape_rank_size(t):\n"
+            "    return tuple(t.shape), t.dim(), torch.tensor(t.shape).sum()\n")}),
     Variant("crop_same_margin_both_axes", fails=("crop_values_even", "crop_values_odd"), answers={
         "crop_center": (
             "def crop_center(images, size):\n"
