@@ -43,7 +43,8 @@ Tolerances and thresholds
   mode, no autograd) on 3000 points drawn in the grader process with a copy of the
   notebook's ``make_data`` generator (never the student's namespace copy, which a
   later cell could redefine) and a 62-bit seed that exists only in this module,
-  then shuffled. Only the points reach the kernel, as data (``held_out_inputs``):
+  then shuffled, in the dtype of the model's weights (a model trained in float64 gets them in float64).
+  Only the points reach the kernel, as data (``held_out_inputs``):
   their labels, and the code and seed that drew them, never do, so a model whose
   forward pass searches its callers' frames finds nothing to read them from. Only
   the logits leave the kernel; the accuracy (argmax) is counted in the grader
@@ -310,7 +311,10 @@ def probe_trained_model(student):
         raise TypeError("`model` is not a trained torch.nn.Module at this point of the notebook")
     # the held-out points arrive as data (probe_data, from Question(data=...)); their labels, and the code and
     # seed that drew them, stay in the grader process, so nothing the model's forward can reach holds them
-    x = torch.from_numpy(probe_data()["x"]).to(device)
+    # in the dtype of the model's weights: a model trained in float64 on x_train.double() refused float32 points
+    # ("mat1 and mat2 must have the same dtype") and lost both checks
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    x = torch.from_numpy(probe_data()["x"]).to(device=device, dtype=dtype)
     was_training = model.training
     model.eval()
     try:

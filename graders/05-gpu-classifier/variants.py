@@ -120,6 +120,15 @@ VARIANTS = [
             "    return history\n"),
         "train_model": _train_model(hidden=256, epochs=30, lr=0.1, batch_size=32),
     }),
+    # trained in float64 (the data converted, the model made double): the held-out points reach it in its dtype,
+    # where float32 points made its forward pass raise and lost both trained-model checks
+    Variant("alternative_trained_in_float64", kind="alternative", answers={
+        "train_model": (
+            "torch.manual_seed(SEED)\n"
+            "x_train, x_valid = x_train.double(), x_valid.double()  # train in double precision\n"
+            "model = make_mlp(2, 128, 3).double().to(DEVICE)\n"
+            "history = fit(model, x_train, y_train, classification_loss, epochs=30, lr=0.2, batch_size=64, seed=SEED)\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     # fit reports the training accuracy with evaluate() (eval mode, no_grad) after each epoch, and switches the
     # model back with model.train() at the start of the next, as the recipe says: it trains in training mode
