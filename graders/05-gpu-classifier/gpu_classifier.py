@@ -28,8 +28,11 @@ Tolerances and thresholds
   moves the parameters by O(lr * gradient) >= 1e-3 (a skipped or doubled
   gradient, a stale gradient of 0.3 per entry, other batches).
   ``fit`` is judged with a correct ``train_step`` swapped in for the duration of
-  the call, and with the probe's own ``nn.CrossEntropyLoss``, so a mistake in
-  Question 1 or 3 is not charged again in Question 5. Whether ``fit`` trains in training mode is read
+  the call, and with the probe's own loss, so a mistake in Question 1 or 3 is not
+  charged again in Question 5. That loss is a cross-entropy with label smoothing, not the
+  notebook's ``classification_loss``: a ``fit`` that ignores its ``loss_fn`` argument
+  and calls ``classification_loss`` itself trained on other gradients (with plain
+  ``nn.CrossEntropyLoss`` it ran the same numbers and earned all 3 points). Whether ``fit`` trains in training mode is read
   from the forward passes autograd backpropagates through (every layer's mode, noted by a hook on the
   pass's output), so a ``fit`` that also reports its progress with ``evaluate`` (eval mode) between its
   epochs is not taken for one that trains in eval mode.
@@ -253,7 +256,8 @@ def probe_fit(student):
         saved = student.ns.get("train_step", missing)
         student.ns["train_step"] = correct_train_step  # Question 3 is graded on its own
         try:
-            student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(), 3, 0.05, 32, 5507)
+            # not the notebook's loss: a fit that calls classification_loss instead of loss_fn computes other numbers
+            student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(label_smoothing=0.1), 3, 0.05, 32, 5507)
         finally:
             handle.remove()
             if saved is missing:
@@ -396,7 +400,7 @@ QUESTIONS = [
               describe="fit trains on shuffled mini-batches exactly as described",
               hint="create the optimizer (SGD, momentum=0.9) and the seeded generator once; draw a new "
                    "torch.randperm order every epoch; slice it into consecutive batches and keep the last "
-                   "smaller one"),
+                   "smaller one; train with the loss_fn fit is given"),
         Check("fit_trains_in_train_mode", 1, Equal(), key="train_mode", needs=("history",),
               describe="fit trains the model in training mode",
               hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),

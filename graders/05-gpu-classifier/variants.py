@@ -294,6 +294,22 @@ VARIANTS = [
             "            losses.append(train_step(model, x[idx], y[idx], optimizer, loss_fn))\n"
             "        history.append(torch.tensor(losses).mean())\n"
             "    return history\n")}),
+    # the loss_fn argument ignored: the notebook's classification_loss is called in its place
+    Variant("fit_ignores_its_loss_fn", fails=("fit_loss_history", "fit_trained_parameters"), answers={
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)\n"
+            "    generator = torch.Generator().manual_seed(seed)\n"
+            "    history = []\n"
+            "    for epoch in range(epochs):\n"
+            "        model.train()\n"
+            "        order = torch.randperm(len(x), generator=generator).to(x.device)\n"
+            "        losses = []\n"
+            "        for start in range(0, len(x), batch_size):\n"
+            "            idx = order[start:start + batch_size]\n"
+            "            losses.append(train_step(model, x[idx], y[idx], optimizer, classification_loss))\n"
+            "        history.append(sum(losses) / len(losses))\n"
+            "    return history\n")}),
     Variant("no_shuffle", fails=("fit_loss_history", "fit_trained_parameters", *TRAINED), answers={
         "fit": (
             "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
