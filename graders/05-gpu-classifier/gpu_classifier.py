@@ -27,6 +27,9 @@ Tolerances and thresholds
   ``torch.tensor(losses).mean()`` instead of ``sum / len``). Every misconception
   moves the parameters by O(lr * gradient) >= 1e-3 (a skipped or doubled
   gradient, a stale gradient of 0.3 per entry, other batches).
+  ``train_step`` gets a cross-entropy with label smoothing as its ``loss_fn``, so one that calls the
+  notebook's ``classification_loss`` in its place computes other numbers (with plain
+  ``nn.CrossEntropyLoss`` it earned all 4 points).
   ``fit`` is judged with a correct ``train_step`` swapped in for the duration of
   the call, and with the probe's own loss, so a mistake in Question 1 or 3 is not
   charged again in Question 5. That loss is a cross-entropy with label smoothing, not the
@@ -179,7 +182,8 @@ def probe_train_step(student):
 
         model = fresh_model()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-        loss_fn = nn.CrossEntropyLoss()
+        # not the notebook's classification_loss: a train_step that calls it instead of loss_fn computes other numbers
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
         student.call("first_loss", "train_step", model, x1, y1, optimizer, loss_fn)
         student.call("second_loss", "train_step", model, x2, y2, optimizer, loss_fn)
         student.record("params_two_steps", flat(model.parameters()))
@@ -362,12 +366,12 @@ QUESTIONS = [
     Question("train_step_tests", probe_train_step, helpers=(JudgedAlone,), checks=[
         Check("step_returns_float", 1, Number(rtol=1e-5, atol=1e-6, allow_tensor=False), key="first_loss",
               describe="train_step returns the batch loss (before the update) as a Python float",
-              hint="return loss.item(), not the loss tensor"),
+              hint="return loss.item(), not the loss tensor, of the loss_fn train_step is given"),
         Check("step_updates_parameters", 2, CLOSE, key="params_two_steps", needs=("first_loss",),
               describe="two calls of train_step update the parameters like SGD with fresh gradients each step",
               hint="the order is zero_grad, forward, loss, backward, step: the optimizer's step can only use "
                    "gradients that backward() has already computed, and each step must use its own batch's "
-                   "gradient only"),
+                   "gradient only, of the loss_fn train_step is given"),
         Check("step_clears_old_gradients", 1, CLOSE, key="grads_after_stale", needs=("stale_loss",),
               describe="train_step clears gradients left in .grad before computing new ones",
               hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),

@@ -202,6 +202,16 @@ VARIANTS = [
             "    optimizer.step()\n"
             "    loss.backward()\n"
             "    return loss.item()\n")}),
+    # the loss_fn argument ignored: the notebook's classification_loss is called in its place
+    Variant("step_ignores_its_loss_fn",
+            fails=("step_returns_float", "step_updates_parameters", "step_clears_old_gradients"), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    optimizer.zero_grad()\n"
+            "    loss = classification_loss(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss.item()\n")}),
     Variant("returns_loss_tensor_not_float", fails=("step_returns_float",), answers={
         "train_step": (
             "def train_step(model, xb, yb, optimizer, loss_fn):\n"
