@@ -39,6 +39,9 @@ ulps (relative 1e-7 to 1e-6), never by TF32's 1e-3.
   stays at least 2e-4 away from zero (checked when the data were chosen), two
   orders of magnitude above the rounding differences, so no correct answer
   flips a sign the reference did not.
+* ``accumulate_gradients`` is given the MAE as its ``loss_fn`` (a mean loss, so the chunks' shares add
+  up exactly): its gradient, sign(r) x / N summed over chunks, is one float32 sum of at most 48 terms per
+  entry, inside ``rtol=1e-5``; ignoring ``loss_fn`` for ``mse_loss`` changes every entry by O(0.1).
 * Whether the caller's tensors were left alone is decided here (``Untouched``) from the tensors as the
   call left them, bit for bit against the solution's, never from a boolean computed in the kernel (a
   function that changed ``w`` in place and then replaced ``torch.equal`` earned that check).
@@ -183,19 +186,21 @@ def probe_accumulate_gradients(student):
         y = torch.randn(48, generator=g).to(device)
         chunks = [(X[i:i + 12], y[i:i + 12]) for i in range(0, 48, 12)]
 
-        def mse(p, t):
-            return ((p - t) ** 2).mean()
+        # a mean loss, but not the MSE: an accumulate_gradients that calls mse_loss instead of loss_fn gets other
+        # gradients (with the MSE it earned both points)
+        def mae(p, t):
+            return (p - t).abs().mean()
 
         w = torch.randn(3, generator=g).to(device).requires_grad_(True)
         b = torch.randn((), generator=g).to(device).requires_grad_(True)
-        student.call("accum_fresh_call", "accumulate_gradients", w, b, chunks, mse)
+        student.call("accum_fresh_call", "accumulate_gradients", w, b, chunks, mae)
         student.record("accum_fresh", (w, b))
 
         w = torch.randn(3, generator=g).to(device).requires_grad_(True)
         b = torch.randn((), generator=g).to(device).requires_grad_(True)
         w.grad = torch.randn(3, generator=g).to(device)  # left over from an earlier step
         b.grad = torch.randn((), generator=g).to(device)
-        student.call("accum_stale_call", "accumulate_gradients", w, b, chunks, mse)
+        student.call("accum_stale_call", "accumulate_gradients", w, b, chunks, mae)
         student.record("accum_stale", (w, b))
 
 
@@ -276,7 +281,7 @@ QUESTIONS = [
         Check("accum_fresh", 1, Sequence((LEAF_GRAD, LEAF_GRAD)), needs=("accum_fresh_call",),
               describe="accumulate_gradients leaves the gradient of the whole batch in w.grad and b.grad",
               hint="do not reset between chunks (accumulating is the point), and divide each chunk's mean "
-                   "loss by the number of chunks"),
+                   "loss (of the loss_fn you are given) by the number of chunks"),
         Check("accum_stale", 1, Sequence((LEAF_GRAD, LEAF_GRAD)), needs=("accum_stale_call",),
               describe="accumulate_gradients discards gradients left over from an earlier step",
               hint="backward() adds to whatever .grad already holds: reset it (to None or zero) before "

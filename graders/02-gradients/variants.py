@@ -457,4 +457,13 @@ VARIANTS = [
             "    w.grad, b.grad = None, None\n"
             "    for Xc, yc in chunks:\n"
             "        loss_fn(Xc @ w + b, yc).backward()\n")}),
+    # the loss_fn argument ignored: the notebook's mse_loss is called in its place
+    Variant("chunks_ignore_the_loss_fn", fails=("accum_fresh", "accum_stale"), answers={
+        "accumulate_gradients": (
+            "def accumulate_gradients(w, b, chunks, loss_fn):\n"
+            "    w.grad = None\n"
+            "    b.grad = None\n"
+            "    for X_chunk, y_chunk in chunks:\n"
+            "        share = mse_loss(X_chunk @ w + b, y_chunk) / len(chunks)\n"
+            "        share.backward()\n")}),
 ]
