@@ -26,7 +26,11 @@ Tolerances and thresholds
   harmless changes of summation order (e.g. averaging the epoch losses with
   ``torch.tensor(losses).mean()`` instead of ``sum / len``). Every misconception
   moves the parameters by O(lr * gradient) >= 1e-3 (a skipped or doubled
-  gradient, a stale gradient of 0.3 per entry, other batches).
+  gradient, a stale gradient of 0.3 per entry, other batches). Whether old gradients are
+  cleared, after a call made with a stale ``.grad`` of 0.3, is read off the ``.grad`` the call
+  leaves or the step it took (the stale gradient, joined in, moves the parameters by 0.15 more at
+  lr 0.5): one that also clears the gradients after its step leaves no ``.grad``, and lost the
+  point while doing all the prompt asks when only the ``.grad`` was judged.
   ``train_step`` gets a cross-entropy with label smoothing as its ``loss_fn``, so one that calls the
   notebook's ``classification_loss`` in its place computes other numbers (with plain
   ``nn.CrossEntropyLoss`` it earned all 4 points).
@@ -97,6 +101,7 @@ moves the solution's accuracy by about +-0.01, well inside the 0.05 margin.
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -159,6 +164,22 @@ def are_logits(out) -> bool:
     return bool(not probabilities and out.min() < 0)
 
 
+@dataclass(frozen=True)
+class StaleGradientCleared:
+    """``(grads, parameters)`` after a train_step called with a stale ``.grad``: either is the solution's.
+
+    The ``.grad`` left is the batch's own gradient when the step cleared the stale one first; a train_step that
+    also clears the gradients after its step leaves none, and then its parameters show that the step it took
+    used fresh gradients only. A step that kept the stale gradient has neither.
+    """
+
+    def __call__(self, got, ref):
+        if not (isinstance(got, (list, tuple)) and len(got) == 2):
+            return CLOSE(got, ref[0])
+        message = CLOSE(got[0], ref[0])
+        return None if message is None or CLOSE(got[1], ref[1]) is None else message
+
+
 def probe_train_step(student):
     import torch
     from torch import nn
@@ -193,8 +214,11 @@ def probe_train_step(student):
         for p in model.parameters():
             p.grad = torch.full_like(p, 0.3)  # a gradient left over from elsewhere
         student.call("stale_loss", "train_step", model, x1, y1, optimizer, loss_fn)
-        student.record("grads_after_stale",
-                       flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()))
+        # the .grad left behind and the step the stale gradient would have joined (StaleGradientCleared): a
+        # train_step that also clears the gradients after its step leaves no .grad and did what the prompt asks
+        student.record("after_stale", (
+            flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()),
+            flat(model.parameters())))
 
 
 def probe_evaluate(student):
@@ -372,7 +396,7 @@ QUESTIONS = [
               hint="the order is zero_grad, forward, loss, backward, step: the optimizer's step can only use "
                    "gradients that backward() has already computed, and each step must use its own batch's "
                    "gradient only, of the loss_fn train_step is given"),
-        Check("step_clears_old_gradients", 1, CLOSE, key="grads_after_stale", needs=("stale_loss",),
+        Check("step_clears_old_gradients", 1, StaleGradientCleared(), key="after_stale", needs=("stale_loss",),
               describe="train_step clears gradients left in .grad before computing new ones",
               hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),
     ]),

@@ -129,6 +129,18 @@ VARIANTS = [
             "model = make_mlp(2, 128, 3).double().to(DEVICE)\n"
             "history = fit(model, x_train, y_train, classification_loss, epochs=30, lr=0.2, batch_size=64, seed=SEED)\n"),
     }),
+    # the five steps, and the gradients cleared once more after the step: the update used fresh gradients only,
+    # which is what is judged (judging the .grad left behind cost it step_clears_old_gradients)
+    Variant("alternative_train_step_also_clears_after_the_step", kind="alternative", answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    optimizer.zero_grad(set_to_none=False)   # forget the old gradients\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    optimizer.zero_grad(set_to_none=False)   # and leave none behind for the next caller\n"
+            "    return loss.item()\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     # fit reports the training accuracy with evaluate() (eval mode, no_grad) after each epoch, and switches the
     # model back with model.train() at the start of the next, as the recipe says: it trains in training mode
@@ -201,6 +213,16 @@ VARIANTS = [
             "    loss = loss_fn(model(xb), yb)\n"
             "    optimizer.step()\n"
             "    loss.backward()\n"
+            "    return loss.item()\n")}),
+    # the gradients cleared after the step only (as after every step of a loop): the first step of a call made
+    # with a gradient left over from elsewhere still adds it in
+    Variant("zero_grad_only_after_the_step", fails=("step_clears_old_gradients",), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    optimizer.zero_grad()\n"
             "    return loss.item()\n")}),
     # the loss_fn argument ignored: the notebook's classification_loss is called in its place
     Variant("step_ignores_its_loss_fn",
