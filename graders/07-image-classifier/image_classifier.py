@@ -390,12 +390,14 @@ def probe_trained_model(student):
     # The held-out images arrive only now that the student's training has finished, as data (probe_data, from
     # Question(data=...)); their labels, and the code and seed that drew them, stay in the grader process, so
     # nothing the model's forward can reach holds them.
+    # in the dtype of the model's weights: a model trained in float64 (x_train.double()) refuses float32 images
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     x = torch.from_numpy(probe_data()["x"])
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            logits = torch.cat([model(x[i:i + 500].to(device)) for i in range(0, len(x), 500)])
+            logits = torch.cat([model(x[i:i + 500].to(device=device, dtype=dtype)) for i in range(0, len(x), 500)])
     finally:
         model.train(was_training)
     # accuracy is counted in the grader process, from the exported outputs, against the labels made there

@@ -134,6 +134,13 @@ VARIANTS = [
             "    return history\n"),
         "train_model": _train_model(lr="0.003"),
     }),
+    # a model trained in float64 throughout: the held-out images reach it in its weights' dtype
+    Variant("alternative_trained_in_float64", kind="alternative", answers={
+        "train_model": ("torch.manual_seed(SEED)\n"
+                        "model = make_cnn(10).double().to(DEVICE)\n"
+                        "history = fit(model, x_train.double(), y_train, F.cross_entropy, epochs=EPOCHS, lr=3e-3, "
+                        "batch_size=50, seed=SEED)\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("cnn_without_dropout", fails=("cnn_dropout",), answers={
         "make_cnn": (
