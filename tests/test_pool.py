@@ -254,3 +254,44 @@ def test_kernel_clients_retry_unbound_sockets_within_milliseconds(tmp_path):
         assert RECONNECT_MS < 100
     finally:
         client.stop_channels()
+
+
+# A module of the student's in the home, named like one the grading's own code imports after the kernel started:
+# it records that it ran, then refuses, so whatever imported it goes on without it
+SHADOW = """\
+import builtins
+builtins.shadowed = [*getattr(builtins, "shadowed", []), __name__]
+raise ImportError("the student's own " + __name__)
+"""
+SHADOWED = "import builtins\nprint('shadowed:', sorted(getattr(builtins, 'shadowed', [])))\n"
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["forked", "plain"])
+def test_a_students_module_is_imported_by_the_notebook_alone(pooled, request):
+    """The set-up imports NumPy and PyTorch (a plainly started kernel has not yet) from the installation, not
+    from the files beside the notebook, which would run before the set-up captured anything the checks rely
+    on. The notebook's own ``import`` finds the student's modules after the standard library, as in a
+    plainly started kernel and in nbgrader's: a ``colorsys.py`` of theirs is not the ``colorsys`` it gets."""
+    if pooled:
+        request.getfixturevalue("pool")
+    elif sandbox.missing_features():
+        pytest.skip("no sandbox on this machine")
+    files = {f"{name}.py": SHADOW.encode() for name in ("numpy", "torch", "tqdm", "colorsys", "helper")}
+    cells = (SHADOWED, "import colorsys\n", SHADOWED, "import helper\n", SHADOWED)
+    result = run_job(job("a", *_setup_then(*cells), files=files))
+    assert result.status == "completed", result.problem
+    assert printed(result).splitlines() == ["shadowed: []", "shadowed: []", "shadowed: ['helper']"], printed(result)
+
+
+def test_a_students_module_never_runs_in_the_sandbox_that_forks_the_next_kernel():
+    """A sandbox serving one command (``course grade``, the warm service) does its later imports (TorchInductor,
+    sympy) while its first kernel runs, the student's files in the home: from the installation, never from
+    there, or a student's ``sympy.py`` would run in the process every later kernel is forked from."""
+    if sandbox.missing_features():
+        pytest.skip("no sandbox on this machine")
+    with pools.active(pools.KernelPool(1, start=lambda j, env: pools.Zygote(j, env, at_once=True))) as kp:
+        first = run_job(job("a", "import time\ntime.sleep(3)\n", files={"sympy.py": SHADOW.encode()}))
+        second = run_job(job("b", SHADOWED))
+        assert next(kp._idle[0]._counter) == 3  # one sandbox forked both
+    assert first.status == "completed" and second.status == "completed", (first.problem, second.problem)
+    assert printed(second) == "shadowed: []\n"

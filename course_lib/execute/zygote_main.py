@@ -299,6 +299,11 @@ def main():
     control, preload = sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else []
     at_once = len(sys.argv) > 3 and sys.argv[3] == AT_ONCE
     _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the sandbox may read or trace this one
+    # Started with -c, Python looks for modules in the working directory first: the home, where each kernel's
+    # files lie (a student's own modules among them) while this process imports what only some kernels need.
+    # Without it here, each kernel's IPython puts it back where a plainly started kernel has it: after the
+    # standard library, before the installed packages.
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.abspath(p) != HOME]
     os.chdir(HOME)
     # ipykernel's own imports (its debugger alone is ~80 ms), then the course's libraries
     for name in [*KERNEL_IMPORTS, *preload]:
