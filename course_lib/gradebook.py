@@ -261,12 +261,16 @@ def _messages_by_solution(graded: GradedSubmission, release_nb) -> dict[str, str
 
 
 def _same_answers(previous_nb, student_nb) -> set[str]:
-    """Grade ids of the solution cells whose answer (type and source) is the same in both notebooks."""
+    """Grade ids of the solution cells whose answer (type and source) is the same in both notebooks.
+
+    Every cell of an id counts: of a cell copied with its metadata, nbgrader grades the last copy (its
+    ``DeduplicateIds``), which may hold the new answer while the first is left as it was.
+    """
     def answers(nb) -> dict:
-        out = {}
+        out: dict[str, list] = {}
         for cell in nb.cells:
             if is_solution(cell) and grade_id(cell):
-                out.setdefault(grade_id(cell), (cell.cell_type, cell.source))
+                out.setdefault(grade_id(cell), []).append((cell.cell_type, cell.source))
         return out
 
     before, now = answers(previous_nb), answers(student_nb)

@@ -314,3 +314,35 @@ def test_grading_again_keeps_a_hand_score_of_an_unchanged_answer_and_reopens_a_c
     autograde(config=config, assignment_id=AID, progress=False)
     assert flags() == {**dict.fromkeys(HAND, False), "recourse": True}
     assert assignment_totals(config, AID)["alan"].needs_manual_grade
+
+
+def test_an_answer_rewritten_in_a_copy_of_its_cell_is_marked_for_review_again(course, tmp_path):
+    """A copy of a written answer's cell (Jupyter's copy and paste keeps its nbgrader metadata) holding a new
+    answer is the one nbgrader grades (its DeduplicateIds keeps the last cell of an id): grading again with the
+    first copy unchanged still marks the question for a person."""
+    import copy
+
+    from course_lib.assignment import Assignment
+    from course_lib.autograde import load_results
+    from course_lib.collect import submissions
+    from course_lib.gradebook import open_gradebook, record
+    from course_lib.manual import import_sheet
+
+    spec = Assignment.load(course, AID).notebook("ethics")
+    import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "s.csv", [("alan", "recourse", "2", "")]))
+    sub = next(iter(submissions(course, AID, ["alan"])))
+    before = nbformat.read(sub.path, as_version=4)
+    now = copy.deepcopy(before)
+    at = next(i for i, c in enumerate(now.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "recourse")
+    rewritten = copy.deepcopy(now.cells[at])
+    rewritten.source = "Alan thinks about it again, differently."
+    now.cells.insert(at + 1, rewritten)
+
+    def review(student_nb) -> bool:
+        record(course, spec, load_results(course, "alan", AID, "ethics"), timestamp=sub.timestamp,
+               release_nb=spec.release_nb(), student_nb=student_nb, previous_nb=before)
+        with open_gradebook(course) as gb:
+            return gb.find_grade("recourse", "ethics", AID, "alan").needs_manual_grade
+
+    assert review(copy.deepcopy(before)) is False  # the same answer: its hand score stands as it is
+    assert review(now) is True
