@@ -173,7 +173,8 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
     already scored stays scored, not waiting for review, when the student's answer is still the one scored
     (grading again after a test was mended, say); nbgrader's autograde marks it for review whatever changed,
     which would make every export call the student's grade pending. A changed answer (a resubmission) is marked
-    for review, as nbgrader marks it, and its earlier score stands until a person grades it again.
+    for review, as nbgrader marks it, and its earlier score stands until a person grades it again: grading it
+    again before then leaves it marked.
     """
     from nbgrader.api import Comment, Grade, MissingEntry
     from sqlalchemy.orm import joinedload
@@ -214,7 +215,10 @@ def record(config: CourseConfig, spec: NotebookSpec, graded: GradedSubmission, *
                 grade.needs_manual_grade = grade.manual_score is not None
             else:  # a cell people grade (written answers): formgrader's job, as nbgrader marks it
                 grade.auto_score = None
-                grade.needs_manual_grade = not (grade.manual_score is not None and name in scored_as_is)
+                # a person's score of this very answer is left as they left it (scored, or still to review: a
+                # changed answer graded again before anyone looked); any other answer is for a person
+                as_is = grade.manual_score is not None and name in scored_as_is
+                grade.needs_manual_grade = bool(grade.needs_manual_grade) if as_is else True
         for comment in comments:
             name = comment.cell.name
             if name in unchanged:

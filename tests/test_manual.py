@@ -346,3 +346,35 @@ def test_an_answer_rewritten_in_a_copy_of_its_cell_is_marked_for_review_again(co
 
     assert review(copy.deepcopy(before)) is False  # the same answer: its hand score stands as it is
     assert review(now) is True
+
+
+def test_a_changed_answer_graded_again_before_anyone_reviewed_it_stays_marked(course, tmp_path):
+    """The hand score of the earlier answer stands for a changed one only until a person looks: grading the
+    changed answer again (``--force``, a mended test) must not take it off the list as if it had been scored."""
+    import copy
+
+    from course_lib.assignment import Assignment
+    from course_lib.autograde import load_results
+    from course_lib.collect import submissions
+    from course_lib.gradebook import open_gradebook, record
+    from course_lib.manual import import_sheet
+
+    spec = Assignment.load(course, AID).notebook("ethics")
+    import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "s.csv", [("alan", "recourse", "2", "")]))
+    sub = next(iter(submissions(course, AID, ["alan"])))
+    first = nbformat.read(sub.path, as_version=4)
+    second = copy.deepcopy(first)
+    for cell in second.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "recourse":
+            cell.source = "Alan thinks about it again, differently."
+
+    def review(previous_nb, student_nb) -> bool:
+        record(course, spec, load_results(course, "alan", AID, "ethics"), timestamp=sub.timestamp,
+               release_nb=spec.release_nb(), student_nb=student_nb, previous_nb=previous_nb)
+        with open_gradebook(course) as gb:
+            return gb.find_grade("recourse", "ethics", AID, "alan").needs_manual_grade
+
+    assert review(first, second) is True  # resubmitted: for a person
+    assert review(second, second) is True  # graded again, nobody looked yet: still for a person
+    import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "t.csv", [("alan", "recourse", "3", "")]))
+    assert review(second, second) is False  # scored by a person since: it stays scored
