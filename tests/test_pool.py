@@ -283,6 +283,19 @@ def test_a_students_module_is_imported_by_the_notebook_alone(pooled, request):
     assert printed(result).splitlines() == ["shadowed: []", "shadowed: []", "shadowed: ['helper']"], printed(result)
 
 
+@pytest.mark.parametrize("pooled", [True, False], ids=["forked", "plain"])
+def test_a_kernel_reads_no_user_site_from_its_home(pooled, request):
+    """The home holds the student's files: an interpreter that is not a virtual environment's would run a
+    ``.local/lib/python3.X/site-packages/usercustomize.py`` (or a ``.pth`` file) of theirs as it starts, before
+    the set-up. nbgrader's kernel reads the instructor's user site, which no student writes."""
+    if pooled:
+        request.getfixturevalue("pool")
+    elif sandbox.missing_features():
+        pytest.skip("no sandbox on this machine")
+    result = run_job(job("a", "import sys\nprint(sys.flags.no_user_site)\n"))
+    assert printed(result) == "1\n", printed(result)
+
+
 def test_a_students_module_never_runs_in_the_sandbox_that_forks_the_next_kernel():
     """A sandbox serving one command (``course grade``, the warm service) does its later imports (TorchInductor,
     sympy) while its first kernel runs, the student's files in the home: from the installation, never from

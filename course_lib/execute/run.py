@@ -156,6 +156,9 @@ def kernel_env(job: Job) -> dict:
         # each kernel, rather than in the home on the grader's disk, where removing them after every kernel
         # costs milliseconds each on a file system that discards freed blocks at once
         env["IPYTHONDIR"] = sandbox.IPYTHON_DIR
+        # the home holds the student's files: no user site there (its .pth files and usercustomize would run as
+        # the interpreter starts, before the grading set-up)
+        env["PYTHONNOUSERSITE"] = "1"
     for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
                  "OPENBLAS_L2_SIZE"):
         if name in os.environ:
