@@ -98,8 +98,8 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
                                            stamp=not no_timestamps))
             placed.add(spec.name)
             homes.add(path.parent)
-        if placed and len(homes) == 1 and (home := homes.pop()) != source:
-            place_others(config, assignment_id, student, folder_files(home), report.problems)
+        if placed:
+            _keep_others(config, assignment_id, student, source, homes, report)
         finish_submission(config, assignment_id, student, earlier, placed, report.removed,
                           untimed=no_timestamps)
     report.warnings += copy_time_warnings(config, assignment_id, mtimes)
@@ -119,6 +119,24 @@ def start_submission(config: CourseConfig, assignment_id: str, student: str) -> 
     shutil.rmtree(folder)
     folder.mkdir()  # kept, empty until the new files arrive: a notebook missing from it is not submitted
     return earlier
+
+
+def _keep_others(config: CourseConfig, assignment_id: str, student: str, source: Path, homes: set,
+                 report: CollectReport) -> None:
+    """The other files of the notebook's folder beside it (:func:`place_others`); those of the student's folder
+    outside it, or of a submission whose notebooks lie in several, are named (the notebook runs without them)."""
+    from .execute.jobs import students_file
+
+    home = next(iter(homes)) if len(homes) == 1 else None
+    if home is not None and home != source:
+        place_others(config, assignment_id, student, folder_files(home), report.problems)
+    top = source / student
+    if not top.is_dir():
+        return
+    wanted = students_file(config)
+    for rel, _, _ in folder_files(top):
+        if wanted(rel) and (home in (None, source) or not (top / rel).is_relative_to(home)):
+            report.problems.append((student, rel, "not a notebook, and not in the notebook's folder; ignored"))
 
 
 def folder_files(folder: Path) -> list:

@@ -147,3 +147,23 @@ def test_a_file_that_cannot_be_kept_is_named_and_the_rest_are_kept(own_course):
     assert [(s, f[:4]) for s, f, _ in problems] == [("alice", "xxxx"), ("alice", "b.py")]
     assert "could not be kept" in problems[0][2] and "could not be read" in problems[1][2]
     assert not (own_course / "submitted" / "alice" / "up.py").exists()
+
+
+def test_collect_names_the_files_of_a_students_folder_it_does_not_keep(own_course, tmp_path, tensors_spec):
+    """Only the notebook's folder lies beside it, as from Moodle's zip: a file elsewhere in the student's folder
+    is named, not dropped without a word (their notebook then runs without it)."""
+    config = CourseConfig.load(own_course)
+    inbox = tmp_path / "inbox"
+    work = inbox / "bob" / "hw1"
+    work.mkdir(parents=True)
+    nbformat.write(tensors_spec.release_nb(), work / "tensors.ipynb")
+    (work / "points.csv").write_text("x\n1\n")
+    (inbox / "bob" / "helper.py").write_text(HELPER)
+    (inbox / "bob" / "notes.ipynb").write_text("{}")  # another notebook: not the student's other files
+
+    report = collect(config=config, assignment_id="01-tensors", source=inbox)
+
+    kept = own_course / "submitted" / "bob" / "01-tensors"
+    assert (kept / "points.csv").is_file() and not (kept / "helper.py").exists()
+    assert [(s, f) for s, f, _ in report.problems] == [("bob", "helper.py")]
+    assert "not in the notebook's folder" in report.problems[0][2]
