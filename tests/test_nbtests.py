@@ -187,6 +187,44 @@ def test_what_the_cell_shows_after_its_value_does_not_count_as_in_nbgrader():
                       2.0)[0] == 0.0
 
 
+def test_a_result_the_code_the_test_called_displayed_is_not_the_cells_value():
+    """Partial credit read off what the cell shows (a NumPy scalar's value, printed as a number): the result the
+    code the test called displayed itself (``get_ipython().displayhook``), before the runner's report, or after a
+    report the notebook forged, is not the cell's value and saves nothing from a stderr (nbgrader's rule reads
+    the first result, so it pays the student's own)."""
+    import hashlib
+    import hmac
+    import json
+
+    from course_lib.execute.instrument import ROLE, test_outcome
+
+    key = "k" * 64
+
+    def signed(record):
+        body = json.dumps(record, sort_keys=True, separators=(",", ":"))
+        return {**record, "mac": hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()}
+
+    def outcome(*outputs):
+        cell = nbformat.v4.new_code_cell("x")
+        cell.metadata[ROLE] = {"role": "test", "question": "q"}
+        cell.execution_count = 1
+        cell.outputs = list(outputs)
+        return test_outcome(cell, key=key)
+
+    def shown(report):
+        return nbformat.v4.new_output("display_data", data={kernel_side.MIME: report})
+
+    def result(text):
+        return nbformat.v4.new_output("execute_result", data={"text/plain": text}, execution_count=1)
+
+    genuine = signed({**report(np.float64(0.5), sent=True)["report"], "question": "q", "digest": ""})
+    forged = {**genuine, "mac": "0" * 64}
+    stderr = nbformat.v4.new_output("stream", name="stderr", text="the student's\n")
+    assert score_test(outcome(shown(genuine), result("0.5")), 2.0)[0] == 0.5
+    assert score_test(outcome(result("'mine'"), shown(genuine), result("0.5")), 2.0)[0] == 0.5
+    assert score_test(outcome(shown(forged), result("'mine'"), stderr, shown(genuine), result("0.5")), 2.0)[0] == 0.0
+
+
 def test_comparisons_in_conditions_are_recorded_and_still_decide_the_branch():
     code, plan = prepare("score = 0\nif f(1) == 2 and not np.allclose(a, b):\n    score += 1\n"
                          "bonus = 1 if g() < 3 else 0\nok = [x for x in xs if x > 0]\nscore", Names(NB))

@@ -232,8 +232,9 @@ def test_outcome(cell, ignore: str = "", key: str = "") -> dict:
 
     ``value_first``: nbgrader's rule reads the outputs in order and the first error, stderr or result decides,
     so an error or stderr after the cell's value (a ``post_run_cell`` hook's) does not cost its partial credit.
-    Only the result shown after the runner's report is the cell's value: one the code the test called
-    displayed itself (through ``get_ipython().displayhook``) comes before it and decides nothing.
+    Only the result shown after the runner's report is the cell's value (``shown``, ``value_first``): one the
+    code the test called displayed itself (through ``get_ipython().displayhook``) comes before it and decides
+    nothing, nor does one after a report the notebook forged.
     """
     import re
 
@@ -246,12 +247,12 @@ def test_outcome(cell, ignore: str = "", key: str = "") -> dict:
         if kind == "display_data" and MIME in output.get("data", {}):
             report = output["data"][MIME]
             if isinstance(report, dict) and report.get("kind") == "test" and outcome["report"] is None:
-                reported = True
                 why = verified(report, key, _sent_digest(cell.get("source", ""))) if key else ""
                 if why:
                     outcome.setdefault("altered", why)
                 else:
                     outcome["report"] = report
+                    reported = True  # a report the notebook forged is not the runner's
         elif kind == "error" and outcome["error"] is None:
             outcome["error"] = {"ename": str(output.get("ename", "")), "evalue": str(output.get("evalue", ""))[:500]}
             decided = True
@@ -264,7 +265,7 @@ def test_outcome(cell, ignore: str = "", key: str = "") -> dict:
             decided = True
         elif kind == "execute_result" and reported and not decided:
             outcome["value_first"] = decided = True
-        if kind == "execute_result" and outcome["shown"] is None:
+        if kind == "execute_result" and reported and outcome["shown"] is None:
             shown = output.get("data", {}).get("text/plain")
             outcome["shown"] = ("".join(shown) if isinstance(shown, list) else str(shown))[:200] \
                 if shown is not None else None
