@@ -87,7 +87,8 @@ def _digest(sub: Submission, context: Context, own_files: dict) -> str:
     h.update(context.key.encode())  # notebook, grader and the whole set-up (limits, interpreter, packages...)
     h.update((sub.timestamp or "").encode())
     for rel, data in sorted(own_files.items()):  # the student's other files, which the notebook may read
-        h.update(hashlib.sha256(rel.encode()).digest() + hashlib.sha256(data).digest())
+        # a name as the file system holds it: one in another encoding than UTF-8 has no UTF-8 form
+        h.update(hashlib.sha256(os.fsencode(rel)).digest() + hashlib.sha256(data).digest())
     return h.hexdigest()
 
 

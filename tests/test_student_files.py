@@ -167,3 +167,31 @@ def test_collect_names_the_files_of_a_students_folder_it_does_not_keep(own_cours
     assert (kept / "points.csv").is_file() and not (kept / "helper.py").exists()
     assert [(s, f) for s, f, _ in report.problems] == [("bob", "helper.py")]
     assert "not in the notebook's folder" in report.problems[0][2]
+
+
+def test_a_file_whose_name_is_not_utf8_is_kept_and_its_changes_grade_again(own_course, tmp_path, tensors_spec):
+    """A name in another encoding (``café.py`` from a Latin-1 unzip) is a name Linux keeps as bytes: collect
+    keeps it, and autograde's digest of the student's files takes it (it raised UnicodeEncodeError, the
+    whole batch's end)."""
+    from types import SimpleNamespace
+
+    from course_lib.autograde import _digest
+    from course_lib.collect import submissions
+    from course_lib.execute.jobs import submitted_files
+
+    config = CourseConfig.load(own_course)
+    work = tmp_path / "inbox" / "carol" / "hw1"
+    work.mkdir(parents=True)
+    nbformat.write(tensors_spec.release_nb(), work / "tensors.ipynb")
+    name = os.fsdecode(b"caf\xe9.py")
+    (work / name).write_bytes(b"x = 1\n")
+    collect(config=config, assignment_id="01-tensors", source=tmp_path / "inbox")
+
+    folder = own_course / "submitted" / "carol" / "01-tensors"
+    own, left_out = submitted_files(config, folder)
+    assert list(own) == [name] and left_out == []
+    sub, = submissions(config, "01-tensors", ["carol"])
+    context = SimpleNamespace(key="set-up")
+    before = _digest(sub, context, own)
+    (folder / name).write_bytes(b"x = 2\n")
+    assert _digest(sub, context, submitted_files(config, folder)[0]) != before
