@@ -368,3 +368,19 @@ def test_a_fingerprint_never_fails_the_test_itself():
     nan = torch.tensor([float("nan"), -0.0])
     assert kernel_side.fingerprint(nan) == kernel_side.fingerprint(nan) is not None
     assert kernel_side.fingerprint(torch.zeros(3)) != kernel_side.fingerprint(torch.ones(3))
+
+
+def test_a_name_the_kernel_has_as_a_builtin_is_not_missing_for_the_test():
+    """``display`` and ``get_ipython`` are builtins in IPython's kernel: a test using one that the instructor's
+    solution imported finds it in a notebook that never imported it, as nbgrader's lookup does; a module the
+    notebook lacks still fails."""
+    class Set_up:
+        builtin_names = {"display": "the kernel's display", "print": print}
+
+        def resolve(self, spec):
+            return f"{spec[1]}.{spec[2]}" if spec[0] == "attr" else spec[1]
+
+    plan = {"protect": {"display": ["attr", "IPython.display", "display"], "np": ["module", "numpy"]}}
+    overlay = kernel_side.Runner._overlay(None, Set_up(), {}, plan, {})
+    assert overlay["display"] == "IPython.display.display"
+    assert isinstance(overlay["np"], kernel_side._Gone)

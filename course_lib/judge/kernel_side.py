@@ -361,9 +361,10 @@ class Runner:
     def _overlay(self, p, kept, plan, space):
         out = {}
         for name, spec in plan.get("protect", {}).items():
-            if spec[0] != "builtin" and name not in space:
+            if spec[0] != "builtin" and name not in space and name not in p.builtin_names:
                 out[name] = _Gone(name)  # a module or helper the notebook no longer has: the test fails on it,
-                continue  # as in nbgrader, whatever the code it calls binds there meanwhile
+                continue  # as in nbgrader, whatever the code it calls binds there meanwhile (a builtin of the
+                # kernel's, IPython's display or get_ipython, is there for nbgrader's lookup too)
             try:
                 if spec[0] == "kept":
                     if spec[1] in kept:
