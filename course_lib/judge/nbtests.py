@@ -82,6 +82,9 @@ STRICTER = {
     "not-run": "a test cell that never ran (the notebook ran out of time or its kernel died before it) scores 0 "
                "(nbgrader gives full marks to a test cell without output, and fails the whole notebook when its "
                "kernel dies, leaving every cell to a person)",
+    "gone-name": "a module or read-only helper the test uses that the notebook no longer has when the test starts "
+                 "fails the test on its first use, even when the code the test calls binds that name meanwhile "
+                 "(`global np; import numpy as np` inside the student's function: nbgrader's lookup then finds it)",
     "shown-value": "a test cell's value decides its partial credit, not what the cell shows: display turned off "
                    "(ast_node_interactivity), a formatter that prints another number, a hook that clears the "
                    "output, or a result the code the test called displayed itself change nothing (nbgrader reads "
