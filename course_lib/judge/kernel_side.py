@@ -182,6 +182,15 @@ def _bind(publish, pristine, key, space):
     return CourseRunner()
 
 
+def _holds(lines, key) -> bool:
+    """Whether any of ``lines`` holds ``key``: the cache keeps the source of every module a traceback showed
+    (tens of thousands of lines), searched joined, in C, rather than line by line."""
+    try:
+        return key in "".join(lines)
+    except TypeError:  # not all text
+        return any(key in line for line in lines if type(line) is str)
+
+
 def _scrub(shell, key):
     """Wipe the key from everything that keeps the set-up cell's text (it is in the cell's source)."""
     import linecache
@@ -214,8 +223,7 @@ def _scrub(shell, key):
     for cache in (linecache.cache, getattr(linecache, "_ipython_cache", None)):
         if isinstance(cache, dict):
             for name, entry in list(cache.items()):
-                if type(entry) is tuple and len(entry) == 4 and type(entry[2]) is list \
-                        and any(key in line for line in entry[2] if type(line) is str):
+                if type(entry) is tuple and len(entry) == 4 and type(entry[2]) is list and _holds(entry[2], key):
                     cache[name] = (entry[0], entry[1], [clean(line) for line in entry[2]], entry[3])
     kernel = getattr(shell, "kernel", None)
     parents = list(getattr(kernel, "_parents", {}).values()) + [getattr(kernel, "_parent", None)]
