@@ -309,11 +309,31 @@ class CourseConfig:
             return self.workers
         if device.startswith("cuda"):
             return max(1, gpu_count())
-        return os.cpu_count() or 1
+        return usable_cpus()
 
     def path(self, *parts: str) -> Path:
         """A path inside the course directory."""
         return self.root.joinpath(*parts)
+
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "QUOTA PERIOD", or "max PERIOD" without a quota
+
+
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may run on: its CPU affinity (a batch job's cpuset, ``taskset``), capped by its
+    cgroup's CPU quota (a container's ``--cpus``), whole cores rounded up; ``os.cpu_count()`` counts the whole
+    machine's, and kernels on more workers than cores only wait for each other."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max" and int(period) > 0 and int(quota) > 0:
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 def gpu_count() -> int:

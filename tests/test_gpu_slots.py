@@ -51,8 +51,31 @@ def test_default_workers_follow_gpus_on_cuda_and_cores_on_cpu(monkeypatch, confi
     monkeypatch.setattr(config_module, "gpu_count", lambda: 3)
     auto = config.with_overrides(workers=0)
     assert auto.worker_count("cuda") == 3
-    assert auto.worker_count("cpu") == (os.cpu_count() or 1)
+    assert auto.worker_count("cpu") == len(os.sched_getaffinity(0))
     assert config.with_overrides(workers=5).worker_count("cuda") == 5
+
+
+def test_default_cpu_workers_are_the_cores_this_process_may_use(monkeypatch, tmp_path):
+    """A batch job pinned to 4 of a node's 64 cores, or a container allowed 2.5 CPUs, runs as many workers
+    as it has cores (rounded up), not one per core of the machine."""
+    import os
+
+    from course_lib.config import usable_cpus
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)))
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    cpu_max = tmp_path / "cpu.max"
+    assert usable_cpus(cpu_max) == 4  # no cgroup file
+    cpu_max.write_text("max 100000\n")
+    assert usable_cpus(cpu_max) == 4
+    cpu_max.write_text("250000 100000\n")
+    assert usable_cpus(cpu_max) == 3
+    cpu_max.write_text("800000 100000\n")
+    assert usable_cpus(cpu_max) == 4
+    cpu_max.write_text("10000 100000\n")
+    assert usable_cpus(cpu_max) == 1
+    cpu_max.write_text("garbage\n")
+    assert usable_cpus(cpu_max) == 4
 
 
 def _a_gpu_here(monkeypatch):

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import CourseConfig
+from ..config import CourseConfig, usable_cpus
 from ..errors import ConfigError
 from .run import Job
 
@@ -195,7 +195,7 @@ def _run_settings(config: CourseConfig, assignment_id: str, device: str) -> dict
     """The fields of a :class:`Job` that do not depend on its notebook: parameters, limits, kernel, environment."""
     limits = config.limits_for(assignment_id, device)
     # Kernels running side by side share the cores: more BLAS/OpenMP threads than cores only slows them down.
-    threads = str(max(1, (os.cpu_count() or 1) // config.worker_count()))
+    threads = str(max(1, usable_cpus() // config.worker_count()))
     return dict(
         # an assignment's declared parameters (e.g. a smaller training configuration on CPU) ride along
         parameters={"DEVICE": device, "SEED": config.seed, **limits.parameters},
