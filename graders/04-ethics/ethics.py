@@ -8,7 +8,9 @@ Each probe runs in the student's kernel right after the question's test cell and
 calls the student's functions on synthetic data it builds from fixed seeds: group
 names the notebook never uses, groups listed out of alphabetical order, groups of
 very different sizes, and (Question 3) groups without negatives or without
-positives, whose FPR or FNR is undefined. Question 4 also runs the whole audit
+positives, whose FPR or FNR is undefined, and a group without errors, whose rates
+are defined and 0 (an answer that returns nan for a numerator of 0 instead of a
+denominator of 0 passed every other check). Question 4 also runs the whole audit
 (predict, then the three rates) on the shipped ``benefit_claims.csv``, which the
 grader places next to the notebook.
 
@@ -23,7 +25,7 @@ of counts below 2000, so a float64 solution is exact to ~1e-16 and a float32 one
 (a torch solution) to ~1e-7; ``atol=1e-6`` accepts both while every
 misconception targeted here moves some rate by at least 1 / (group size) > 1e-3
 (wrong denominator, swapped rates, overall instead of per-group accuracy, rows in
-the wrong order, 0 instead of nan, > instead of >=).
+the wrong order, 0 instead of nan or nan instead of 0, > instead of >=).
 """
 
 from course_lib.judge import Check, Equal, Number, Question, Tensor
@@ -92,7 +94,7 @@ def probe_error_rates(student):
         except Exception:
             return x
 
-    # every group has positives and negatives; sizes from 14 to ~150, rows shuffled
+    # every group has positives and negatives; sizes from 10 to ~150, rows shuffled
     rng = np.random.default_rng(6123)
     sizes = {"sigma": 61, "beta": 152, "omega": 14, "mu": 43}
     base = {"sigma": 0.35, "beta": 0.2, "omega": 0.5, "mu": 0.3}
@@ -105,7 +107,11 @@ def probe_error_rates(student):
         groups += [name] * n
         labels.append(y)
         preds.append(p)
-    order = rng.permutation(sum(sizes.values()))
+    # "pi" is classified without error: its FPR and FNR are defined and 0 (only a zero denominator gives nan)
+    groups += ["pi"] * 10
+    labels.append(np.array([0, 1] * 5))
+    preds.append(np.array([0, 1] * 5))
+    order = rng.permutation(len(groups))
     groups = np.array(groups)[order]
     labels = np.concatenate(labels)[order]
     preds = np.concatenate(preds)[order].astype(np.int64)
@@ -192,11 +198,13 @@ QUESTIONS = [
         Check("fpr_values", 1, RATES, key="fpr", needs=("fpr_raw",),
               describe="fpr_by_group returns FP / (FP + TN) of each group",
               hint="a false positive can only happen to a negative: divide by the group's negatives "
-                   "(FP + TN), not by all its rows; one rate per group, in group_names order"),
+                   "(FP + TN), not by all its rows; one rate per group, in group_names order; only a zero "
+                   "denominator makes a rate nan (no false positives is a rate of 0)"),
         Check("fnr_values", 1, RATES, key="fnr", needs=("fnr_raw",),
               describe="fnr_by_group returns FN / (FN + TP) of each group",
               hint="the FNR is the share of the group's positives (FN + TP) that were not flagged; "
-                   "one rate per group, in group_names order"),
+                   "one rate per group, in group_names order; only a zero denominator makes a rate nan "
+                   "(no false negatives is a rate of 0)"),
         Check("accuracy_values", 1, RATES, key="accuracy", needs=("accuracy_raw",),
               describe="accuracy_by_group returns the accuracy of each group's own rows",
               hint="compute (TP + TN) / rows separately for every group, not once for all rows; "

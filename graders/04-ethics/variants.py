@@ -177,6 +177,23 @@ VARIANTS = [
             "    r = np.asarray(rates)\n"
             "    return np.ptp(r[~np.isnan(r)])\n"),
     }),
+    # an if per group and float32 rates; torch.where over a clamped denominator, a lambda, a tensor returned
+    Variant("alternative_float32_ifs_and_torch_where", kind="alternative", answers={
+        "error_rates": (
+            "def _rate(num, den):\n"
+            "    if den == 0:\n"
+            "        return np.nan\n"
+            "    return np.float32(num) / np.float32(den)\n\n\n"
+            "def fpr_by_group(groups, labels, preds):\n"
+            "    c = confusion_by_group(groups, labels, preds)\n"
+            "    return np.array([_rate(r[1], r[1] + r[3]) for r in c], dtype=np.float32)\n\n\n"
+            "def fnr_by_group(groups, labels, preds):\n"
+            "    c = torch.as_tensor(confusion_by_group(groups, labels, preds), dtype=torch.float64)\n"
+            "    den = c[:, 2] + c[:, 0]\n"
+            "    return torch.where(den > 0, c[:, 2] / den.clamp(min=1), torch.tensor(float('nan'), dtype=torch.float64))\n\n\n"
+            "accuracy_by_group = lambda groups, labels, preds: (\n"
+            "    (lambda c: (c[:, 0] + c[:, 3]) / c.sum(axis=1))(confusion_by_group(groups, labels, preds)))\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("threshold_exclusive", fails=("predict_at_threshold", "audit_shipped_file"), answers={
         "predict": (
@@ -209,6 +226,15 @@ VARIANTS = [
             accuracy="    return np.full(len(tp), np.mean(np.asarray(labels) == np.asarray(preds)))")}),
     Variant("undefined_rate_as_zero", fails=("undefined_rates_nan",), answers={
         "error_rates": rates_cell(fpr="    return fp / np.maximum(fp + tn, 1)", fnr="    return fn / np.maximum(fn + tp, 1)",
+                                  accuracy=ACCURACY)}),
+    # nan where nothing went wrong: np.divide's where= tests the numerator instead of the denominator
+    Variant("fpr_nan_where_no_false_positives", fails=("fpr_values",), answers={
+        "error_rates": rates_cell(
+            fpr="    return np.divide(fp, fp + tn, out=np.full(len(fp), np.nan), where=fp > 0)",
+            fnr=FNR, accuracy=ACCURACY)}),
+    Variant("zero_rate_taken_for_undefined", fails=("fpr_values", "fnr_values"), answers={
+        "error_rates": rates_cell(fpr="    rate = fp / np.maximum(fp + tn, 1)\n    return np.where(rate == 0, np.nan, rate)",
+                                  fnr="    rate = fn / np.maximum(fn + tp, 1)\n    return np.where(rate == 0, np.nan, rate)",
                                   accuracy=ACCURACY)}),
     Variant("undefined_rate_raises", fails=("undefined_rates_nan",), answers={
         "error_rates": (
