@@ -15,12 +15,19 @@ Exact checks (Questions 1-4)
   longer 0 and 1 and the order of the layers shows: pooling or ReLU before batch
   norm give other logits), ``rtol=1e-4``: the same kernels on the same device agree
   to the last bits; and dropout (two training-mode passes differ; batch norm alone
-  is deterministic).
+  is deterministic) at the question's rate: ``nn.Dropout()``, whose default drops
+  half the features, earned the point while the outputs in eval mode, where dropout
+  does nothing, cannot tell.
 * **train_step** and **fit** (``rtol=1e-5, atol=1e-6``): as in 05-gpu-classifier, the
   probe creates model, optimizer, loss and data, so a correct answer reproduces the
   solution's parameters to rounding; ``fit`` is judged with a correct
   ``train_step`` swapped in. Labels indexed apart from their images change every
-  step's gradient by O(1).
+  step's gradient by O(1). Both get a cross-entropy with label smoothing as their
+  ``loss_fn``, so one that calls ``F.cross_entropy`` in its place computes other
+  numbers (with plain ``nn.CrossEntropyLoss`` both earned all their points), and
+  whether ``train_step`` clears old gradients is read, as in 05, off the ``.grad``
+  it leaves or the step it took: one that also clears them after its step leaves no
+  ``.grad`` and lost the point while doing all the question asks.
 * **evaluate**: a hidden model with batch norm (running statistics of other data)
   and dropout 0.5, in training mode when it is handed over; the labels agree with
   its eval-mode predictions on 80 % of 203 points. The accuracy must equal the
@@ -252,14 +259,54 @@ def probe_make_cnn(student):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(7103)
                 first, second = cnn(x), cnn(x)
-        # batch norm alone is deterministic in training mode too: two passes differ only where dropout is
-        student.record("training_passes", (first, second))  # compared in the grader (passes_differ)
+        # batch norm alone is deterministic in training mode too: two passes differ only where dropout is; the
+        # rates of its dropout layers travel as data (DropoutAsAsked)
+        rates = [float(m.p) for m in cnn.modules() if isinstance(m, torch.nn.Dropout)]
+        student.record("training_passes", ((first, second), rates))
 
 
 def passes_differ(passes) -> bool:
     """Two training-mode passes over the same images differ somewhere: the model has dropout."""
     first, second = passes
     return first.shape == second.shape and first.size > 0 and not np.array_equal(first, second)
+
+
+NO_DROPOUT = Holds(passes_differ, "two training-mode passes over the same images are identical: the model has no "
+                                  "dropout")
+
+
+@dataclass(frozen=True)
+class DropoutAsAsked:
+    """``(training passes, dropout rates)``: the passes differ, and the model's ``nn.Dropout`` layers are the solution's.
+
+    Eval-mode outputs cannot show the rate (dropout does nothing there), and two training-mode passes differ at
+    any rate, so the rate of each ``nn.Dropout`` layer is compared as data.
+    """
+
+    def __call__(self, got, ref):
+        if not (isinstance(got, (list, tuple)) and len(got) == 2):
+            return NO_DROPOUT(got, ref)
+        passes, rates = got
+        message = NO_DROPOUT(passes, ref[0])
+        if message is None and Equal()(rates, ref[1]) is not None:
+            return "its dropout does not drop the share of the features the question's nn.Dropout layer drops"
+        return message
+
+
+@dataclass(frozen=True)
+class StaleGradientCleared:
+    """``(grads, parameters)`` after a train_step called with a stale ``.grad``: either is the solution's.
+
+    The ``.grad`` left is the batch's own gradient when the step cleared the stale one first; a train_step that
+    also clears the gradients after its step leaves none, and then its parameters show that the step it took
+    used fresh gradients only. A step that kept the stale gradient has neither.
+    """
+
+    def __call__(self, got, ref):
+        if not (isinstance(got, (list, tuple)) and len(got) == 2):
+            return CLOSE(got, ref[0])
+        message = CLOSE(got[0], ref[0])
+        return None if message is None or CLOSE(got[1], ref[1]) is None else message
 
 
 def probe_train_step(student):
@@ -285,7 +332,8 @@ def probe_train_step(student):
 
         model = fresh_model()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-        loss_fn = nn.CrossEntropyLoss()
+        # not plain cross-entropy: a train_step that calls F.cross_entropy instead of loss_fn computes other numbers
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
         student.call("first_loss", "train_step", model, x1, y1, optimizer, loss_fn)
         student.call("second_loss", "train_step", model, x2, y2, optimizer, loss_fn)
         student.record("params_two_steps", flat(model.parameters()))
@@ -295,8 +343,10 @@ def probe_train_step(student):
         for p in model.parameters():
             p.grad = torch.full_like(p, 0.3)  # a gradient left over from elsewhere
         student.call("stale_loss", "train_step", model, x1, y1, optimizer, loss_fn)
-        student.record("grads_after_stale",
-                       flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()))
+        # the .grad left behind and the step the stale gradient would have joined (StaleGradientCleared)
+        student.record("after_stale", (
+            flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()),
+            flat(model.parameters())))
 
 
 def probe_evaluate(student):
@@ -367,7 +417,8 @@ def probe_fit(student):
         saved = student.ns.get("train_step", missing)
         student.ns["train_step"] = correct_train_step  # Question 2 is graded on its own
         try:
-            student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(), 3, 0.01, 32, 7403)
+            # not plain cross-entropy: a fit that calls F.cross_entropy instead of loss_fn computes other numbers
+            student.call("history", "fit", model, x, y, nn.CrossEntropyLoss(label_smoothing=0.1), 3, 0.01, 32, 7403)
         finally:
             handle.remove()
             if saved is missing:
@@ -415,21 +466,20 @@ QUESTIONS = [
               describe="make_cnn's model computes the logits of the architecture asked for, in the order asked for",
               hint="the modules in exactly the order given (batch norm right after each convolution, ReLU after it, "
                    "pooling last), and nothing after the linear layer (no softmax)"),
-        Property("cnn_dropout", 1, Holds(passes_differ, "two training-mode passes over the same images are "
-                                                        "identical: the model has no dropout"),
-                 key="training_passes", requires=("cnn_layer_shapes",),
-                 describe="make_cnn's model has dropout: in training mode two passes over the same images differ",
-                 hint="put nn.Dropout(0.3) between nn.Flatten() and the last nn.Linear"),
+        Property("cnn_dropout", 1, DropoutAsAsked(), key="training_passes", requires=("cnn_layer_shapes",),
+                 describe="make_cnn's model has the dropout asked for: in training mode two passes over the same "
+                          "images differ",
+                 hint="put nn.Dropout(0.3) between nn.Flatten() and the last nn.Linear (nn.Dropout() drops half)"),
     ]),
     Question("train_step_tests", probe_train_step, helpers=(JudgedAlone,), checks=[
         Check("step_returns_float", 1, Number(rtol=1e-5, atol=1e-6, allow_tensor=False), key="first_loss",
               describe="train_step returns the batch loss (before the update) as a Python float",
-              hint="return loss.item(), not the loss tensor"),
+              hint="return loss.item(), not the loss tensor, of the loss_fn train_step is given"),
         Check("step_updates_parameters", 2, CLOSE, key="params_two_steps", needs=("first_loss",),
               describe="two calls of train_step update the parameters like SGD with fresh gradients each step",
               hint="the order is zero_grad, forward, loss, backward, step, and each step must use its own batch's "
-                   "gradient only"),
-        Check("step_clears_old_gradients", 1, CLOSE, key="grads_after_stale", needs=("stale_loss",),
+                   "gradient only, of the loss_fn train_step is given"),
+        Check("step_clears_old_gradients", 1, StaleGradientCleared(), key="after_stale", needs=("stale_loss",),
               describe="train_step clears gradients left in .grad before computing new ones",
               hint="backward() adds to .grad: call the optimizer's zero_grad() before loss.backward()"),
     ]),
@@ -456,7 +506,8 @@ QUESTIONS = [
         Check("fit_trained_parameters", 1, CLOSE, key="params_after_fit", needs=("history",),
               describe="fit trains on shuffled mini-batches exactly as described",
               hint="create Adam and the seeded generator once; draw one torch.randperm order per epoch and index "
-                   "the images and the labels with the same slice of it; keep the last smaller batch"),
+                   "the images and the labels with the same slice of it; keep the last smaller batch; train with the "
+                   "loss_fn fit is given"),
         Check("fit_trains_in_train_mode", 1, Equal(), key="train_mode", needs=("history",),
               describe="fit trains the model in training mode",
               hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),

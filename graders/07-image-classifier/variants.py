@@ -141,7 +141,64 @@ VARIANTS = [
                         "history = fit(model, x_train.double(), y_train, F.cross_entropy, epochs=EPOCHS, lr=3e-3, "
                         "batch_size=50, seed=SEED)\n"),
     }),
+    # the five steps, and the gradients cleared once more after the step: the update used fresh gradients only
+    # (judging the .grad left behind cost it step_clears_old_gradients)
+    Variant("alternative_train_step_also_clears_after_the_step", kind="alternative", answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    optimizer.zero_grad()\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    optimizer.zero_grad()   # leave no gradient behind for the next caller\n"
+            "    return loss.item()\n"),
+    }),
+    # blocks from a helper, the batches from torch.split, the epoch mean from statistics.fmean
+    Variant("alternative_block_helper_and_split_batches", kind="alternative", answers={
+        "make_cnn": (
+            "def block(cin, cout):\n"
+            "    return [nn.Conv2d(cin, cout, kernel_size=3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),\n"
+            "            nn.MaxPool2d(2)]\n\n\n"
+            "def make_cnn(classes):\n"
+            "    return nn.Sequential(*block(1, 16), *block(16, 32), nn.Flatten(), nn.Dropout(p=0.3),\n"
+            "                         nn.Linear(1568, classes))\n"),
+        "fit": (
+            "def fit(model, x, y, loss_fn, epochs, lr, batch_size, seed):\n"
+            "    import statistics\n"
+            "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n"
+            "    generator = torch.Generator()\n"
+            "    generator.manual_seed(seed)\n"
+            "    history = []\n"
+            "    for _ in range(epochs):\n"
+            "        model.train()\n"
+            "        order = torch.randperm(len(x), generator=generator).to(x.device)\n"
+            "        losses = [train_step(model, x[idx], y[idx], optimizer, loss_fn)\n"
+            "                  for idx in torch.split(order, batch_size)]\n"
+            "        history.append(float(statistics.fmean(losses)))\n"
+            "    return history\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
+    # nn.Dropout()'s default drops half the features, not the 30 % asked for: eval-mode outputs cannot tell
+    Variant("cnn_dropout_at_its_default_rate", fails=("cnn_dropout",), answers={
+        "make_cnn": (
+            "def make_cnn(classes):\n"
+            "    return nn.Sequential(\n"
+            "        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n"
+            "        nn.Flatten(), nn.Dropout(), nn.Linear(32 * 7 * 7, classes))\n")}),
+    # the loss_fn argument ignored: F.cross_entropy is called in its place
+    Variant("step_ignores_its_loss_fn",
+            fails=("step_returns_float", "step_updates_parameters", "step_clears_old_gradients"), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    optimizer.zero_grad()\n"
+            "    loss = F.cross_entropy(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    return loss.item()\n")}),
+    Variant("fit_ignores_its_loss_fn", fails=("fit_loss_history", "fit_trained_parameters"),
+            answers={"fit": _FIT.format(train="        model.train()\n", labels="", label_idx="idx").replace(
+                "optimizer, loss_fn))", "optimizer, F.cross_entropy))")}),
     Variant("cnn_without_dropout", fails=("cnn_dropout",), answers={
         "make_cnn": (
             "def make_cnn(classes):\n"
