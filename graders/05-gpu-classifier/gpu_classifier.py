@@ -18,6 +18,9 @@ Tolerances and thresholds
   softmax applied twice is off by O(0.1-1); ``log(softmax(...))`` on the large
   logits of the second check is ``inf``. The large logits (scale 300) make the
   stable and the naive formulations differ by infinitely much, not by rounding.
+  The question fixes no dtype, so the loss's is not compared: one computed in
+  float64 (``logits.double()``) is the same mean cross-entropy, more exactly, and
+  lost both points when it had to be float32.
 * **train_step and fit** (``rtol=1e-5, atol=1e-6``): the probe creates the model,
   the optimizer, the loss and the data, so the only thing left to the student is
   the order of the five operations (and, for ``fit``, the batches). A correct
@@ -360,12 +363,13 @@ def probe_trained_model(student):
 
 QUESTIONS = [
     Question("classification_loss_tests", probe_classification_loss, helpers=(JudgedAlone,), checks=[
-        Check("loss_matches_cross_entropy", 1, Tensor(rtol=1e-5, atol=1e-6, requires_grad=True), key="loss",
+        Check("loss_matches_cross_entropy", 1, Tensor(rtol=1e-5, atol=1e-6, dtype=False, requires_grad=True),
+              key="loss",
               describe="classification_loss returns the mean cross-entropy of the logits, as a 0-d tensor "
                        "that stays in the autograd graph",
               hint="pass the raw logits to F.cross_entropy: it applies log_softmax itself, so a softmax before "
                    "it is applied twice; keep the tensor (no .item()) and the default mean over the batch"),
-        Check("loss_stable_for_large_logits", 1, Tensor(rtol=1e-5, atol=1e-4), key="loss_large",
+        Check("loss_stable_for_large_logits", 1, Tensor(rtol=1e-5, atol=1e-4, dtype=False), key="loss_large",
               describe="classification_loss is finite and exact for logits in the hundreds",
               hint="log(softmax(x)) underflows to log(0) = -inf for large logits; log_softmax (inside "
                    "F.cross_entropy) subtracts the maximum first and stays exact"),

@@ -141,6 +141,24 @@ VARIANTS = [
             "    optimizer.zero_grad(set_to_none=False)   # and leave none behind for the next caller\n"
             "    return loss.item()\n"),
     }),
+    # the loss by hand in float64: logsumexp minus the target's logit (the question fixes no dtype); evaluate
+    # counts with NumPy and prints
+    Variant("alternative_float64_loss_by_hand", kind="alternative", answers={
+        "classification_loss": (
+            "def classification_loss(logits, targets):\n"
+            "    logits = logits.double()\n"
+            "    picked = logits.gather(1, targets[:, None]).squeeze(1)\n"
+            "    return (torch.logsumexp(logits, dim=1) - picked).mean()\n"),
+        "evaluate": (
+            "def evaluate(model, x, y):\n"
+            "    import numpy as np\n"
+            "    model.eval()\n"
+            "    with torch.no_grad():\n"
+            "        predicted = torch.argmax(torch.softmax(model(x), dim=-1), dim=-1)\n"
+            "    accuracy = float(np.mean((predicted == y).cpu().numpy()))\n"
+            "    print(f\"accuracy {accuracy:.3f}\")\n"
+            "    return accuracy\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     # fit reports the training accuracy with evaluate() (eval mode, no_grad) after each epoch, and switches the
     # model back with model.train() at the start of the next, as the recipe says: it trains in training mode
