@@ -118,6 +118,35 @@ VARIANTS = [
             "        params.grad = None\n"
             "    return tuple(params.tolist())\n"),
     }),
+    # torch.maximum (the slope is below 1), max-plus-log-sum-exp, F.mse_loss on a clone, an optimizer that prints
+    Variant("alternative_maximum_mse_loss_and_printing_optimizer", kind="alternative", answers={
+        "leaky_relu": (
+            "def leaky_relu(x, slope=0.01):\n"
+            "    return torch.maximum(x, slope * x)\n"),
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    m = logits.max(-1, keepdim=True)[0]\n"
+            "    return logits - (m + torch.log(torch.sum(torch.exp(logits - m), -1, keepdim=True)))\n"),
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    w2 = w.clone().requires_grad_()\n"
+            "    loss = torch.nn.functional.mse_loss(x @ w2, y)\n"
+            "    loss.backward()\n"
+            "    return loss.detach(), w2.grad.detach().clone()\n"),
+        "fit_line": (
+            "def fit_line(x, y, steps=500, lr=0.1):\n"
+            "    w = torch.tensor(0.0, requires_grad=True)\n"
+            "    b = torch.tensor(0.0, requires_grad=True)\n"
+            "    opt = torch.optim.SGD([w, b], lr=lr)\n"
+            "    for step in range(steps):\n"
+            "        opt.zero_grad()\n"
+            "        loss = torch.mean((w * x + b - y) ** 2)\n"
+            "        loss.backward()\n"
+            "        opt.step()\n"
+            "        if step % 100 == 0:\n"
+            "            print(step, loss.item())\n"
+            "    return float(w), float(b)\n"),
+    }),
     # -- misconceptions -------------------------------------------------------------------------
     Variant("leaky_relu_in_place", fails=(LEAKY,), answers={
         "leaky_relu": (
@@ -168,6 +197,26 @@ VARIANTS = [
             "def log_softmax(logits):\n"
             "    shifted = logits - logits.max(dim=0, keepdim=True).values\n"
             "    return shifted - shifted.exp().sum(dim=0, keepdim=True).log()\n")}),
+    # a loop over the rows of the first dimension: right for one or two dimensions, wrong for three
+    Variant("log_softmax_over_all_but_the_first_dim", fails=(LOG_SOFTMAX,), answers={
+        "log_softmax": (
+            "def log_softmax(logits):\n"
+            "    if logits.dim() == 1:\n"
+            "        shifted = logits - logits.max()\n"
+            "        return shifted - shifted.exp().sum().log()\n"
+            "    rows = []\n"
+            "    for row in logits.reshape(logits.shape[0], -1):\n"
+            "        shifted = row - row.max()\n"
+            "        rows.append(shifted - shifted.exp().sum().log())\n"
+            "    return torch.stack(rows).reshape(logits.shape)\n")}),
+    # a mean that keeps its dimension: a tensor of shape (1,), not the 0-dimensional loss asked for
+    Variant("mse_loss_keeps_a_dimension", fails=(GRAD,), answers={
+        "mse_and_grad": (
+            "def mse_and_grad(w, x, y):\n"
+            "    w = w.detach().clone().requires_grad_(True)\n"
+            "    loss = ((x @ w - y) ** 2).mean(dim=0, keepdim=True)\n"
+            "    loss.backward()\n"
+            "    return loss.detach(), w.grad\n")}),
     Variant("grad_of_sum_not_mean", fails=(GRAD,), answers={
         "mse_and_grad": (
             "def mse_and_grad(w, x, y):\n"
