@@ -186,6 +186,15 @@ VARIANTS = [
             "        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),\n"
             "        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n"
             "        nn.Flatten(), nn.Dropout(), nn.Linear(32 * 7 * 7, classes))\n")}),
+    # the gradients cleared after the step only: the first step adds the stale gradient to its own
+    Variant("zero_grad_only_after_the_step", fails=("step_clears_old_gradients",), answers={
+        "train_step": (
+            "def train_step(model, xb, yb, optimizer, loss_fn):\n"
+            "    loss = loss_fn(model(xb), yb)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    optimizer.zero_grad()\n"
+            "    return loss.item()\n")}),
     # the loss_fn argument ignored: F.cross_entropy is called in its place
     Variant("step_ignores_its_loss_fn",
             fails=("step_returns_float", "step_updates_parameters", "step_clears_old_gradients"), answers={
