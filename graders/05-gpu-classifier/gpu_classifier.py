@@ -149,9 +149,18 @@ def probe_make_mlp(student):
             out = mlp(a)
             # f(a + b) + f(0) - f(a) - f(b) vanishes (up to rounding) for every affine f
             gap = mlp(a + b) + mlp(torch.zeros_like(a)) - mlp(a) - mlp(b)
-        # both are judged in the grader (is_nonlinear, are_logits): only the tensors leave the kernel
+            # the layer after the first linear one (layers: the modules holding no others), on numbers of both
+            # signs: the question asks for a ReLU there
+            z = torch.linspace(-3, 3, 24 * 7).reshape(7, 24).to(device)
+            layers = [m for m in mlp.modules() if not list(m.children())]
+            first = next((i for i, m in enumerate(layers) if isinstance(m, torch.nn.Linear)), len(layers))
+            try:
+                activation = layers[first + 1](z)
+            except Exception:  # no layer after it, or one that takes no such input
+                activation = None
+        # all are judged in the grader (is_relu_mlp, are_logits): only the tensors leave the kernel
         student.record("output", out)
-        student.record("affine_gap", gap)
+        student.record("affine_gap", (gap, z, activation) if torch.is_tensor(activation) else (gap,))
 
 
 def is_nonlinear(gap) -> bool:
@@ -159,12 +168,26 @@ def is_nonlinear(gap) -> bool:
     return gap.size > 0 and bool(np.isfinite(gap).all()) and float(np.abs(gap).max()) > 1e-3
 
 
+def is_relu_mlp(recorded) -> bool:
+    """The model is not affine, and the module between its linear layers is the ReLU the question asks for
+    (``max(z, 0)`` on inputs of both signs): a tanh, sigmoid or leaky ReLU there is another network."""
+    if len(recorded) != 3:
+        return False
+    gap, z, activation = recorded
+    return is_nonlinear(gap) and activation.shape == z.shape and bool(
+        np.allclose(activation, np.maximum(z, 0), rtol=1e-5, atol=1e-6))
+
+
 def are_logits(out) -> bool:
-    """Logits of a linear last layer take both signs; after a ReLU, sigmoid or softmax they never go below 0."""
+    """Logits of a linear last layer take both signs; after a ReLU, sigmoid or softmax they never go below 0, and
+    after a log-softmax every row's log-sum-exp is 0 (log-probabilities, the "no softmax at the end" broken)."""
     if out.ndim != 2 or out.size == 0 or not np.isfinite(out).all():
         return False
     probabilities = out.min() >= 0 and out.max() <= 1 and np.allclose(out.sum(axis=1), 1.0, atol=1e-4)
-    return bool(not probabilities and out.min() < 0)
+    top = out.max(axis=1, keepdims=True)
+    log_probabilities = np.allclose((top + np.log(np.exp(out - top).sum(axis=1, keepdims=True))).ravel(), 0.0,
+                                    atol=1e-4)
+    return bool(not probabilities and not log_probabilities and out.min() < 0)
 
 
 @dataclass(frozen=True)
@@ -380,16 +403,17 @@ QUESTIONS = [
               hint="nn.Linear(in_features, hidden) then nn.Linear(hidden, classes), each with a bias, "
                    "returned in an nn.Sequential"),
         Check("mlp_is_nonlinear", 1,
-              Holds(is_nonlinear, "the model is affine: its outputs are a linear function of its inputs"),
+              Holds(is_relu_mlp, "the model is affine, or the module between its linear layers is not a ReLU"),
               key="affine_gap", needs=("mlp",),
-              describe="make_mlp puts a non-linearity between its linear layers",
-              hint="two linear layers in a row are just one linear layer: put nn.ReLU() between them"),
+              describe="make_mlp puts a ReLU between its linear layers",
+              hint="two linear layers in a row are just one linear layer: put nn.ReLU() between them (the "
+                   "question asks for a ReLU, not another activation)"),
         Check("mlp_outputs_logits", 1,
               Holds(are_logits, "the model's outputs are not logits: they never go below 0 or are probabilities"),
               key="output", needs=("mlp",),
               describe="make_mlp's model outputs logits (its last layer is the linear one), not probabilities",
-              hint="end the model with the second nn.Linear: no softmax (the cross-entropy loss applies it) and no "
-                   "ReLU after it (logits must be able to be negative)"),
+              hint="end the model with the second nn.Linear: no softmax or log-softmax (the cross-entropy loss "
+                   "applies it) and no ReLU after it (logits must be able to be negative)"),
     ]),
     Question("train_step_tests", probe_train_step, helpers=(JudgedAlone,), checks=[
         Check("step_returns_float", 1, Number(rtol=1e-5, atol=1e-6, allow_tensor=False), key="first_loss",

@@ -210,6 +210,30 @@ VARIANTS = [
             "def make_mlp(in_features, hidden, classes):\n"
             "    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, classes),\n"
             "                         nn.Softmax(dim=1))\n")}),
+    # the ReLU as a module of the student's own (clamp), and torch's in place
+    Variant("alternative_own_relu_module", kind="alternative", answers={
+        "make_mlp": (
+            "class Rectifier(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        return x.clamp(min=0)\n\n"
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, hidden), Rectifier(), nn.Linear(hidden, classes))\n")}),
+    Variant("alternative_relu_in_place", kind="alternative", answers={
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True),\n"
+            "                         nn.Linear(hidden, classes))\n")}),
+    # another network than the one asked for, which any non-linearity used to pass: tanh between the layers
+    Variant("mlp_with_tanh_for_relu", fails=("mlp_is_nonlinear",), answers={
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, hidden), nn.Tanh(), nn.Linear(hidden, classes))\n")}),
+    # log-probabilities at the end, where the question says no softmax: they are all negative, as logits can be
+    Variant("mlp_ends_with_log_softmax", fails=("mlp_outputs_logits",), answers={
+        "make_mlp": (
+            "def make_mlp(in_features, hidden, classes):\n"
+            "    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, classes),\n"
+            "                         nn.LogSoftmax(dim=1))\n")}),
     # a wrong structure the parameter shapes cannot see: a ReLU after the last linear layer
     Variant("mlp_ends_with_relu", fails=("mlp_outputs_logits", *TRAINED), answers={
         "make_mlp": (
