@@ -22,11 +22,15 @@ input, so a student who redefines ``torch.equal`` or ``allclose`` gains nothing.
 
 from dataclasses import dataclass
 
-from course_lib.judge import Check, Equal, JudgedAlone, Property, Question, Tensor
+from course_lib.judge import Check, Equal, JudgedAlone, Property, Question, Sequence, Tensor
 from course_lib.judge.values import TensorValue
 
 EXACT = Tensor(rtol=0, atol=0)
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
+# Question 5 names no dtype (Questions 1 and 7 do): means accumulated in float64 are the same means
+MEANS = Tensor(rtol=1e-5, atol=1e-6, dtype=False)
+ODD_CROPS = ("crop with an odd margin", "crop of an odd size")
+TO_NUMPY = ("array of a float32 tensor", "array of a float64 tensor")
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,16 @@ class ShapeRankSize:
 
     The prompt asks for the shape as a tuple of ints and for the rank and the size as numbers, of no stated
     type: ``torch.tensor(t.shape).prod()`` is the number of elements (the visible test's ``==`` says so), and lost
-    both points to "is not the expected value" while ``np.prod(t.shape)``, a NumPy number, kept them.
+    both points to "is not the expected value" while ``np.prod(t.shape)``, a NumPy number, kept them. The
+    tuples are the prompt's, as its visible test's ``==`` holds them (a ``torch.Size`` arrives as a tuple):
+    ``list(t.shape)`` failed that test and still earned both points.
     """
 
     def __call__(self, got, ref):
-        if isinstance(got, (list, tuple)) and len(got) == 3:
-            got = type(got)([got[0], *(_held_number(v) for v in got[1:])])
+        if isinstance(got, list) or (isinstance(got, tuple) and got and isinstance(got[0], list)):
+            return "returned a list where the prompt asks for a tuple"
+        if isinstance(got, tuple) and len(got) == 3:
+            got = (got[0], *(_held_number(v) for v in got[1:]))
         return Equal()(got, ref)
 
 
@@ -78,8 +86,12 @@ def probe_crop_center(student):
         device = student.ns.get("DEVICE", "cpu")
         even = torch.rand(3, 2, 8, 10, generator=g).to(device)
         odd = torch.rand(2, 3, 9, 7, generator=g).to(device)
+        # an odd size on an even height: H // 2 - size // 2 starts a row too low, (H - size) // 2 does not
+        odd_size = torch.rand(2, 2, 8, 9, generator=g).to(device)
         student.call("crop_even", "crop_center", even, 4)
-        student.call("crop_odd", "crop_center", odd, 4)
+        odd_margin = student.call("crop_odd_margin", "crop_center", odd, 4)
+        odd_crop = student.call("crop_odd_size", "crop_center", odd_size, 3)
+        student.record("crop_odd", (odd_margin, odd_crop))
 
 
 def probe_normalize_channels(student):
@@ -126,7 +138,11 @@ def probe_numpy_interop(student):
         g = torch.Generator().manual_seed(505)
         device = student.ns.get("DEVICE", "cpu")
         weights = torch.randn(3, 4, generator=g).to(device).requires_grad_(True)
-        student.call("as_numpy", "to_numpy", weights)
+        # "the same dtype": a float64 tensor too, which .astype(np.float32) or dtype=np.float32 changes
+        precise = torch.randn(2, 3, generator=g, dtype=torch.float64).to(device).requires_grad_(True)
+        as_float32 = student.call("as_numpy_float32", "to_numpy", weights)
+        as_float64 = student.call("as_numpy_float64", "to_numpy", precise)
+        student.record("as_numpy", (as_float32, as_float64))
         doubles = np.random.default_rng(505).normal(size=(2, 5))
         student.call("as_tensor", "from_numpy", doubles, device=device)
 
@@ -154,9 +170,11 @@ QUESTIONS = [
         Check("crop_values_even", 1, EXACT, key="crop_even",
               describe="crop_center picks the central window of non-square images",
               hint="height and width have their own margins: (H - size) // 2 and (W - size) // 2"),
-        Check("crop_values_odd", 1, EXACT, key="crop_odd",
+        Check("crop_values_odd", 1, Sequence((EXACT, EXACT), names=ODD_CROPS), key="crop_odd",
+              needs=("crop_odd_margin", "crop_odd_size"),
               describe="crop_center with an odd margin starts at (H - size) // 2",
-              hint="with an odd margin the extra row goes to the bottom: start at (H - size) // 2"),
+              hint="with an odd margin the extra row goes to the bottom: start at (H - size) // 2, which is not "
+                   "H // 2 - size // 2 when the size is odd"),
     ]),
     Question("normalize_channels_tests", probe_normalize_channels, helpers=(JudgedAlone,), checks=[
         Check("normalize_values", 1, CLOSE, key="normalized",
@@ -171,13 +189,13 @@ QUESTIONS = [
               hint="in-place operations (sub_, div_, -=) change the caller's tensor; compute a new one"),
     ]),
     Question("channel_means_tests", probe_channel_means, helpers=(JudgedAlone,), checks=[
-        Check("means_shape", 1, Tensor(values=False), key="means",
+        Check("means_shape", 1, Tensor(values=False, dtype=False), key="means",
               describe="channel_means returns shape (batch, channels)",
               hint="reduce over the last two axes only (height and width), without keepdim"),
-        Check("means_values", 2, CLOSE, key="means",
+        Check("means_values", 2, MEANS, key="means",
               describe="channel_means averages over height and width",
               hint="the mean goes over dim=(-2, -1); other axes give other numbers"),
-        Check("means_batch_of_one", 1, CLOSE, key="means_single",
+        Check("means_batch_of_one", 1, MEANS, key="means_single",
               describe="channel_means keeps the batch axis for a batch of one image",
               hint="squeeze() drops every axis of size 1, including a batch of one"),
     ]),
@@ -189,9 +207,11 @@ QUESTIONS = [
               hint="in-place operations (mul_, add_, sub_) change the caller's images; return a new tensor"),
     ]),
     Question("numpy_interop_tests", probe_numpy_interop, helpers=(JudgedAlone,), checks=[
-        Check("to_numpy_any_tensor", 2, Tensor(rtol=0, atol=0), key="as_numpy",
-              describe="to_numpy works for a tensor that requires grad, on any device",
-              hint="detach() it from autograd and move it to the CPU with .cpu() before .numpy()"),
+        Check("to_numpy_any_tensor", 2, Sequence((EXACT, EXACT), names=TO_NUMPY), key="as_numpy",
+              needs=("as_numpy_float32", "as_numpy_float64"),
+              describe="to_numpy works for any tensor: one that requires grad, of any dtype, on any device",
+              hint="detach() it from autograd and move it to the CPU with .cpu() before .numpy(), and keep its "
+                   "dtype (no astype, no dtype=)"),
         Check("from_numpy_float32", 1, Tensor(rtol=1e-6, atol=1e-7), key="as_tensor",
               describe="from_numpy returns a float32 tensor on the requested device",
               hint="NumPy arrays are float64 by default; convert with dtype=torch.float32 and device="),

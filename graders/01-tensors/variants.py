@@ -114,6 +114,39 @@ VARIANTS = [
             "def make_grid(rows, cols, device=\"cpu\"):\n"
             "    return torch.arange(rows * cols, dtype=torch.float32, device=device).reshape(rows, cols)\n"),
     }),
+    # Python loops and comprehensions, a torch.Size for the shape, means accumulated in float64 (Question 5
+    # names no dtype: those means lost all 4 points to "has dtype torch.float64"), an absolute value for 1 - x
+    Variant("alternative_loops_size_and_float64_means", kind="alternative", answers={
+        "make_grid": (
+            "def make_grid(rows, cols, device=\"cpu\"):\n"
+            "    values = [[r * cols + c for c in range(cols)] for r in range(rows)]\n"
+            "    return torch.tensor(values, dtype=torch.float32, device=device)\n"),
+        "shape_rank_size": (
+            "import functools, operator\n\n"
+            "def shape_rank_size(t):\n"
+            "    return t.shape, t.ndimension(), functools.reduce(operator.mul, t.shape, 1)\n"),
+        "crop_center": (
+            "def crop_center(images, size):\n"
+            "    B, C, H, W = images.shape\n"
+            "    top, left = (H - size) // 2, (W - size) // 2\n"
+            "    out = torch.empty(B, C, size, size, dtype=images.dtype, device=images.device)\n"
+            "    for i in range(size):\n"
+            "        for j in range(size):\n"
+            "            out[:, :, i, j] = images[:, :, top + i, left + j]\n"
+            "    return out\n"),
+        "normalize_channels": (
+            "def normalize_channels(images, mean, std):\n"
+            "    out = images.clone()\n"
+            "    out -= mean.view(-1, 1, 1)\n"
+            "    out /= std.view(-1, 1, 1)\n"
+            "    return out\n"),
+        "channel_means": (
+            "def channel_means(images):\n"
+            "    return images.double().mean(dim=(2, 3))  # more precise accumulation\n"),
+        "invert": (
+            "def invert(images):\n"
+            "    return (images - 1).abs()  # pixels lie in [0, 1]\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("grid_integer_dtype", fails=("grid_dtype_device",), answers={
         "make_grid": (
@@ -132,6 +165,11 @@ VARIANTS = [
         "shape_rank_size": (
             "def shape_rank_size(t):\n"
             "    return tuple(t.shape), t.dim(), torch.tensor(t.shape).sum()\n")}),
+    # "its shape as a tuple of ints": a list fails the visible test's ==, and it earned both points
+    Variant("shape_as_list", fails=("describe_4d", "describe_scalar"), answers={
+        "shape_rank_size": (
+            "def shape_rank_size(t):\n"
+            "    return list(t.shape), t.dim(), t.numel()\n")}),
     Variant("crop_same_margin_both_axes", fails=("crop_values_even", "crop_values_odd"), answers={
         "crop_center": (
             "def crop_center(images, size):\n"
@@ -144,6 +182,14 @@ VARIANTS = [
             "    top = (images.shape[-2] - size) // 2\n"
             "    left = (images.shape[-1] - size) // 2\n"
             "    return images[top:top + size, left:left + size]\n")}),
+    # right whenever the size is even (every hidden crop was 4 wide, and it earned all 3 points): with an even
+    # height and an odd size it starts a row too low
+    Variant("crop_half_height_minus_half_size", fails=("crop_values_odd",), answers={
+        "crop_center": (
+            "def crop_center(images, size):\n"
+            "    H, W = images.shape[-2:]\n"
+            "    top, left = H // 2 - size // 2, W // 2 - size // 2\n"
+            "    return images[..., top:top + size, left:left + size]\n")}),
     Variant("crop_margin_rounded_up", fails=("crop_values_odd",), answers={
         "crop_center": (
             "def crop_center(images, size):\n"
@@ -183,6 +229,13 @@ VARIANTS = [
         "numpy_interop": (
             "def to_numpy(t):\n"
             "    return t.numpy()\n\n\n"
+            "def from_numpy(arr, device=\"cpu\"):\n"
+            "    return torch.from_numpy(arr).to(device=device, dtype=torch.float32)\n")}),
+    # right for the float32 tensors of the visible test (the only ones the hidden test had: it earned both points)
+    Variant("to_numpy_casts_to_float32", fails=("to_numpy_any_tensor",), answers={
+        "numpy_interop": (
+            "def to_numpy(t):\n"
+            "    return t.detach().cpu().numpy().astype(np.float32)\n\n\n"
             "def from_numpy(arr, device=\"cpu\"):\n"
             "    return torch.from_numpy(arr).to(device=device, dtype=torch.float32)\n")}),
     Variant("from_numpy_keeps_float64", fails=("from_numpy_float32",), answers={
