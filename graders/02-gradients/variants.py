@@ -234,6 +234,42 @@ VARIANTS = [
             "        loss = loss_fn(Xc @ w + b, yc) / len(chunks)\n"
             "        loss.backward()\n"),
     }),
+    # torch.func and torch.autograd.functional, comparisons for the sign, torch.dist, weights by chunk size
+    Variant("alternative_functional_autograd", kind="alternative", answers={
+        "elementwise_derivative": (
+            "def elementwise_derivative(f, x):\n"
+            "    from torch.func import grad, vmap\n"
+            "    return vmap(grad(f))(x.detach().reshape(-1)).reshape(x.shape)\n"),
+        "numerical_grad": (
+            "def numerical_grad(f, x, eps=1e-3):\n"
+            "    n = x.numel()\n"
+            "    out = []\n"
+            "    with torch.no_grad():\n"
+            "        for i in range(n):\n"
+            "            e = torch.nn.functional.one_hot(torch.tensor(i), n).to(x.device, x.dtype).reshape(x.shape)\n"
+            "            out.append((f(x + eps * e) - f(x - eps * e)) / (2 * eps))\n"
+            "    return torch.stack(out).reshape(x.shape)\n"),
+        "losses": (
+            "def mse_loss(pred, target):\n"
+            "    return torch.dist(pred, target) ** 2 / pred.numel()\n\n\n"
+            "def mae_loss(pred, target):\n"
+            "    return torch.dist(pred, target, p=1) / pred.numel()\n\n\n"
+            "def mae_grad(pred, target):\n"
+            "    return ((pred > target).to(pred.dtype) - (pred < target).to(pred.dtype)) / torch.numel(pred)\n"),
+        "linreg_grads": _HAND_OK + (
+            "def linreg_grad_autograd(X, y, w, b):\n"
+            "    from torch.func import grad\n\n"
+            "    def loss(w_, b_):\n"
+            "        return ((X @ w_ + b_ - y) ** 2).mean()\n"
+            "    return grad(loss, argnums=(0, 1))(w, b)\n"),
+        "accumulate_gradients": (
+            "def accumulate_gradients(w, b, chunks, loss_fn):\n"
+            "    total = sum(len(Xc) for Xc, _ in chunks)\n"
+            "    for p in (w, b):\n"
+            "        p.grad = torch.zeros_like(p)\n"
+            "    for Xc, yc in chunks:\n"
+            "        (loss_fn(Xc @ w + b, yc) * (len(Xc) / total)).backward()\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
     Variant("poly_forgets_backward", fails=("poly_grad_value",), answers={
         "poly_grad": (
@@ -335,6 +371,13 @@ VARIANTS = [
         "losses": _LOSSES_OK + (
             "def mae_grad(pred, target):\n"
             "    return torch.sign(target - pred) / pred.numel()\n")}),
+    # sign(u) as u / |u|: nan at a tie, where the prompt's sign(0) = 0 (the visible test has one; no hidden input
+    # had, and it earned the point)
+    Variant("mae_grad_nan_at_ties", fails=("mae_grad_by_hand",), answers={
+        "losses": _LOSSES_OK + (
+            "def mae_grad(pred, target):\n"
+            "    diff = pred - target\n"
+            "    return diff / diff.abs() / diff.numel()\n")}),
     Variant("hand_grad_missing_factor_two", fails=("hand_grad_w", "hand_grad_b"), answers={
         "linreg_grads": (
             "def linreg_grad_by_hand(X, y, w, b):\n"
