@@ -46,10 +46,14 @@ the overriding library or the replaced code objects out of the garbage collector
 
 Hidden inputs target the misconceptions: logits around +1000 (a softmax or
 log-sum-exp without the max subtracted overflows to nan/inf); rows of one batch
-about 130 apart (subtracting the max of the whole tensor instead of each row makes
-a whole row underflow to 0/0); a rank-3 tensor normalised along ``dim=1`` (the
-``dim`` argument ignored); confident logits where the wrong classes sit ~150 below
-the winner (``log(softmax(x))`` is log 0 = -inf there); batches of 7-9 examples
+about 130 apart, for cross_entropy_grad 120 apart and for log_softmax 400 apart
+(subtracting the max of the whole tensor instead of each row makes a whole row
+underflow to 0/0, or to log 0);
+cross-entropy's large logits spread ~150 wide (a log of its softmax is log 0 for
+most targets; a spread of ~30 left every probability above float32's smallest); a
+rank-3 tensor normalised along ``dim=1`` (the ``dim`` argument ignored); confident
+logits where the wrong classes sit ~150 below the winner (``log(softmax(x))`` is
+log 0 = -inf there); batches of 7-9 examples
 (a sum instead of a mean, a missing division by the batch size) next to a single
 example (so a missing division alone does not fail the other gradient checks);
 binary logits of magnitude 50-200 with confidently wrong targets (sigmoid first,
@@ -84,10 +88,13 @@ over at most 15 elements) and the last-ulp differences of ``exp``/``log``/
 ``log1p`` between CUDA's math library and the CPU's (CUDA documents at most 1-2
 ulp for ``expf``/``logf``/``log1pf``): relative errors of order 1e-7, three
 orders of magnitude below the tolerances above. Dtype and device are checked too:
-results must be float32 tensors on the inputs' device.
+results must be float32 tensors on the inputs' device. So is the notebook's "do not
+modify your inputs" for softmax and log_softmax, where an in-place shift
+(``logits -= logits.max(...)``) is the natural slip: the caller's logits as the call
+left them are compared here with the solution's, bit for bit (it earned full marks before).
 """
 
-from course_lib.judge import Check, JudgedAlone, Question, Tensor, autograd_routes
+from course_lib.judge import Check, JudgedAlone, Property, Question, Tensor, Untouched, autograd_routes
 
 def ready_made(logsumexp=False):
     """The notebook's rules: PyTorch's ready-made versions the student's functions may not call.
@@ -271,6 +278,7 @@ def earlier_functions(*names):
 
 HELPERS = (JudgedAlone, ready_made, autograd_routes, ready_made_ops, refused_library_code, refusing_ops, earlier_functions)
 PROBS = Tensor(rtol=1e-4, atol=1e-6)
+UNTOUCHED = Untouched()
 LOGS = Tensor(rtol=1e-5, atol=1e-4)
 
 
@@ -292,6 +300,7 @@ def probe_softmax(student):
             student.call("probs_large", "softmax", large)
             student.call("probs_apart", "softmax", apart)
             student.call("probs_dim1", "softmax", segmentation, 1)
+        student.record("softmax_input_after", moderate)  # judged against the solution's untouched input
 
 
 def probe_log_softmax(student):
@@ -302,7 +311,9 @@ def probe_log_softmax(student):
         g = torch.Generator().manual_seed(3202)
         device = student.ns.get("DEVICE", "cpu")
         moderate = (torch.randn(6, 5, generator=g) * 2).to(device)
-        large = (torch.randn(4, 6, generator=g) * 3 + 1000).to(device)
+        large = torch.randn(4, 6, generator=g) * 3 + 1000
+        large[2:] -= 400  # rows far apart: the max of the whole tensor leaves these rows log 0
+        large = large.to(device)
         confident = torch.randn(5, 6, generator=g) * 2 - 150
         winners = torch.randint(0, 6, (5,), generator=g)
         confident[torch.arange(5), winners] += 150
@@ -311,6 +322,7 @@ def probe_log_softmax(student):
             student.call("log_probs", "log_softmax", moderate)
             student.call("log_probs_large", "log_softmax", large)
             student.call("log_probs_confident", "log_softmax", confident)
+        student.record("log_softmax_input_after", moderate)
 
 
 def probe_nll_loss(student):
@@ -336,7 +348,7 @@ def probe_cross_entropy(student):
         device = student.ns.get("DEVICE", "cpu")
         logits = (torch.randn(9, 5, generator=g) * 2).to(device)
         targets = torch.randint(0, 5, (9,), generator=g).to(device)
-        large = (torch.randn(6, 5, generator=g) * 30 + 1000).to(device)
+        large = (torch.randn(6, 5, generator=g) * 150 + 1000).to(device)  # log(softmax) is log 0 for most
         large_targets = torch.randint(0, 5, (6,), generator=g).to(device)
         with refusing_ops(ready_made_ops()):
             student.call("ce_mean", "cross_entropy", logits, targets)
@@ -351,7 +363,10 @@ def probe_cross_entropy_grad(student):
     with JudgedAlone(student, earlier, forbidden=ready_made() + autograd_routes()):
         g = torch.Generator().manual_seed(3505)
         device = student.ns.get("DEVICE", "cpu")
-        batch = (torch.randn(8, 5, generator=g) * 2).to(device)
+        batch = torch.randn(8, 5, generator=g) * 2
+        batch[:4] += 60  # rows 120 apart: a softmax by the max of the whole batch is 0/0 in the lower rows,
+        batch[4:] -= 60  # and exp of these logits stays finite, so only that mistake fails here
+        batch = batch.to(device)
         batch_targets = torch.randint(0, 5, (8,), generator=g).to(device)
         single = (torch.randn(1, 6, generator=g) * 2).to(device)
         single_target = torch.randint(0, 6, (1,), generator=g).to(device)
@@ -401,7 +416,7 @@ def probe_bce_with_logits(student):
 
 QUESTIONS = [
     Question("softmax_tests", probe_softmax, helpers=HELPERS, checks=[
-        Check("softmax_values", 1, PROBS, key="probs",
+        Check("softmax_values", 0.5, PROBS, key="probs",
               describe="softmax of a batch of logits along the last axis",
               hint="exponentiate, then divide by the sum along dim (keepdim=True so that it broadcasts)"),
         Check("softmax_large_logits", 1, PROBS, key="probs_large",
@@ -414,19 +429,26 @@ QUESTIONS = [
         Check("softmax_other_dim", 1, PROBS, key="probs_dim1",
               describe="softmax(x, dim=1) on a rank-3 tensor",
               hint="use the dim argument for both the max and the sum; the classes are not always on the last axis"),
+        Property("softmax_keeps_input", 0.5, UNTOUCHED, key="softmax_input_after", requires=("softmax_values",),
+                 describe="softmax leaves the caller's logits unchanged (\"do not modify your inputs\")",
+                 hint="logits -= ... or sub_() changes the caller's tensor: compute shifted = logits - m instead"),
     ]),
     Question("log_softmax_tests", probe_log_softmax, helpers=HELPERS, checks=[
-        Check("log_softmax_values", 1, LOGS, key="log_probs",
+        Check("log_softmax_values", 0.5, LOGS, key="log_probs",
               describe="log_softmax of a batch of logits",
               hint="log softmax(z)_i = z_i - m - log(sum_j exp(z_j - m)), with m the max along dim"),
         Check("log_softmax_large_logits", 1, LOGS, key="log_probs_large",
               describe="log_softmax stays finite and correct for very large logits",
               hint="the sum of exp(z) overflows unless you subtract the max m first and add it back outside "
-                   "the log"),
+                   "the log; m is the max of each slice along dim, not of the whole tensor"),
         Check("log_softmax_confident", 1, LOGS, key="log_probs_confident",
               describe="log_softmax of a confident model (some classes extremely unlikely)",
               hint="log(softmax(z)) is log 0 = -inf when a probability underflows; subtract the log-sum-exp "
                    "from the logits instead of taking the log of probabilities"),
+        Property("log_softmax_keeps_input", 0.5, UNTOUCHED, key="log_softmax_input_after",
+                 requires=("log_softmax_values",),
+                 describe="log_softmax leaves the caller's logits unchanged (\"do not modify your inputs\")",
+                 hint="logits -= ... or sub_() changes the caller's tensor: compute shifted = logits - m instead"),
     ]),
     Question("nll_loss_tests", probe_nll_loss, helpers=HELPERS, checks=[
         Check("nll_mean_value", 1, LOGS, key="nll_mean",
@@ -447,12 +469,14 @@ QUESTIONS = [
               hint="pass the reduction argument on to nll_loss"),
         Check("ce_large_logits", 1, LOGS, key="ce_large",
               describe="cross_entropy stays finite and correct for very large logits",
-              hint="never exponentiate the raw logits: go through your stable log_softmax"),
+              hint="never exponentiate the raw logits, nor take the log of probabilities: go through your "
+                   "stable log_softmax"),
     ]),
     Question("cross_entropy_grad_tests", probe_cross_entropy_grad, helpers=HELPERS, checks=[
         Check("ce_grad_batch_mean", 1, PROBS, key="grad_batch",
               describe="cross_entropy_grad of the mean loss over a batch",
-              hint="the mean over the batch divides each example's gradient by the batch size"),
+              hint="the mean over the batch divides each example's gradient by the batch size; the softmax "
+                   "inside subtracts the max of each row, not of the whole batch"),
         Check("ce_grad_single_example", 1, PROBS, key="grad_single",
               describe="cross_entropy_grad for a single example",
               hint="for one example the gradient is softmax(logits) minus the one-hot vector of the target: "

@@ -11,6 +11,11 @@ that question only.
 
 from course_lib.synth import Variant
 
+# every check of softmax and of log_softmax: the input left unchanged counts only once the values are right
+SOFTMAX_CHECKS = ("softmax_values", "softmax_large_logits", "softmax_rows_far_apart", "softmax_other_dim",
+                  "softmax_keeps_input")
+LOG_SOFTMAX_CHECKS = ("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident",
+                      "log_softmax_keeps_input")
 GRAD_CHECKS = ("ce_grad_batch_mean", "ce_grad_single_example", "ce_grad_large_logits")  # every check of cross_entropy_grad
 
 VARIANTS = [
@@ -140,22 +145,55 @@ VARIANTS = [
             "    log_sig = -(torch.clamp(-logits, min=0) + torch.log1p(torch.exp(-logits.abs())))\n"
             "    return -(targets * log_sig + (1 - targets) * (log_sig - logits)).mean()\n"),
     }),
+    # shifts in place on its own copy, float64 inside; log1p of the sum less one; picks with diagonal()
+    Variant("alternative_copies_float64_and_diagonal", kind="alternative", answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    z = logits.double().clone()\n"
+            "    z -= z.max(dim, keepdim=True)[0]\n"
+            "    e = torch.exp(z)\n"
+            "    return (e * (1.0 / e.sum(dim, keepdim=True))).to(logits.dtype)\n"),
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    with torch.no_grad():\n"
+            "        m = logits.amax(dim, keepdim=True)\n"
+            "    s = torch.exp(logits - m).sum(dim, keepdim=True)\n"
+            "    return logits - (m + torch.log1p(s - 1))\n"),
+        "nll_loss": (
+            "def nll_loss(log_probs, targets, reduction=\"mean\"):\n"
+            "    losses = -torch.diagonal(log_probs[:, targets])\n"
+            "    return losses if reduction == \"none\" else losses.mean()\n"),
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    p = softmax(logits, dim=1)\n"
+            "    p[torch.arange(len(targets), device=targets.device), targets] -= 1\n"
+            "    return p / len(targets)\n"),
+        "bits_and_perplexity": (
+            "def cross_entropy_bits(logits, targets):\n"
+            "    return cross_entropy(logits, targets) * math.log2(math.e)\n\n\n"
+            "def perplexity(logits, targets):\n"
+            "    return 2 ** cross_entropy_bits(logits, targets)\n"),
+        "bce_with_logits": (
+            "def bce_with_logits(logits, targets):\n"
+            "    sp = torch.where(logits > 0, logits + torch.log1p(torch.exp(-logits)),\n"
+            "                     torch.log1p(torch.exp(logits)))\n"
+            "    return torch.mean(sp - targets * logits)\n"),
+    }),
     # -- misconceptions ---------------------------------------------------------------------------
-    Variant("softmax_over_first_axis", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
-                                              "softmax_other_dim"), answers={
+    Variant("softmax_over_first_axis", fails=SOFTMAX_CHECKS, answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
             "    exps = torch.exp(logits - logits.max(dim=0, keepdim=True).values)\n"
             "    return exps / exps.sum(dim=0, keepdim=True)\n")}),
     Variant("log_softmax_forgets_the_log",
-            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+            fails=LOG_SOFTMAX_CHECKS, answers={
         "log_softmax": (
             "def log_softmax(logits, dim=-1):\n"
             "    shifted = logits - logits.max(dim=dim, keepdim=True).values\n"
             "    return shifted - torch.exp(shifted).sum(dim=dim, keepdim=True)\n")}),
     # a global setting changed by one function is charged in its own question only (the probes reset it)
     Variant("log_softmax_switches_default_dtype",
-            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+            fails=LOG_SOFTMAX_CHECKS, answers={
         "log_softmax": (
             "def log_softmax(logits, dim=-1):\n"
             "    torch.set_default_dtype(torch.float64)  # more precision for the logs\n"
@@ -163,13 +201,12 @@ VARIANTS = [
             "    shifted = x - x.max(dim=dim, keepdim=True).values\n"
             "    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))\n")}),
     # the rules: PyTorch's ready-made versions raise inside the student's functions while they are graded
-    Variant("softmax_calls_torch_softmax", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
-                                                  "softmax_other_dim"), answers={
+    Variant("softmax_calls_torch_softmax", fails=SOFTMAX_CHECKS, answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
             "    return torch.softmax(logits, dim=dim)\n")}),
     Variant("log_softmax_calls_logsumexp",
-            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+            fails=LOG_SOFTMAX_CHECKS, answers={
         "log_softmax": (
             "def log_softmax(logits, dim=-1):\n"
             "    return logits - torch.logsumexp(logits, dim=dim, keepdim=True)\n")}),
@@ -187,23 +224,21 @@ VARIANTS = [
             "def bce_with_logits(logits, targets):\n"
             "    return F.binary_cross_entropy_with_logits(logits, targets)\n")}),
     # the same ready-made functions under other names: refused by the operation they run, not by their name
-    Variant("softmax_calls_torch_special_softmax", fails=("softmax_values", "softmax_large_logits",
-                                                          "softmax_rows_far_apart", "softmax_other_dim"), answers={
+    Variant("softmax_calls_torch_special_softmax", fails=SOFTMAX_CHECKS, answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
             "    return torch.special.softmax(logits, dim)\n")}),
-    Variant("softmax_calls_aten_op", fails=("softmax_values", "softmax_large_logits", "softmax_rows_far_apart",
-                                            "softmax_other_dim"), answers={
+    Variant("softmax_calls_aten_op", fails=SOFTMAX_CHECKS, answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
             "    return torch.ops.aten._softmax(logits, dim, False)\n")}),
     Variant("log_softmax_calls_torch_special_log_softmax",
-            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+            fails=LOG_SOFTMAX_CHECKS, answers={
         "log_softmax": (
             "def log_softmax(logits, dim=-1):\n"
             "    return torch.special.log_softmax(logits, dim)\n")}),
     Variant("log_softmax_calls_torch_special_logsumexp",
-            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+            fails=LOG_SOFTMAX_CHECKS, answers={
         "log_softmax": (
             "def log_softmax(logits, dim=-1):\n"
             "    return logits - torch.special.logsumexp(logits, dim, keepdim=True)\n")}),
@@ -240,8 +275,7 @@ VARIANTS = [
             "def bce_with_logits(logits, targets):\n"
             "    return (torch.nn.Softplus()(logits) - targets * logits).mean()\n")}),
     # the layers of the rule bypassed: each alone earned the question's points
-    Variant("softmax_calls_torch_special_softmax_with_the_modes_off", fails=(
-        "softmax_values", "softmax_large_logits", "softmax_rows_far_apart", "softmax_other_dim"), answers={
+    Variant("softmax_calls_torch_special_softmax_with_the_modes_off", fails=SOFTMAX_CHECKS, answers={
         "softmax": (
             "from torch.utils._python_dispatch import _disable_current_modes\n\n\n"
             "def softmax(logits, dim=-1):\n"
@@ -255,7 +289,7 @@ VARIANTS = [
             "    with _disable_current_modes():\n"
             "        return torch.binary_cross_entropy_with_logits(logits, targets, None, None, 1)\n")}),
     Variant("log_softmax_claims_trust_through_the_probes_frames",
-            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+            fails=LOG_SOFTMAX_CHECKS, answers={
         "log_softmax": (
             "import sys\n\n\n"
             "def log_softmax(logits, dim=-1):\n"
@@ -271,14 +305,13 @@ VARIANTS = [
             "    finally:\n"
             "        for counter in counters:\n"
             "            counter[0] -= 1\n")}),
-    Variant("softmax_calls_torch_refs_softmax", fails=(
-        "softmax_values", "softmax_large_logits", "softmax_rows_far_apart", "softmax_other_dim"), answers={
+    Variant("softmax_calls_torch_refs_softmax", fails=SOFTMAX_CHECKS, answers={
         "softmax": (
             "from torch._refs import softmax as reference_softmax\n\n\n"
             "def softmax(logits, dim=-1):\n"
             "    return reference_softmax(logits, dim)\n")}),
     Variant("log_softmax_calls_torch_refs_log_softmax",
-            fails=("log_softmax_values", "log_softmax_large_logits", "log_softmax_confident"), answers={
+            fails=LOG_SOFTMAX_CHECKS, answers={
         "log_softmax": (
             "import torch._refs\n\n\n"
             "def log_softmax(logits, dim=-1):\n"
@@ -293,6 +326,30 @@ VARIANTS = [
             "def softmax(logits, dim=-1):\n"
             "    exps = torch.exp(logits - logits.max())\n"
             "    return exps / exps.sum(dim=dim, keepdim=True)\n")}),
+    # the notebook says "do not modify your inputs": a shift in place returns the right numbers and earned 4 + 3
+    Variant("softmax_shifts_input_in_place", fails=("softmax_keeps_input",), answers={
+        "softmax": (
+            "def softmax(logits, dim=-1):\n"
+            "    logits -= logits.max(dim=dim, keepdim=True).values\n"
+            "    exps = torch.exp(logits)\n"
+            "    return exps / exps.sum(dim=dim, keepdim=True)\n")}),
+    Variant("log_softmax_shifts_input_in_place", fails=("log_softmax_keeps_input",), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    logits.sub_(logits.max(dim=dim, keepdim=True).values)\n"
+            "    return logits - torch.log(torch.exp(logits).sum(dim=dim, keepdim=True))\n")}),
+    # the max of the whole tensor: rows 400 apart leave some rows log 0 (no hidden input had rows far apart)
+    Variant("log_softmax_global_max", fails=("log_softmax_large_logits",), answers={
+        "log_softmax": (
+            "def log_softmax(logits, dim=-1):\n"
+            "    m = logits.max()\n"
+            "    return logits - m - torch.log(torch.exp(logits - m).sum(dim=dim, keepdim=True))\n")}),
+    # stable softmax, then the log: finite while every probability stays above float32's smallest (a logit
+    # spread of ~30 kept them there, and it earned all 3 points)
+    Variant("cross_entropy_log_of_softmax", fails=("ce_large_logits",), answers={
+        "cross_entropy": (
+            "def cross_entropy(logits, targets, reduction=\"mean\"):\n"
+            "    return nll_loss(torch.log(softmax(logits, dim=1)), targets, reduction=reduction)\n")}),
     Variant("softmax_wrong_dim", fails=("softmax_other_dim",), answers={
         "softmax": (
             "def softmax(logits, dim=-1):\n"
@@ -361,6 +418,14 @@ VARIANTS = [
             "def cross_entropy_grad(logits, targets):\n"
             "    one_hot = F.one_hot(targets, logits.shape[1]).float()\n"
             "    return (one_hot - softmax(logits)) / logits.shape[0]\n")}),
+    # its own softmax, by the max of the whole batch: right for one example, and for the batch of moderate logits
+    # the hidden test had (it earned all 3 points)
+    Variant("grad_softmax_by_global_max", fails=("ce_grad_batch_mean",), answers={
+        "cross_entropy_grad": (
+            "def cross_entropy_grad(logits, targets):\n"
+            "    exps = torch.exp(logits - logits.max())\n"
+            "    probs = exps / exps.sum(dim=1, keepdim=True)\n"
+            "    return (probs - F.one_hot(targets, logits.shape[1]).to(logits.dtype)) / logits.shape[0]\n")}),
     Variant("grad_naive_softmax", fails=("ce_grad_large_logits",), answers={
         "cross_entropy_grad": (
             "def cross_entropy_grad(logits, targets):\n"
