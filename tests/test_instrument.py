@@ -67,3 +67,14 @@ def test_read_run_trusts_only_probe_cells_and_strip_removes_them(tensors_spec):
     stripped = strip(nb)
     assert len(stripped.cells) == len(release.cells)
     assert not any(ROLE in c.metadata for c in stripped.cells)
+
+
+def test_probes_keep_the_release_order_when_a_test_cell_is_moved_below_a_later_one(tensors_spec):
+    release = tensors_spec.release_nb()
+    student = nbformat.reads(nbformat.writes(release), as_version=4)
+    student.cells.append(student.cells.pop(cell_index(student, "make_grid_tests")))
+    nb = instrument(student, release, PROBES, seed=0, device="cpu")
+    probes = [(i, c.metadata[ROLE]["question"]) for i, c in enumerate(nb.cells)
+              if c.metadata.get(ROLE, {}).get("role") == "probe"]
+    assert [question for _, question in probes] == ["make_grid_tests", "invert_tests"]
+    assert cell_index(nb, "invert_tests") < cell_index(nb, "make_grid_tests") < probes[0][0]

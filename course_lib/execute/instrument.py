@@ -142,7 +142,9 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
     Args:
         student_nb: The submission (nbformat v4).
         release_nb: The released notebook it derives from (its locked cells win).
-        probes: ``(grade_id, probe source, probe function name)`` per question.
+        probes: ``(grade_id, probe source, probe function name)`` per question. Each runs after its grade
+            cell, and never before the probe of an earlier question of the release: a test cell moved below a
+            later question's delays the later probes to after it.
         tests: ``grade_id -> cell``: the test cells as nbgrader generated them, hidden tests included,
             ready to run through the set-up's runner (:mod:`course_lib.judge.nbtests`); they replace the
             student's copies (as nbgrader's ``OverwriteCells`` does).
@@ -183,9 +185,11 @@ def instrument(student_nb, release_nb, probes: list[tuple[str, str, str]], *, se
             if gid in released:
                 nb.cells.insert(_after_earlier(nb.cells, gid, order),
                                 _grading_cell(define_source(names, released[gid].source), "keep", gid))
-    for question, source, name in probes:
-        index = _anchor(nb.cells, question, order, release_nb)
+    earliest = 0
+    for question, source, name in _in_release_order(probes, order):
+        index = max(_anchor(nb.cells, question, order, release_nb), earliest)
         nb.cells.insert(index, _grading_cell(probe_source(question, source, name), "probe", question))
+        earliest = index + 1
     setup = _grading_cell(setup_source(seed=seed, device=device, key=key), "setup")
     setup.metadata[ROLE]["key"] = key
     setup.metadata[ROLE]["digest"] = kernel_side_code()[0]  # of the module in its source (precompiled_setup)
@@ -213,6 +217,17 @@ def _after_earlier(cells, gid: str, order: list[str]) -> int:
     earlier = set(order[:order.index(gid)]) if gid in order else set()
     found = [i for i, cell in enumerate(cells) if grade_id(cell) in earlier and ROLE not in cell.metadata]
     return max(found) + 1 if found else 0
+
+
+def _in_release_order(probes: list[tuple[str, str, str]], order: list[str]) -> list[tuple[str, str, str]]:
+    """The probes in the order of their questions in the release (a question the release lacks last).
+
+    A later question's probe may lend the student's code correct versions of earlier questions' functions
+    (``JudgedAlone`` swaps); the student's code can keep them. Were an earlier question's probe to run after
+    it (its test cell moved below a later one's), a kept function could stand in for the student's answer.
+    """
+    rank = {gid: i for i, gid in enumerate(order)}
+    return sorted(probes, key=lambda probe: rank.get(probe[0], len(order)))
 
 
 def _anchor(cells, question: str, order: list[str], release_nb) -> int:
