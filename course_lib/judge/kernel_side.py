@@ -132,7 +132,7 @@ def _bind(publish, pristine, key, space):
             return Runner._test(self, emit, pristine, kept, question, code, plan, digest(code, plan), changed)
 
     guarded = [space, pristine.__dict__, pristine.functions, pristine.types, pristine.builtin_names, _ORIGINAL]
-    classes = [CourseRunner, Runner, Student, Lifter, Pristine, TestNames]
+    classes = [CourseRunner, Runner, Student, Lifter, Pristine, TestNames, _Untouchable]
     saved = [(d, dict(d)) for d in guarded]
     saved_classes = [(c, dict(c.__dict__)) for c in classes]
 
@@ -255,17 +255,20 @@ class Runner:
         from IPython import get_ipython
 
         space = {"__name__": "__course_probe__"}
-        student = Student(get_ipython().user_ns)
-        record = {"question": question, "values": student.values, "error": None, "digest": digest}
         # The probe's own calls (torch.randint drawing hidden data, torch.is_grad_enabled in a hook) reach the
-        # libraries as the set-up found them: a student's earlier monkeypatch cannot stash or bend them.
+        # libraries as the set-up found them: a student's earlier monkeypatch cannot stash or bend them, nor
+        # a torch mode of the notebook's see them (those its calls enter are set aside after each call).
         changes = pristine.restore()
+        modes_aside = set_aside(pristine.trusted)
+        student = Student(get_ipython().user_ns, pristine.trusted, modes_aside)
+        record = {"question": question, "values": student.values, "error": None, "digest": digest}
         try:
             pristine.exec(pristine.compile(source, f"<probe {question}>", "exec"), space)
             space[name](student)
         except BaseException as exc:  # a probe must always report
             record["error"] = raised(exc)
         finally:
+            put_on(modes_aside)
             pristine.put_back(changes)
         emit(record)
 
@@ -321,6 +324,7 @@ class Runner:
         # while it runs, and what its own statements bind is what it reads back (TestNames)
         space = get_ipython().user_ns
         changes = p.restore()
+        modes_aside = set_aside(p.trusted)  # see set_aside; the test's own modes are its own
         saved = {}
         try:
             overlay = self._overlay(p, kept, plan, space)
@@ -328,7 +332,7 @@ class Runner:
                 saved[name] = space.get(name, _MISSING)
             space.update(overlay)
             # the recorder is the test's own name only: the code the test calls cannot reach it by name
-            lifter = Lifter(record["lifted"], p, changed)
+            lifter = Lifter(record["lifted"], p, changed, modes_aside=modes_aside)
             space.pop(LIFTER, None)
             compiled = p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0)
             names = TestNames(space, compiled, {**overlay, LIFTER: lifter},
@@ -364,6 +368,7 @@ class Runner:
                 record["done"] = True
                 emit(record)
         finally:
+            put_on(modes_aside)
             p.put_back(changes)
 
     def _overlay(self, p, kept, plan, space):
@@ -405,7 +410,7 @@ class TestNames:
     The store is held in closures that check who calls them (by code object), not in attributes.
     """
 
-    __slots__ = ("_get", "_set", "_del", "_shown", "_pairs", "_lookup", "flush", "value", "peek", "holds")
+    __slots__ = ("_get", "_set", "_del", "_shown", "_pairs", "_lookup", "flush", "value", "peek", "holds", "owns")
 
     def __init__(self, space, code, protected, guard=(), shared=()):
         import sys
@@ -489,6 +494,10 @@ class TestNames:
         def holds(name, obj):
             return own.get(name, _MISSING) is obj
 
+        def owns(obj):
+            """Whether the test's own statements bound ``obj`` (a mode class it defines, say)."""
+            return any(value is obj for value in own.values())
+
         def peek(name):
             """A guarded value for an assertion's message (``Lifter.name``, in the test's own frame)."""
             if frame(1).f_code is not message or frame(2).f_code is not code:
@@ -497,7 +506,7 @@ class TestNames:
 
         self._get, self._set, self._del, self._shown, self._pairs, self._lookup = get, put, drop, shown, pairs, \
             lookup
-        self.flush, self.value, self.peek, self.holds = flush, value, peek, holds
+        self.flush, self.value, self.peek, self.holds, self.owns = flush, value, peek, holds, owns
 
     def __getitem__(self, name):
         return self._get(name)
@@ -598,7 +607,7 @@ def _fingerprint(obj, depth, budget):
 
 def _tensor_mark(torch, obj):
     f = _ORIGINAL or _tensor_functions(torch)
-    with f["no_subclass"]():
+    with f["untouchable"]():
         if f["get__base"](obj) is not None:
             return None  # a view: the tensor it views may be changed through another name
         t = f["detach"](f["as_subclass"](obj, torch.Tensor))
@@ -784,11 +793,23 @@ class Lifter:
     says so, and the grader fails it.
     """
 
-    def __init__(self, entries, pristine, changed=None, names=None):
+    def __init__(self, entries, pristine, changed=None, names=None, modes_aside=None):
         self._entries = entries
         self._p = pristine
         self._changed = changed
         self._names = names
+        self._modes_aside = modes_aside
+
+    def _modes_entered(self):
+        """Whether code the test called left a torch mode entered (set aside now, back when the test ends): one
+        sees, and may answer for, what the test computes after the call, its side of a comparison too."""
+        if self._modes_aside is None:
+            return False
+        names, trusted = self._names, self._p.trusted
+        left = set_aside(lambda mode: trusted(mode) or (names is not None and names.owns(type(mode))))
+        for aside, modes in zip(self._modes_aside, left):
+            aside.extend(modes)
+        return any(left)
 
     def name(self, name):
         """A guarded name's value for an assertion's message (made in the test's own frame only)."""
@@ -807,7 +828,7 @@ class Lifter:
                 entry["types"] = p.type_names(args[1])
         except BaseException as exc:
             entry["encode_error"] = raised(exc)
-        if self._changed is not None and self._changed():
+        if self._modes_entered() or (self._changed is not None and self._changed()):
             entry["tampered"] = True
         try:
             frozen = p.dumps(entry)
@@ -879,9 +900,21 @@ class Student:
         values: ``key -> encoded value``, what the probe recorded so far (sent to the grader).
     """
 
-    def __init__(self, namespace):
+    def __init__(self, namespace, trusted=None, modes_aside=None):
         self.ns = namespace
         self.values = {}
+        self._trusted = trusted or (lambda obj: False)
+        self._modes_aside = modes_aside
+
+    def _set_modes_aside(self, before):
+        """Take off torch's stacks the modes the student's function entered and left entered (the runner puts
+        them back when the probe ends), so that none sees what the probe does after the call."""
+        if self._modes_aside is None:
+            return
+        had = [mode for modes in before for mode in modes]
+        left = set_aside(lambda mode: self._trusted(mode) or any(mode is m for m in had))
+        for aside, modes in zip(self._modes_aside, left):
+            aside.extend(modes)
 
     def call(self, key, name, *args, **kwargs):
         """Call the student's ``name(*args, **kwargs)``, record the result as ``key`` and return it.
@@ -896,11 +929,14 @@ class Student:
         if not callable(fn):
             self.values[key] = {"kind": "not_callable", "name": name, "type": type(fn).__name__}
             return None
+        before = modes_on_stacks()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             self.values[key] = raised(exc)
             return None
+        finally:
+            self._set_modes_aside(before)
         self.values[key] = encode(result)
         return result
 
@@ -995,8 +1031,11 @@ def _ndarray(np, arr, library):
 def _tensor_functions(torch):
     """What :func:`_tensor` reads a tensor with: torch's own methods, and the getters of its C base class (a
     subclass's property or ``__torch_function__`` cannot answer for ``requires_grad``, ``grad``, ``is_leaf`` or
-    ``device``: they are read with subclass dispatch switched off)."""
+    ``device``: they are read with subclass dispatch switched off). ``untouchable`` switches off every
+    ``__torch_function__`` and ``__torch_dispatch__`` while a tensor is read: a mode the notebook's code left
+    entered sees every torch call of the probe, and would otherwise hand the reads another tensor's data."""
     base = getattr(torch._C, "TensorBase", None) or getattr(torch._C, "_TensorBase")
+    no_function, no_dispatch = torch._C.DisableTorchFunction, torch._C._DisableTorchDispatch
     getters = {f"get_{name}": base.__dict__[name].__get__
                for name in ("requires_grad", "grad", "is_leaf", "device", "_base", "_version")}
     return {"as_subclass": torch.Tensor.as_subclass, "detach": torch.Tensor.detach, "cpu": torch.Tensor.cpu,
@@ -1004,22 +1043,88 @@ def _tensor_functions(torch):
             **{name: getattr(torch.Tensor, name) for name in ("stride", "element_size", "numel", "reshape",
                                                               "contiguous", "view")},
             **getters,
-            "no_subclass": torch._C.DisableTorchFunctionSubclass}
+            "untouchable": lambda: _Untouchable(no_function(), no_dispatch()),
+            **_mode_stack_functions(torch)}
+
+
+def _mode_stack_functions(torch):
+    """``(length, pop, push)`` of torch's stacks of ``__torch_function__`` and ``__torch_dispatch__`` modes
+    (the dispatch one with its library modes: fake, proxy, functional tensors)."""
+    c = torch._C
+    try:
+        pop_dispatch = c._pop_torch_dispatch_stack
+        return {"mode_stacks": ((c._len_torch_function_stack, c._pop_torch_function_stack,
+                                 c._push_on_torch_function_stack),
+                                (c._len_torch_dispatch_stack, lambda: pop_dispatch(None),
+                                 c._push_on_torch_dispatch_stack))}
+    except AttributeError:  # a PyTorch without these stacks
+        return {}
+
+
+def modes_on_stacks():
+    """The modes on torch's stacks now, one list per stack, bottom first (none without torch)."""
+    found = set_aside(lambda mode: False)
+    put_on(found)
+    return found
+
+
+def set_aside(keep):
+    """Take every mode for which ``keep(mode)`` is false off torch's stacks; returns those, one list per stack,
+    bottom first.
+
+    A mode the notebook's code entered and left entered sees every torch call made after it, the grading
+    code's too: a probe's own computations, what a test computes to compare with. The library's own modes
+    (``torch.set_default_device``'s) stay where they are."""
+    out = []
+    for length, pop, push in _ORIGINAL.get("mode_stacks", ()):
+        modes = [pop() for _ in range(length())][::-1]
+        stays = [bool(keep(mode)) for mode in modes]
+        for mode, kept in zip(modes, stays):
+            if kept:
+                push(mode)
+        out.append([mode for mode, kept in zip(modes, stays) if not kept])
+    return out
+
+
+def put_on(aside):
+    """Put modes :func:`set_aside` took back on top of torch's stacks."""
+    for (_, _, push), modes in zip(_ORIGINAL.get("mode_stacks", ()), aside):
+        for mode in modes:
+            push(mode)
+
+
+class _Untouchable:
+    """Both of torch's guards as one context (no ``contextlib``: nothing the notebook can patch)."""
+
+    __slots__ = ("guards",)
+
+    def __init__(self, *guards):
+        self.guards = guards
+
+    def __enter__(self):
+        for guard in self.guards:
+            guard.__enter__()
+
+    def __exit__(self, *exc):
+        for guard in reversed(self.guards):
+            guard.__exit__(*exc)
+        return False
 
 
 def _tensor(torch, np, obj, depth):
     f = _ORIGINAL or _tensor_functions(torch)
-    with f["no_subclass"]():
+    with f["untouchable"]():
         device, requires_grad = f["get_device"](obj).type, bool(f["get_requires_grad"](obj))
         grad = f["get_grad"](obj) if f["get_is_leaf"](obj) else None
-    t = f["detach"](f["as_subclass"](obj, torch.Tensor))
-    dtype = str(t.dtype).replace("torch.", "")
-    if t.is_sparse or np is None:
-        return {"kind": "object", "type": f"tensor of {dtype}"}
-    data = f["cpu"](t)
-    if data.dtype in (torch.bfloat16, torch.float16) or str(data.dtype).startswith("torch.float8"):
-        data = f["float"](data)
-    out = _ndarray(np, f["numpy"](data), "torch")
+        t = f["detach"](f["as_subclass"](obj, torch.Tensor))
+        dtype = str(t.dtype).replace("torch.", "")
+        if t.is_sparse or np is None:
+            return {"kind": "object", "type": f"tensor of {dtype}"}
+        data = f["cpu"](t)
+        if data.dtype in (torch.bfloat16, torch.float16) or str(data.dtype).startswith("torch.float8"):
+            data = f["float"](data)
+        array = f["numpy"](data)
+    out = _ndarray(np, array, "torch")
     out.update(dtype=dtype, device=device, requires_grad=requires_grad)
     out["grad"] = _tensor(torch, np, grad, depth + 1) if grad is not None else None
     return out

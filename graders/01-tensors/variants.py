@@ -220,6 +220,24 @@ VARIANTS = [
             "def invert(images):\n"
             "    images.mul_(-1).add_(1.0)\n"
             "    return images\n")}),
+    # the same, and a torch mode it leaves entered hands the probe's later reads of the input the values it had
+    Variant("invert_in_place_behind_a_torch_mode", fails=("invert_leaves_input",), answers={
+        "invert": (
+            "from torch.overrides import TorchFunctionMode\n\n\n"
+            "class _ShowsTheOldValues(TorchFunctionMode):\n"
+            "    def __init__(self, images):\n"
+            "        super().__init__()\n"
+            "        self.address, self.before, self.reads = images.data_ptr(), images.clone(), 0\n\n"
+            "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
+            "        if getattr(func, '__name__', '') == 'detach' and args[0].data_ptr() == self.address:\n"
+            "            self.reads += 1\n"
+            "            if self.reads > 1:\n"
+            "                return self.before\n"
+            "        return func(*args, **(kwargs or {}))\n\n\n"
+            "def invert(images):\n"
+            "    _ShowsTheOldValues(images).__enter__()\n"
+            "    images.mul_(-1).add_(1.0)\n"
+            "    return images\n")}),
     # a wrong result earns no "leaves its input unchanged" point: returning None leaves it unchanged too
     Variant("invert_negates", fails=("invert_values", "invert_leaves_input"), answers={
         "invert": (
