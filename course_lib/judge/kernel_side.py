@@ -67,10 +67,46 @@ def _install(seed, device, key):
 
     shell = get_ipython()
     # Bound now, before any student code runs: rebinding IPython.display later does not reach it.
-    runner = _bind(shell.display_pub.publish, Pristine(), key, globals())
+    pristine = Pristine()
+    pristine.hooks_set = _count_hooks_set()
+    runner = _bind(shell.display_pub.publish, pristine, key, globals())
     if key:
         _scrub(shell, key)
     return runner
+
+
+def _record_log(dumps, loads):
+    """``(write, written)``: what a probe records, each value frozen as JSON text when it is recorded.
+
+    Between the probe's last record and the runner publishing them, code of the student's can still run (a
+    ``weakref.finalize`` on an input, called as the probe's locals go, a ``gc`` callback): a dictionary of
+    the records it could reach (``Student.values``) it could rewrite, the eval-mode flag a probe saw made
+    true. The runner publishes this log, kept in these closures only."""
+    entries = []
+
+    def write(key, value):
+        entries.append((str(key), dumps(value)))
+
+    def written():
+        return {key: loads(text) for key, text in entries}
+
+    return write, written
+
+
+def _count_hooks_set():
+    """How many profile and trace functions were set so far (``sys.setprofile``, ``sys.settrace``, their C
+    API, ``threading``'s): an audit hook counts them, and no code can remove an audit hook. One set and taken
+    off again between two looks at the grading code still moved the count."""
+    import sys
+
+    count, events = [0], frozenset(("sys.setprofile", "sys.settrace"))
+
+    def hook(event, args):
+        if event in events:
+            count[0] += 1
+
+    sys.addaudithook(hook)
+    return lambda: count[0]
 
 
 def _deterministic(torch):
@@ -259,18 +295,21 @@ class Runner:
         # libraries as the set-up found them: a student's earlier monkeypatch cannot stash or bend them, nor
         # a torch mode of the notebook's see them (those its calls enter are set aside after each call).
         changes = pristine.restore()
-        modes_aside = set_aside(pristine.trusted)
-        student = Student(get_ipython().user_ns, pristine.trusted, modes_aside)
-        record = {"question": question, "values": student.values, "error": None, "digest": digest}
+        modes_aside, hooks = set_aside(pristine.trusted), pristine.hooks_off()
+        write, written = _record_log(pristine.dumps, pristine.loads)
+        student = Student(get_ipython().user_ns, pristine.trusted, modes_aside, pristine.hooks_off, write)
         try:
             pristine.exec(pristine.compile(source, f"<probe {question}>", "exec"), space)
             space[name](student)
+            error = None
         except BaseException as exc:  # a probe must always report
-            record["error"] = raised(exc)
+            error = pristine.dumps(raised(exc))
         finally:
             put_on(modes_aside)
             pristine.put_back(changes)
-        emit(record)
+        values, error = written(), pristine.loads(error) if error is not None else None
+        emit({"question": question, "values": values, "error": error, "digest": digest})
+        pristine.hooks_on(hooks)
 
     def _keep(self, kept, names):
         """Remember what a read-only cell of the instructor's just defined: tests use these, not later rebindings."""
@@ -325,6 +364,8 @@ class Runner:
         space = get_ipython().user_ns
         changes = p.restore()
         modes_aside = set_aside(p.trusted)  # see set_aside; the test's own modes are its own
+        hooks = p.hooks_off()
+        hooks_before = p.hooks_set()
         saved = {}
         try:
             overlay = self._overlay(p, kept, plan, space)
@@ -332,7 +373,8 @@ class Runner:
                 saved[name] = space.get(name, _MISSING)
             space.update(overlay)
             # the recorder is the test's own name only: the code the test calls cannot reach it by name
-            lifter = Lifter(record["lifted"], p, changed, modes_aside=modes_aside)
+            lifter = Lifter(record["lifted"], p, changed, modes_aside=modes_aside,
+                            hooked=lambda: p.hooks_set() != hooks_before)
             space.pop(LIFTER, None)
             compiled = p.compile(code, f"<test {question}>", "exec", dont_inherit=True, optimize=0)
             names = TestNames(space, compiled, {**overlay, LIFTER: lifter},
@@ -370,6 +412,7 @@ class Runner:
         finally:
             put_on(modes_aside)
             p.put_back(changes)
+            p.hooks_on(hooks)
 
     def _overlay(self, p, kept, plan, space):
         out = {}
@@ -657,8 +700,31 @@ class Pristine:
         torch = sys.modules.get("torch")
         self.classes = [(torch.Tensor, dict(torch.Tensor.__dict__))] if torch is not None else []
         self.builtin_names = dict(builtins.__dict__)
+        self.hook_functions = (sys.getprofile, sys.setprofile, sys.gettrace, sys.settrace)
+        self.hooks_set = lambda: 0  # the set-up's audit count (_count_hooks_set)
         self.functions = self._known(FUNCTIONS)
         self.types = self._known(TYPES)
+
+    def hooks_off(self):
+        """Switch off this thread's profile and trace functions; returns them for :meth:`hooks_on`.
+
+        One of the student's sees the grading code run line by line and call by call: it could put an input
+        back as it was just before the probe reads it, after its function's in-place result was recorded."""
+        get_profile, set_profile, get_trace, set_trace = self.hook_functions
+        hooks = (get_profile(), get_trace())
+        if hooks[0] is not None:
+            set_profile(None)
+        if hooks[1] is not None:
+            set_trace(None)
+        return hooks
+
+    def hooks_on(self, hooks):
+        """Put back the profile and trace functions :meth:`hooks_off` switched off."""
+        _, set_profile, _, set_trace = self.hook_functions
+        if hooks[0] is not None:
+            set_profile(hooks[0])
+        if hooks[1] is not None:
+            set_trace(hooks[1])
 
     def _known(self, paths):
         """``dotted path -> object`` of those that exist here (a library may be missing)."""
@@ -793,12 +859,13 @@ class Lifter:
     says so, and the grader fails it.
     """
 
-    def __init__(self, entries, pristine, changed=None, names=None, modes_aside=None):
+    def __init__(self, entries, pristine, changed=None, names=None, modes_aside=None, hooked=None):
         self._entries = entries
         self._p = pristine
         self._changed = changed
         self._names = names
         self._modes_aside = modes_aside
+        self._hooked = hooked  # whether the code the test called set a profile or trace function
 
     def _modes_entered(self):
         """Whether code the test called left a torch mode entered (set aside now, back when the test ends): one
@@ -828,7 +895,8 @@ class Lifter:
                 entry["types"] = p.type_names(args[1])
         except BaseException as exc:
             entry["encode_error"] = raised(exc)
-        if self._modes_entered() or (self._changed is not None and self._changed()):
+        if self._modes_entered() or (self._hooked is not None and self._hooked()) \
+                or (self._changed is not None and self._changed()):
             entry["tampered"] = True
         try:
             frozen = p.dumps(entry)
@@ -897,14 +965,17 @@ class Student:
         ns: The notebook's namespace (its globals) at the point of the question, e.g.
             ``student.ns.get("DEVICE", "cpu")`` for the injected device. A probe that rebinds names in it must
             put them back (:class:`~course_lib.judge.spec.JudgedAlone` does this for you).
-        values: ``key -> encoded value``, what the probe recorded so far (sent to the grader).
+        values: ``key -> encoded value``, what the probe recorded so far (what is sent to the grader is each
+            value as it was when recorded: a later change to this dictionary is not).
     """
 
-    def __init__(self, namespace, trusted=None, modes_aside=None):
+    def __init__(self, namespace, trusted=None, modes_aside=None, hooks_off=None, write=None):
         self.ns = namespace
         self.values = {}
+        self._write = write or (lambda key, value: None)
         self._trusted = trusted or (lambda obj: False)
         self._modes_aside = modes_aside
+        self._hooks_off = hooks_off or (lambda: None)
 
     def _set_modes_aside(self, before):
         """Take off torch's stacks the modes the student's function entered and left entered (the runner puts
@@ -916,6 +987,10 @@ class Student:
         for aside, modes in zip(self._modes_aside, left):
             aside.extend(modes)
 
+    def _keep(self, key, value):
+        self.values[key] = value
+        self._write(key, value)
+
     def call(self, key, name, *args, **kwargs):
         """Call the student's ``name(*args, **kwargs)``, record the result as ``key`` and return it.
 
@@ -924,31 +999,32 @@ class Student:
         """
         fn = self.ns.get(name, _MISSING)
         if fn is _MISSING:
-            self.values[key] = {"kind": "missing", "name": name}
+            self._keep(key, {"kind": "missing", "name": name})
             return None
         if not callable(fn):
-            self.values[key] = {"kind": "not_callable", "name": name, "type": type(fn).__name__}
+            self._keep(key, {"kind": "not_callable", "name": name, "type": type(fn).__name__})
             return None
         before = modes_on_stacks()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self.values[key] = raised(exc)
+            self._keep(key, raised(exc))
             return None
         finally:
+            self._hooks_off()  # one the function set would see the probe's next steps (Pristine.hooks_off)
             self._set_modes_aside(before)
-        self.values[key] = encode(result)
+        self._keep(key, encode(result))
         return result
 
     def value(self, key, name):
         """Record the student's variable ``name`` as it is at this point of the notebook, and return it."""
         obj = self.ns.get(name, _MISSING)
-        self.values[key] = {"kind": "missing", "name": name} if obj is _MISSING else encode(obj)
+        self._keep(key, {"kind": "missing", "name": name} if obj is _MISSING else encode(obj))
         return None if obj is _MISSING else obj
 
     def record(self, key, obj):
         """Record any value the probe got hold of as ``key`` (an input after the call, a part of a result)."""
-        self.values[key] = encode(obj)
+        self._keep(key, encode(obj))
 
 
 _MISSING = object()

@@ -85,6 +85,10 @@ STRICTER = {
     "gone-name": "a module or read-only helper the test uses that the notebook no longer has when the test starts "
                  "fails the test on its first use, even when the code the test calls binds that name meanwhile "
                  "(`global np; import numpy as np` inside the student's function: nbgrader's lookup then finds it)",
+    "mode-or-hook": "an assertion recorded after the code the test called left a torch mode entered (a "
+                    "TorchFunctionMode or TorchDispatchMode of the notebook's) or set a profile or trace function "
+                    "fails, so the cell scores 0; the notebook's own modes and hooks are off while the test runs "
+                    "(nbgrader runs the test with them, and what they make of its computations decides)",
     "shown-value": "a test cell's value decides its partial credit, not what the cell shows: display turned off "
                    "(ast_node_interactivity), a formatter that prints another number, a hook that clears the "
                    "output, or a result the code the test called displayed itself change nothing (nbgrader reads "

@@ -238,6 +238,19 @@ VARIANTS = [
             "    _ShowsTheOldValues(images).__enter__()\n"
             "    images.mul_(-1).add_(1.0)\n"
             "    return images\n")}),
+    # the same, and a profile function it sets puts the input back just before the probe records it
+    Variant("invert_in_place_undone_by_a_profile_function", fails=("invert_leaves_input",), answers={
+        "invert": (
+            "import sys\n\n\n"
+            "def invert(images):\n"
+            "    before = images.clone()\n"
+            "    images.mul_(-1).add_(1.0)\n\n"
+            "    def put_back(frame, event, arg):\n"
+            "        if event == 'call' and frame.f_code.co_name == 'record':\n"
+            "            sys.setprofile(None)\n"
+            "            images.copy_(before)\n\n"
+            "    sys.setprofile(put_back)\n"
+            "    return images\n")}),
     # a wrong result earns no "leaves its input unchanged" point: returning None leaves it unchanged too
     Variant("invert_negates", fails=("invert_values", "invert_leaves_input"), answers={
         "invert": (

@@ -290,6 +290,25 @@ VARIANTS = [
             "    with torch.no_grad():\n"
             "        predictions = model(x).argmax(dim=1)\n"
             "    return (predictions == y).float().mean().item()\n")}),
+    # the same, and a finalizer on the probe's input (run as the probe's locals go, after its last record)
+    # rewrites the probe's record of the eval-mode flag it saw: what is sent is each value as it was recorded
+    Variant("evaluate_forgets_eval_mode_and_rewrites_the_flag", fails=("eval_in_eval_mode",), answers={
+        "evaluate": (
+            "import sys\n"
+            "import weakref\n\n\n"
+            "def evaluate(model, x, y):\n"
+            "    student, frame = None, sys._getframe(1)\n"
+            "    while frame is not None and student is None:\n"
+            "        candidate = frame.f_locals.get('self')\n"
+            "        if hasattr(candidate, 'values') and hasattr(candidate, 'ns'):\n"
+            "            student = candidate\n"
+            "        frame = frame.f_back\n"
+            "    with torch.no_grad():\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "    if student is not None:\n"
+            "        values = student.values\n"
+            "        weakref.finalize(x, values.update, eval_mode={'kind': 'scalar', 'type': 'bool', 'value': True})\n"
+            "    return (predictions == y).float().mean().item()\n")}),
     # the parameters changed in place, then the comparison the probe used to make in the kernel replaced: the
     # parameters are compared with the solution's in the grader
     Variant("evaluate_shrinks_parameters_and_redefines_equal", fails=("eval_leaves_no_gradients",), answers={

@@ -182,6 +182,20 @@ VARIANTS = [
             "    out = x * 1.0\n"
             "    _Agrees(out.data_ptr()).__enter__()\n"
             "    return out\n")}),
+    # in place, and a profile function it sets puts the input back as the test's torch.equal is recorded (and
+    # takes itself off): the values were recorded right, the input looks untouched
+    Variant("leaky_relu_in_place_undone_by_a_profile_function", fails=(LEAKY,), answers={
+        "leaky_relu": (
+            "import sys\n\n\n"
+            "def leaky_relu(x, slope=0.01):\n"
+            "    before = x.clone()\n"
+            "    x[x < 0] *= slope\n\n"
+            "    def put_back(frame, event, arg):\n"
+            "        if event == 'call' and frame.f_locals.get('form') == 'torch.equal':\n"
+            "            sys.setprofile(None)\n"
+            "            x.copy_(before)\n\n"
+            "    sys.setprofile(put_back)\n"
+            "    return x\n")}),
     Variant("log_softmax_without_max_shift", fails=(LOG_SOFTMAX,), answers={
         "log_softmax": (
             "def log_softmax(logits):\n"
