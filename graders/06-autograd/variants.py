@@ -157,45 +157,6 @@ VARIANTS = [
         "leaky_relu": (
             "def leaky_relu(x, slope=0.01):\n"
             "    return torch.where(x > 0, x, 0.01 * x)\n")}),
-    # a wrong answer behind a torch mode it leaves entered: the mode says every comparison holds and hands the
-    # assertion's record the other side's values
-    Variant("leaky_relu_identity_behind_an_agreeing_mode", fails=(LEAKY,), answers={
-        "leaky_relu": (
-            "import sys\n\n"
-            "from torch.overrides import TorchFunctionMode\n\n\n"
-            "class _Agrees(TorchFunctionMode):\n"
-            "    def __init__(self, mine):\n"
-            "        super().__init__()\n"
-            "        self.mine = mine\n\n"
-            "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
-            "        name = getattr(func, '__name__', '')\n"
-            "        if name in ('allclose', 'equal'):\n"
-            "            return True\n"
-            "        if name == 'detach' and args[0].data_ptr() == self.mine:\n"
-            "            frame = sys._getframe(1)\n"
-            "            while frame is not None and 'form' not in frame.f_locals:\n"
-            "                frame = frame.f_back\n"
-            "            if frame is not None and len(frame.f_locals.get('args', ())) > 1:\n"
-            "                return func(frame.f_locals['args'][1])\n"
-            "        return func(*args, **(kwargs or {}))\n\n\n"
-            "def leaky_relu(x, slope=0.01):\n"
-            "    out = x * 1.0\n"
-            "    _Agrees(out.data_ptr()).__enter__()\n"
-            "    return out\n")}),
-    # in place, and a profile function it sets puts the input back as the test's torch.equal is recorded (and
-    # takes itself off): the values were recorded right, the input looks untouched
-    Variant("leaky_relu_in_place_undone_by_a_profile_function", fails=(LEAKY,), answers={
-        "leaky_relu": (
-            "import sys\n\n\n"
-            "def leaky_relu(x, slope=0.01):\n"
-            "    before = x.clone()\n"
-            "    x[x < 0] *= slope\n\n"
-            "    def put_back(frame, event, arg):\n"
-            "        if event == 'call' and frame.f_locals.get('form') == 'torch.equal':\n"
-            "            sys.setprofile(None)\n"
-            "            x.copy_(before)\n\n"
-            "    sys.setprofile(put_back)\n"
-            "    return x\n")}),
     Variant("log_softmax_without_max_shift", fails=(LOG_SOFTMAX,), answers={
         "log_softmax": (
             "def log_softmax(logits):\n"

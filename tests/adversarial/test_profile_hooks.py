@@ -19,18 +19,35 @@ pytestmark = pytest.mark.slow
 
 CASES = {"01-tensors": ("tensors", "invert_in_place", "invert_in_place_undone_by_a_profile_function"),
          "06-autograd": ("autograd", "leaky_relu_in_place", "leaky_relu_in_place_undone_by_a_profile_function")}
+# not among 06's known submissions, which nbgrader must grade as the course does: in nbgrader the hook wins
+LEAKY_RELU_UNDONE = """import sys
+
+
+def leaky_relu(x, slope=0.01):
+    before = x.clone()
+    x[x < 0] *= slope
+
+    def put_back(frame, event, arg):
+        if event == "call" and frame.f_locals.get("form") == "torch.equal":
+            sys.setprofile(None)
+            x.copy_(before)
+
+    sys.setprofile(put_back)
+    return x
+"""
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     from course_lib.assignment import Assignment
     from course_lib.config import CourseConfig
-    from course_lib.synth import load_variants
+    from course_lib.synth import Variant, load_variants
 
     course = copy_course(tmp_path_factory.mktemp("profile-hooks") / "course")
     out = {}
     for aid, (notebook, *names) in CASES.items():
         known = {v.name: v for v in load_variants(Assignment.load(CourseConfig.load(course), aid).notebook(notebook))}
+        known.setdefault(names[1], Variant(names[1], answers={"leaky_relu": LEAKY_RELU_UNDONE}))
         out.update(grade_variants(course, aid, notebook, [known[name] for name in names]))
     return out
 
