@@ -137,11 +137,13 @@ def _bind(publish, pristine, key, space):
     record made while any of them (or the set-up's library objects the runner keeps) had been replaced is
     published as tampered, which the grader counts as no record.
     """
+    import gc
     import hashlib
     import hmac
     import json
 
     new_mac, sha256, dumps, loads = hmac.new, hashlib.sha256, json.dumps, json.loads
+    gc_enabled, gc_disable, gc_enable = gc.isenabled, gc.disable, gc.enable
     signer = new_mac(key.encode(), digestmod=sha256) if key else None
     kept = {}
 
@@ -198,6 +200,18 @@ def _bind(publish, pristine, key, space):
                     type.__setattr__(c, k, v)
 
     def emit(record):
+        # No collection while the record is made (``record`` may be a function that makes it), copied, signed
+        # and published: a gc callback of the student's runs at any collection and can reach this frame's
+        # record through the frames, between the copy and the signature.
+        collecting = gc_enabled()
+        gc_disable()
+        try:
+            _emit(record() if callable(record) else record)
+        finally:
+            if collecting:
+                gc_enable()
+
+    def _emit(record):
         # a copy made now: what the record holds cannot change after it is signed
         try:
             record = loads(dumps(record, sort_keys=True))
@@ -307,8 +321,8 @@ class Runner:
         finally:
             put_on(modes_aside)
             pristine.put_back(changes)
-        values, error = written(), pristine.loads(error) if error is not None else None
-        emit({"question": question, "values": values, "error": error, "digest": digest})
+        emit(lambda: {"question": question, "values": written(), "digest": digest,
+                      "error": pristine.loads(error) if error is not None else None})
         pristine.hooks_on(hooks)
 
     def _keep(self, kept, names):

@@ -309,6 +309,26 @@ VARIANTS = [
             "        values = student.values\n"
             "        weakref.finalize(x, values.update, eval_mode={'kind': 'scalar', 'type': 'bool', 'value': True})\n"
             "    return (predictions == y).float().mean().item()\n")}),
+    # the same, and a gc callback (collections made frequent) rewrites the flag in the record the runner copies
+    # and signs, found through the frames: no collection runs while a record is made, copied and signed
+    Variant("evaluate_forgets_eval_mode_and_rewrites_the_signed_copy", fails=("eval_in_eval_mode",), answers={
+        "evaluate": (
+            "import gc\n"
+            "import sys\n\n\n"
+            "def _rewrite(phase, info):\n"
+            "    frame = sys._getframe(1)\n"
+            "    while frame is not None:\n"
+            "        record = frame.f_locals.get('record') if frame.f_code.co_name == 'emit' else None\n"
+            "        if isinstance(record, dict) and 'eval_mode' in record.get('values', {}):\n"
+            "            record['values']['eval_mode'] = {'kind': 'scalar', 'type': 'bool', 'value': True}\n"
+            "        frame = frame.f_back\n\n\n"
+            "def evaluate(model, x, y):\n"
+            "    if _rewrite not in gc.callbacks:\n"
+            "        gc.callbacks.append(_rewrite)\n"
+            "        gc.set_threshold(1, 1, 1)\n"
+            "    with torch.no_grad():\n"
+            "        predictions = model(x).argmax(dim=1)\n"
+            "    return (predictions == y).float().mean().item()\n")}),
     # the parameters changed in place, then the comparison the probe used to make in the kernel replaced: the
     # parameters are compared with the solution's in the grader
     Variant("evaluate_shrinks_parameters_and_redefines_equal", fails=("eval_leaves_no_gradients",), answers={
