@@ -66,8 +66,8 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
     """Copy every readable notebook under ``source`` into ``submitted/``.
 
     The submission time is ``timestamp`` for every notebook when given; none at all with
-    ``no_timestamps`` (nbgrader counts such a submission on time); else each file's modification time,
-    with a warning when those look like copy times and would make work late.
+    ``no_timestamps`` (nbgrader counts such a submission on time); else the latest modification time of the
+    student's notebooks, with a warning when those look like copy times and would make work late.
     """
     assignment = Assignment.load(config, assignment_id)
     source = Path(source)
@@ -84,16 +84,13 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
             continue
         earlier = start_submission(config, assignment_id, student)
         placed, homes = set(), set()
-        for spec, path in _match(assignment, student, files, report):
-            try:
-                read_notebook(path, student=student)
-            except SubmissionError as exc:
-                report.problems.append((student, path.name, exc.message + (f" ({exc.hint})" if exc.hint else "")))
-                continue
-            when = timestamp
-            if timestamp is None and not no_timestamps:
-                when = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-                mtimes.append((student, path.name, when))
+        readable = _readable(student, _match(assignment, student, files, report), report)
+        when = timestamp
+        if timestamp is None and not no_timestamps and readable:
+            stamps = [(student, path.name, _modified(path)) for _, path in readable]
+            mtimes += stamps
+            when = submission_time([t for *_, t in stamps])
+        for spec, path in readable:
             report.collected.append(_place(config, assignment_id, spec.name, student, path, when,
                                            stamp=not no_timestamps))
             placed.add(spec.name)
@@ -104,6 +101,33 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
                           untimed=no_timestamps)
     report.warnings += copy_time_warnings(config, assignment_id, mtimes)
     return report
+
+
+def _readable(student: str, pairs: list, report: CollectReport) -> list:
+    """The ``(spec, path)`` pairs whose file is a usable notebook; each other one is reported."""
+    out = []
+    for spec, path in pairs:
+        try:
+            read_notebook(path, student=student)
+        except SubmissionError as exc:
+            report.problems.append((student, path.name, exc.message + (f" ({exc.hint})" if exc.hint else "")))
+            continue
+        out.append((spec, path))
+    return out
+
+
+def _modified(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+
+
+def submission_time(modified: list) -> datetime:
+    """The time of a submission of several notebooks, from their modification times: the latest.
+
+    A submission is complete when its last file is, and nbgrader's own ``zip_collect`` keeps the newest
+    time it finds among a student's files; the time of whichever notebook happened to be placed last
+    would let a late notebook count as on time.
+    """
+    return max(modified)
 
 
 def start_submission(config: CourseConfig, assignment_id: str, student: str) -> set[str]:

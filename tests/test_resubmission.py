@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 import zipfile
+from datetime import timezone
 from pathlib import Path
 
 import nbformat
@@ -192,3 +193,29 @@ def test_no_timestamps_takes_the_old_time_out_of_the_gradebook(due_course, tmp_p
     assert assignment_totals(due_course, "01-tensors")["alan"].late_penalty > 0
     collect(config=due_course, assignment_id="01-tensors", source=folder, no_timestamps=True)
     assert assignment_totals(due_course, "01-tensors")["alan"].late_penalty == 0
+
+
+def test_a_submission_of_several_notebooks_is_as_late_as_its_latest_file(two_notebooks, tmp_path):
+    """extra.ipynb modified two days after the due date, tensors.ipynb long before: the submission is late,
+    whichever notebook is placed last (nbgrader's zip_collect keeps the newest time too)."""
+    from nbgrader.utils import parse_utc
+
+    from course_lib.collect import collect
+
+    config, assignment = two_notebooks
+    path = config.root / "nbgrader_config.py"
+    path.write_text(path.read_text() + '\nc.Course.assignments["01-tensors"]["due"] = "2026-01-01 00:00"\n')
+    from course_lib.config import CourseConfig
+
+    config = CourseConfig.load(config.root).with_overrides(device="cpu")
+    alan = tmp_path / "downloads" / "alan"
+    alan.mkdir(parents=True)
+    times = {"extra": "2026-01-03 12:00:00", "tensors": "2025-12-20 12:00:00"}
+    for name, when in times.items():
+        (alan / f"{name}.ipynb").write_text(released(assignment, name))
+        seconds = parse_utc(when).replace(tzinfo=timezone.utc).timestamp()
+        os.utime(alan / f"{name}.ipynb", (seconds, seconds))
+    report = collect(config=config, assignment_id="01-tensors", source=alan.parent)
+    stamp = config.path("submitted", "alan", "01-tensors", "timestamp.txt").read_text()
+    assert parse_utc(stamp) == parse_utc(times["extra"])
+    assert {s.timestamp for s in report.collected} == {stamp}
