@@ -61,10 +61,12 @@ def results_path(config: CourseConfig, student: str, assignment: str, notebook: 
     return config.path("autograded", student, assignment, RESULTS_DIR, f"{notebook}.json")
 
 
-def save_results(config: CourseConfig, graded: GradedSubmission, digest: str) -> None:
+def save_results(config: CourseConfig, graded: GradedSubmission, digest: str, collected: str | None = None) -> None:
+    """Keep the verdict beside the executed notebook; ``collected`` is :func:`collected_digest` of the
+    submission it judged."""
     path = results_path(config, graded.student, graded.assignment, graded.notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = dataclasses.asdict(graded) | {"digest": digest}
+    data = dataclasses.asdict(graded) | {"digest": digest} | ({"collected": collected} if collected else {})
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique: another process may write the same file
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
@@ -77,9 +79,17 @@ def load_results(config: CourseConfig, student: str, assignment: str, notebook: 
         return None
     data = json.loads(path.read_text())
     data.pop("digest", None)
+    data.pop("collected", None)
     data["checks"] = tuple(CheckResult(**c) for c in data["checks"])
     data["problems"] = tuple(data.get("problems", ()))
     return GradedSubmission(**data)
+
+
+def collected_digest(sub: Submission) -> str:
+    """What a grading judged: the collected notebook's bytes and its submission time (``timestamp.txt``)."""
+    h = hashlib.sha256(Path(sub.path).read_bytes())
+    h.update((sub.timestamp or "").encode())
+    return h.hexdigest()
 
 
 def _digest(sub: Submission, context: Context, own_files: dict) -> str:
@@ -122,19 +132,47 @@ def ungraded(*, config: CourseConfig, assignment_id: str, students: list[str] | 
                    if sub.notebook in names and not recorded[sub.notebook].get(sub.student)})
 
 
+def collected_since_graded(*, config: CourseConfig, assignment_id: str) -> list[str]:
+    """Students whose grade in the gradebook is of an earlier submission than the one in ``submitted/``.
+
+    A resubmission collected after the last ``autograde`` (another notebook, or the same one at
+    another time) keeps the earlier grading's scores and submission time in the gradebook until it is
+    graded, so every total shown meanwhile is of work the student replaced.
+    """
+    assignment = Assignment.load(config, assignment_id)
+    names = {spec.name for spec in assignment.autograded()}
+    stale = set()
+    for sub in submissions(config, assignment_id):
+        if sub.notebook not in names:
+            continue
+        try:
+            judged = json.loads(results_path(config, sub.student, assignment_id, sub.notebook).read_text())
+        except (OSError, ValueError):
+            continue
+        if judged.get("collected") and judged["collected"] != collected_digest(sub):
+            stale.add(sub.student)
+    return sorted(stale)
+
+
 def ungraded_warnings(config: CourseConfig, assignment_ids) -> list[str]:
-    """One line per assignment naming the students with a submission but no grade in the gradebook."""
+    """One line per assignment naming the students with a submission but no grade in the gradebook, and one
+    naming those whose grade is of a submission they have since replaced."""
     from .errors import CourseError
 
     lines = []
     for aid in assignment_ids:
         try:
             missing = ungraded(config=config, assignment_id=aid)
+            stale = [s for s in collected_since_graded(config=config, assignment_id=aid) if s not in missing]
         except CourseError:  # an assignment the gradebook knows and this course no longer has
             continue
         if missing:
             lines.append(f"{len(missing)} student(s) have a submission of {aid} but no grade in the gradebook "
                          f"(left out here): {', '.join(missing)}; run 'course autograde {aid}' to grade them")
+        if stale:
+            lines.append(f"{len(stale)} student(s) were collected again for {aid} since their grading, so the "
+                         f"grade shown here is of the submission they replaced: {', '.join(stale)}; run "
+                         f"'course autograde {aid}' to grade the new one")
     return lines
 
 
@@ -346,4 +384,4 @@ def _finish(config: CourseConfig, context: Context, sub: Submission, graded: Gra
     stamp = Path(sub.path).parent / TIMESTAMP_FILE
     if stamp.is_file():
         shutil.copyfile(stamp, out_dir / TIMESTAMP_FILE)
-    save_results(config, graded, digest)  # last: marks the submission as done for resumption
+    save_results(config, graded, digest, collected_digest(sub))  # last: marks the submission as done for resumption

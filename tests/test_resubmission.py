@@ -219,3 +219,30 @@ def test_a_submission_of_several_notebooks_is_as_late_as_its_latest_file(two_not
     stamp = config.path("submitted", "alan", "01-tensors", "timestamp.txt").read_text()
     assert parse_utc(stamp) == parse_utc(times["extra"])
     assert {s.timestamp for s in report.collected} == {stamp}
+
+
+def test_a_resubmission_collected_after_grading_is_named_until_it_is_graded(due_course, tmp_path):
+    """Alan's grade is of the notebook he handed in on time; he hands in another one late. Until autograde
+    runs again every total shown is of the replaced submission (its score, on time): the warnings that
+    feedback, report and the exports print say so; collecting the same submission again says nothing."""
+    from course_lib.assignment import Assignment
+    from course_lib.autograde import collected_digest, save_results, ungraded_warnings
+    from course_lib.collect import collect, submissions
+
+    spec = Assignment.load(due_course, "01-tensors").notebook("tensors")
+    folder = copied_class(due_course, tmp_path, students=("alan",))
+    collect(config=due_course, assignment_id="01-tensors", source=folder, timestamp=parse_utc_aware("2025-12-31"))
+    graded = grade(due_course, spec, "alan", 1.0)
+    save_results(due_course, graded, "test", collected_digest(submissions(due_course, "01-tensors")[0]))
+    assert ungraded_warnings(due_course, ["01-tensors"]) == []
+    collect(config=due_course, assignment_id="01-tensors", source=folder, timestamp=parse_utc_aware("2025-12-31"))
+    assert ungraded_warnings(due_course, ["01-tensors"]) == []
+    collect(config=due_course, assignment_id="01-tensors", source=folder, timestamp=parse_utc_aware("2026-01-03"))
+    warnings = ungraded_warnings(due_course, ["01-tensors"])
+    assert len(warnings) == 1 and "collected again" in warnings[0] and "alan" in warnings[0]
+
+
+def parse_utc_aware(day: str):
+    from nbgrader.utils import parse_utc
+
+    return parse_utc(f"{day} 12:00:00").replace(tzinfo=timezone.utc)
