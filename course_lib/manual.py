@@ -30,6 +30,8 @@ from .notebooks import grade_cells, question_of_answers
 COLUMNS = ("student", "question", "score", "comment")
 #: Written by export for the person filling the sheet; import ignores it.
 POINTS = "max_score"
+#: Written by export when a changed answer waits for review: the score standing until then (import ignores it).
+EARLIER = "earlier_score"
 
 
 class ScoreSheetError(CourseError):
@@ -94,7 +96,8 @@ def export_sheet(*, config: CourseConfig, assignment_id: str, path: Path) -> Man
     """Write the score sheet of ``assignment_id`` to ``path``: every submitted student x hand-graded question.
 
     ``score`` is the hand score if there is one, else the automatic one (0 for an answer left as
-    released), else blank; ``comment`` is the grader's comment; ``max_score`` is there to read.
+    released), else blank, and blank for a changed answer waiting for review (:func:`sheet_scores`);
+    ``comment`` is the grader's comment; ``max_score`` and ``earlier_score`` are there to read.
     """
     assignment = Assignment.load(config, assignment_id)
     questions = hand_graded_questions(assignment)
@@ -110,25 +113,43 @@ def export_sheet(*, config: CourseConfig, assignment_id: str, path: Path) -> Man
         if not students:
             raise CourseError(f"the gradebook holds no submission of {assignment_id}",
                               hint=f"collect and autograde it first (course autograde {assignment_id})")
-        rows = []
+        rows, earlier = [], []
         for student in students:
             for q in questions:
                 grade = grades.get((student, q.notebook, q.name))
                 if grade is None:
                     continue  # that notebook was not submitted
-                score = grade.manual_score if grade.manual_score is not None else grade.auto_score
+                score, standing = sheet_scores(grade)
                 comment = comments.get((student, q.notebook, q.comment_cell))
-                rows.append([student, *([q.notebook] if several else []), q.name,
-                             "" if score is None else f"{score:g}", f"{q.points:g}",
+                rows.append([student, *([q.notebook] if several else []), q.name, score, f"{q.points:g}",
                              (comment.manual_comment or "") if comment is not None else ""])
+                earlier.append(standing)
+    header = ["student", *(["notebook"] if several else []), "question", "score", POINTS, "comment"]
+    if any(earlier):
+        header.append(EARLIER)
+        rows = [[*row, standing] for row, standing in zip(rows, earlier)]
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student", *(["notebook"] if several else []), "question", "score", POINTS, "comment"])
+    writer.writerow(header)
     writer.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(buf.getvalue(), encoding="utf-8")
     report.rows, report.students = len(rows), students
     return report
+
+
+def sheet_scores(grade) -> tuple[str, str]:
+    """The ``score`` cell of a hand-graded answer's row, and its ``earlier_score`` cell.
+
+    An answer the student changed after a person scored it waits for review with that earlier score
+    standing (as nbgrader keeps it): its ``score`` cell is left blank, since a sheet imported as it was
+    exported would otherwise mark the new answer as graded with the score of the old one; the earlier
+    score is shown beside it, to read.
+    """
+    if grade.needs_manual_grade and grade.manual_score is not None:
+        return "", f"{grade.manual_score:g}"
+    score = grade.manual_score if grade.manual_score is not None else grade.auto_score
+    return ("" if score is None else f"{score:g}"), ""
 
 
 def import_sheet(*, config: CourseConfig, assignment_id: str, path: Path) -> ManualReport:

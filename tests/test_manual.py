@@ -378,3 +378,27 @@ def test_a_changed_answer_graded_again_before_anyone_reviewed_it_stays_marked(co
     assert review(second, second) is True  # graded again, nobody looked yet: still for a person
     import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "t.csv", [("alan", "recourse", "3", "")]))
     assert review(second, second) is False  # scored by a person since: it stays scored
+
+
+def test_a_sheet_imported_as_exported_leaves_a_changed_answer_waiting_for_review(course, tmp_path):
+    """Alan's recourse answer was scored 2, then changed in a resubmission: it waits for review, its 2 standing.
+    The exported sheet leaves its score cell blank (the 2 is beside it, to read), so importing the sheet
+    untouched does not mark his new answer as graded; typing a score there does."""
+    from course_lib.gradebook import open_gradebook
+    from course_lib.manual import export_sheet, import_sheet
+    from course_lib.moodle.export import assignment_totals
+
+    import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "s.csv", [("alan", "recourse", "2", "")]))
+    with open_gradebook(course) as gb:  # what grading the resubmission does to a changed answer
+        gb.find_grade("recourse", "ethics", AID, "alan").needs_manual_grade = True
+        gb.db.commit()
+    exported = tmp_path / "out.csv"
+    export_sheet(config=course, assignment_id=AID, path=exported)
+    rows = {(r["student"], r["question"]): r for r in csv.DictReader(exported.open(encoding="utf-8"))}
+    assert (rows[("alan", "recourse")]["score"], rows[("alan", "recourse")]["earlier_score"]) == ("", "2")
+    assert rows[("ada.lovelace", "recourse")]["earlier_score"] == ""
+    import_sheet(config=course, assignment_id=AID, path=exported)
+    assert hand_grades(course)[("alan", "recourse")] == (2.0, None, True)
+    assert assignment_totals(course, AID)["alan"].needs_manual_grade
+    import_sheet(config=course, assignment_id=AID, path=sheet(tmp_path / "t.csv", [("alan", "recourse", "2", "")]))
+    assert hand_grades(course)[("alan", "recourse")] == (2.0, None, False)
