@@ -311,7 +311,7 @@ def _match(assignment: Assignment, student: str, files: list[Path], report: Coll
         return [(specs[0], files[0])]
     pairs = []
     for spec in specs:
-        named = [f for f in files if f.stem == spec.name]
+        named = _shallowest([f for f in files if f.stem == spec.name])
         if len(named) == 1:
             pairs.append((spec, named[0]))
         elif len(specs) == 1:
@@ -321,6 +321,15 @@ def _match(assignment: Assignment, student: str, files: list[Path], report: Coll
         else:
             report.problems.append((student, spec.name + ".ipynb", "no notebook with this name; skipped"))
     return pairs
+
+
+def _shallowest(paths: list[Path]) -> list[Path]:
+    """Those of ``paths`` nearest the top of the student's folder: ``alan/tensors.ipynb`` is the submission,
+    ``alan/backup/tensors.ipynb`` a copy kept beside it (Moodle's zip is read the same way)."""
+    if not paths:
+        return []
+    top = min(len(p.parts) for p in paths)
+    return [p for p in paths if len(p.parts) == top]
 
 
 def _place(config: CourseConfig, assignment_id: str, notebook: str, student: str, path: Path,

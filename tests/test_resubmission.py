@@ -246,3 +246,19 @@ def parse_utc_aware(day: str):
     from nbgrader.utils import parse_utc
 
     return parse_utc(f"{day} 12:00:00").replace(tzinfo=timezone.utc)
+
+
+def test_a_copy_in_a_subfolder_does_not_hide_the_submitted_notebook(due_course, tmp_path):
+    """alan/tensors.ipynb beside alan/backup/tensors.ipynb: the top one is graded, as from Moodle's zip, not
+    the whole submission skipped (which also removed the one collected before, scoring it 0)."""
+    from course_lib.assignment import Assignment
+    from course_lib.collect import collect
+
+    text = nbformat.writes(Assignment.load(due_course, "01-tensors").notebook("tensors").release_nb())
+    alan = tmp_path / "downloads" / "alan"
+    (alan / "backup").mkdir(parents=True)
+    (alan / "tensors.ipynb").write_text(text)
+    (alan / "backup" / "tensors.ipynb").write_text(text.replace("Question", "Old question"))
+    report = collect(config=due_course, assignment_id="01-tensors", source=alan.parent, no_timestamps=True)
+    assert [s.student for s in report.collected] == ["alan"] and not report.removed
+    assert due_course.path("submitted", "alan", "01-tensors", "tensors.ipynb").read_text() == text
