@@ -1226,3 +1226,23 @@ def test_a_worksheet_a_spreadsheet_resaved_with_its_separator_is_filled_in_that_
     assert filled[1][HEADER.index("Grade")] == "100.00" and len(report.filled) == 3
     assert filled[3][HEADER.index("Full name")] == 'Grace "Amazing" Hopper, Jr'
     assert [w for w in report.warnings if repr(delimiter) in w and "separator in Moodle's upload form" in w]
+
+
+def test_a_resubmission_collected_without_a_time_drops_the_earlier_time(course, spec, tmp_path):
+    """Émile's first submission was two days late; the next download's worksheet shows no time for his new one
+    (collected without a time while 01-tensors has no due date). When the due date is set again, his total
+    is of an untimed submission (on time, as nbgrader counts it), not as late as the work it replaced."""
+    from course_lib.moodle.export import assignment_totals
+    from course_lib.moodle.importer import collect_moodle
+
+    collect_moodle(config=course, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "a.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "a.csv"))
+    grade(course, spec, "emile", 0.5)
+    assert assignment_totals(course, "01-tensors")["emile"].late_penalty > 0
+    undated = with_setting(course, 'c.Course.assignments["01-tensors"].pop("due")')
+    people = [(n, pid, e, s, "-" if pid == "2345678" else w) for n, pid, e, s, w in CLASS]
+    collect_moodle(config=undated, assignment_id="01-tensors", zip_path=make_zip(tmp_path / "b.zip", spec, "folders"),
+                   worksheet=make_worksheet(tmp_path / "b.csv", people=people))
+    grade(undated, spec, "emile", 0.5)
+    dated = with_setting(undated, 'c.Course.assignments["01-tensors"]["due"] = "2026-10-05 23:59"')
+    assert assignment_totals(dated, "01-tensors")["emile"].late_penalty == 0

@@ -228,14 +228,17 @@ def _collect_one(config: CourseConfig, assignment: Assignment, student: str, per
     """Collect one student's submission; it replaces whatever an earlier collect placed for them.
 
     Moodle's current submission holds only its own files, so a notebook of an earlier download the
-    student has since removed is removed here too (and scored 0 in the gradebook).
+    student has since removed is removed here too (and scored 0 in the gradebook). A submission collected
+    without a time takes an earlier one's time out of the gradebook too, as ``collect --no-timestamps`` does:
+    a due date set later would otherwise make it as late as the work it replaced.
     """
     earlier = start_submission(config, assignment.id, student)
     placed: set[str] = set()
     try:
         _collect_files(config, assignment, student, person, archive, entries, report, placed)
     finally:
-        finish_submission(config, assignment.id, student, earlier, placed, report.removed)
+        finish_submission(config, assignment.id, student, earlier, placed, report.removed,
+                          untimed=person.submitted_at is None)
 
 
 def _collect_files(config: CourseConfig, assignment: Assignment, student: str, person: Person,
