@@ -82,9 +82,12 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
             report.problems.append((student, str(files[0].name),
                                     "not a usable student id (letters, digits and . _ @ + - only); skipped"))
             continue
+        matched = _match(assignment, student, files, report)
+        readable = _readable(student, matched, report)
+        if len(readable) < len(matched) and _kept(config, assignment_id, student, report):
+            continue
         earlier = start_submission(config, assignment_id, student)
         placed, homes = set(), set()
-        readable = _readable(student, _match(assignment, student, files, report), report)
         when = timestamp
         if timestamp is None and not no_timestamps and readable:
             stamps = [(student, path.name, _modified(path)) for _, path in readable]
@@ -101,6 +104,21 @@ def collect(*, config: CourseConfig, assignment_id: str, source: Path, timestamp
                           untimed=no_timestamps)
     report.warnings += copy_time_warnings(config, assignment_id, mtimes)
     return report
+
+
+def _kept(config: CourseConfig, assignment_id: str, student: str, report: CollectReport) -> bool:
+    """Whether the student's earlier submission stays as it is, because a notebook of the new one is unusable.
+
+    The new submission would replace the earlier one as a whole, and the unusable notebook would then score 0
+    where a graded one was: nothing is replaced (or lost) until the folder holds a submission that can be read.
+    """
+    folder = config.path("submitted", student, assignment_id)
+    if not folder.is_dir() or not any(folder.glob("*.ipynb")):
+        return False
+    report.problems.append((student, "(the earlier submission)",
+                            "kept as it was: a notebook of the new one is unusable (above); fix or replace it and "
+                            "collect again"))
+    return True
 
 
 def _readable(student: str, pairs: list, report: CollectReport) -> list:

@@ -262,3 +262,38 @@ def test_a_copy_in_a_subfolder_does_not_hide_the_submitted_notebook(due_course, 
     report = collect(config=due_course, assignment_id="01-tensors", source=alan.parent, no_timestamps=True)
     assert [s.student for s in report.collected] == ["alan"] and not report.removed
     assert due_course.path("submitted", "alan", "01-tensors", "tensors.ipynb").read_text() == text
+
+
+def test_an_unusable_resubmission_keeps_the_earlier_submission_and_its_grade(two_notebooks, tmp_path):
+    """collect --from with a corrupt new notebook: the earlier graded submission is neither deleted nor scored 0,
+    and the problem names the student and what to do."""
+    from course_lib.collect import collect
+    from course_lib.gradebook import notebook_scores
+
+    config, assignment = two_notebooks
+    first = tmp_path / "first" / "alan"
+    first.mkdir(parents=True)
+    (first / "tensors.ipynb").write_text(released(assignment, "tensors"))
+    (first / "extra.ipynb").write_text(released(assignment, "extra"))
+    collect(config=config, assignment_id="01-tensors", source=first.parent)
+    grade(config, assignment.notebook("tensors"), "alan", 1.0)
+    kept = config.path("submitted", "alan", "01-tensors", "tensors.ipynb").read_bytes()
+    second = tmp_path / "second" / "alan"
+    second.mkdir(parents=True)
+    (second / "tensors.ipynb").write_text("{")
+    (second / "extra.ipynb").write_text(released(assignment, "extra"))
+    report = collect(config=config, assignment_id="01-tensors", source=second.parent)
+    assert report.collected == [] and report.removed == []
+    assert [(s, f) for s, f, _ in report.problems] == [("alan", "tensors.ipynb"), ("alan", "(the earlier submission)")]
+    assert "collect again" in report.problems[-1][2]
+    assert config.path("submitted", "alan", "01-tensors", "tensors.ipynb").read_bytes() == kept
+    assert config.path("submitted", "alan", "01-tensors", "extra.ipynb").is_file()
+    assert notebook_scores(config, "01-tensors", "tensors", "alan")["score"] > 0
+
+    # a first submission that is unusable has nothing to keep: reported, nothing placed
+    third = tmp_path / "third" / "grace"
+    third.mkdir(parents=True)
+    (third / "tensors.ipynb").write_text("{")
+    report = collect(config=config, assignment_id="01-tensors", source=third.parent)
+    problems = [(s, f) for s, f, _ in report.problems]
+    assert ("grace", "tensors.ipynb") in problems and ("grace", "(the earlier submission)") not in problems
