@@ -293,6 +293,22 @@ def test_import_every_naming_maps_students_by_email_and_skips_drafts(course, spe
     assert students["ned"][2] == "ned@uni.example"  # the whole class is in the roster
 
 
+def test_a_draft_row_of_a_student_collected_before_says_the_earlier_submission_still_counts(course, spec, tmp_path):
+    """A submission reverted to draft in Moodle is not collected; the one collected earlier stays and is graded,
+    and the summary says so instead of a bare "skipped"."""
+    from course_lib.moodle.importer import collect_moodle
+
+    earlier = course.path("submitted", "dora", "01-tensors")
+    earlier.mkdir(parents=True)
+    (earlier / "tensors.ipynb").write_bytes(notebook_bytes(spec, "4567890"))
+    report = collect_moodle(config=course, assignment_id="01-tensors",
+                            zip_path=make_zip(tmp_path / "s.zip", spec, "folders"),
+                            worksheet=make_worksheet(tmp_path / "Grades.csv"))
+    (dora,) = [why for s, _, why in report.skipped if s == "dora"]
+    assert "not submitted for grading" in dora and "collected earlier" in dora and "still graded" in dora
+    assert (earlier / "tensors.ipynb").is_file()
+
+
 def test_blind_marking_zip_and_a_worksheet_without_identities(course, spec, tmp_path):
     from course_lib.moodle.importer import collect_moodle
 

@@ -153,8 +153,12 @@ def collect_moodle(*, config: CourseConfig, assignment_id: str, zip_path: Path, 
             state = ws.submission_status(person.status)
             names = ", ".join(PurePosixPath(p).name for _, p in entries)
             if state != "submitted":
+                earlier = config.path("submitted", student, assignment_id)
+                kept = ("; the submission collected earlier (submitted/{}/{}/) is kept and still graded: remove it "
+                        "if it should not count".format(student, assignment_id)
+                        if earlier.is_dir() and any(earlier.glob("*.ipynb")) else "")
                 report.skipped.append((student, names, f"{person.status or state}: not submitted for grading; "
-                                                       "skipped"))
+                                                       f"skipped{kept}"))
                 continue
             if person.submitted_at is None:
                 # the zip's file times are when the zip was made, not when the work was handed in
