@@ -161,3 +161,19 @@ def test_untracked_reads_requires_grad_off_the_exported_outputs():
     assert "recorded the forward pass" in Untracked()([tv([1.0]), tv([2.0], requires_grad=True)], None)
     assert "never called" in Untracked()([], None)
     assert "not tensors" in Untracked()([3.0], None)
+
+
+
+def test_outputs_of_rebuilt_wants_the_model_to_answer_as_its_own_layers():
+    from course_lib.judge.compare import Accuracy, OutputsOfRebuilt
+
+    labels = tv([0, 1, 2, 1], dtype="int64", library="numpy")
+    logits = tv([[5, 0, 0], [0, 5, 0], [0, 0, 5], [0, 5, 0]])
+    check, ref = OutputsOfRebuilt(Accuracy(minimum=0.7), "make_mlp"), (logits, logits, labels)
+    assert check((logits, logits, labels), ref) is None
+    assert "below the required 0.7" in check((tv([[5, 0, 0]] * 4),) * 2 + (labels,), ref)
+    # right answers from a rule of its own, not from what its layers compute
+    layers = tv([[0, 5, 0], [5, 0, 0], [0, 0, 5], [0, 5, 0]])
+    assert "does not compute what a model make_mlp builds" in check((logits, layers, labels), ref)
+    # no layers of make_mlp's shapes to rebuild at all (nearest neighbours over the training set)
+    assert "is not a model make_mlp builds" in check((logits, None, labels), ref)

@@ -55,7 +55,10 @@ def test_accuracy_is_counted_against_the_graders_labels_not_the_kernels(case):
     wrong = TensorValue(np.eye(classes, dtype=np.float32)[(labels + 1) % classes], library="torch",
                         dtype="float32")
     extra = ("small",) if aid.startswith("07") else ()
-    as_sent = (lambda v: (v, *extra)) if extra else (lambda v: v)
+
+    def as_sent(v):  # the model's logits, its rebuilt layers' (the same), and 07's configuration
+        return (v, v, *extra)
+
     for check in question.checks:
         assert check.compare(as_sent(right), as_sent(right)) is None, check.name
         assert check.compare(as_sent(wrong), as_sent(right)) is not None, check.name
@@ -68,3 +71,36 @@ def test_a_model_reading_its_callers_frames_is_a_declared_cheat(case):
     variants = {v.name: v for v in runpy.run_path(str(spec.grader.path.parent / "variants.py"))["VARIANTS"]}
     assert set(variants[cheat].fails) == {c.name for c in spec.grader.question("train_model_tests").checks}
     assert "sys._getframe" in variants[cheat].answers["train_model"]
+
+
+def test_rebuilt_chains_the_models_own_layers_anew():
+    import torch
+    from torch import nn
+
+    from course_lib.judge import rebuilt
+
+    def make_mlp():
+        return nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    class Rule(nn.Module):  # make_mlp's parameters, and an answer of its own
+        def __init__(self):
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, x):
+            return self.net(x) + x.norm(dim=1, keepdim=True)
+
+    class Rectifier(nn.Module):
+        def forward(self, x):
+            return x.clamp(min=0)
+
+    x = torch.randn(50, 2)
+    honest = nn.Sequential(nn.Linear(2, 8), Rectifier(), nn.Linear(8, 3)).double()
+    with torch.no_grad():
+        assert torch.equal(rebuilt(honest, make_mlp)(x.double()), honest(x.double()))
+        cheat = Rule()
+        assert not torch.allclose(rebuilt(cheat, make_mlp)(x), cheat(x))
+    assert rebuilt(nn.Linear(2, 3), make_mlp) is None
+    state = torch.random.get_rng_state()
+    rebuilt(honest, make_mlp)
+    assert torch.equal(torch.random.get_rng_state(), state)

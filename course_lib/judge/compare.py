@@ -14,7 +14,8 @@ booleans), :class:`Sequence` for a tuple of results each with its own comparator
 :class:`AtLeast` for a number that must reach a threshold, :class:`Accuracy` for
 a classifier's ``(logits, labels)``, :class:`Holds` for a property of exported
 arrays that the instructor states as a function run here, :class:`Untouched` for the caller's tensors as a
-student's function left them, :class:`Untracked` for tensors autograd must not have recorded.
+student's function left them, :class:`Untracked` for tensors autograd must not have recorded,
+:class:`OutputsOfRebuilt` for a trained model that must be one the notebook's builder makes.
 """
 
 from __future__ import annotations
@@ -435,3 +436,39 @@ class Untracked:
         if any(t.requires_grad for t in got):
             return "autograd recorded the forward pass (its outputs require gradients)"
         return None
+
+
+@dataclass(frozen=True)
+class OutputsOfRebuilt:
+    """``(outputs, rebuilt, *rest)``: a model's outputs are those of its copy by the notebook's builder, then ``check``.
+
+    For a question that asks for a model made with the notebook's builder and then trained: the probe runs the
+    student's model and a copy the builder made and :func:`~course_lib.judge.spec.rebuilt` gave the model's
+    parameters and buffers, on the same inputs. A model that is something else (a rule written by hand,
+    nearest neighbours over the training set, a module whose forward does not compute what its layers hold)
+    has no such copy or answers otherwise than its copy, whatever accuracy it reaches. ``check`` then judges
+    ``(outputs, *rest)`` against the solution's record read the same way.
+
+    Args:
+        check: The comparator of the outputs (e.g. :class:`Accuracy`).
+        builder: How the question names the builder, e.g. ``"make_mlp"``.
+    """
+
+    check: object
+    builder: str
+
+    def __call__(self, got, ref) -> str | None:
+        if (problem := _problem(got)) is not None:
+            return problem
+        if not (isinstance(got, (list, tuple)) and len(got) >= 2):
+            return f"produced {describe(got)}; expected class scores for every example"
+        outputs, copy, *rest = got
+        if not isinstance(copy, TensorValue):
+            return (f"`model` is not a model {self.builder} builds: its parameters and buffers do not fit one "
+                    f"(or {self.builder} raised)")
+        if not (isinstance(outputs, TensorValue) and outputs.shape == copy.shape
+                and np.allclose(np.asarray(outputs.array, dtype=np.float64), np.asarray(copy.array, dtype=np.float64),
+                                rtol=1e-4, atol=1e-4, equal_nan=True)):
+            return (f"`model` does not compute what a model {self.builder} builds computes with its parameters: "
+                    f"train the model {self.builder} returns and keep it as it is")
+        return self.check((outputs, *rest), (ref[0], *ref[2:]) if isinstance(ref, (list, tuple)) else ref)

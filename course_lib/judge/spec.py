@@ -453,3 +453,62 @@ def watch_training(model, modes):
             output.register_hook(lambda grad: modes.append(training))
 
     return watch_forward(model, observe)
+
+
+
+def rebuilt(model, build):
+    """Probe-side: ``model``'s layers chained anew (an ``nn.Sequential`` in eval mode), or ``None``.
+
+    For a question that asks for a model the notebook's builder makes: ``None`` unless ``model`` holds
+    parameters and buffers of the shapes ``build()`` gives (``build`` runs under a forked random state, so the
+    student's random stream stays as it was). The chain holds a copy of each of ``model``'s layers (the modules
+    holding no others, in their order), each torch's own class with torch's own ``forward``; a parameterless
+    layer of the student's own is taken for the ReLU the questions ask for. Run ``model`` and the chain on the
+    same inputs and compare the outputs in the grader (:class:`~course_lib.judge.OutputsOfRebuilt`): a model
+    whose forward computes something else than its layers (a rule written by hand, nearest neighbours over the
+    training set, another answer when the probe calls) differs from its chain. Send it with the probe
+    (``helpers=(rebuilt,)``).
+    """
+    import copy
+    import os
+    import sys
+
+    import torch
+
+    def shapes(m):
+        return [tuple(t.shape) for t in (*m.parameters(), *m.buffers())]
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            expected = shapes(build())
+    except Exception:
+        return None
+    if shapes(model) != expected:
+        return None
+    torch_dir = os.path.dirname(os.path.realpath(torch.__file__)) + os.sep
+    home = sys.modules[torch.nn.Module.__module__]
+    calls = [getattr(torch.nn.Module.__dict__.get(name), "__code__", None) for name in ("__call__", "_call_impl")]
+    if any(c is None or not os.path.realpath(c.co_filename).startswith(torch_dir) for c in calls):
+        return None  # the module call machinery itself replaced: it would answer for the chain too
+    if any(getattr(home, name) for name in dir(home) if name.startswith("_global_forward")):
+        return None  # a global hook would answer for every module, the chain's too
+    layers, todo = [], [model]
+    while todo:
+        m = todo.pop(0)
+        children = [c for c in (vars(m).get("_modules") or {}).values() if c is not None]
+        if children:
+            todo[:0] = children
+            continue
+        state, kind = vars(m), type(m)
+        forward = getattr(getattr(kind, "forward", None), "__code__", None)
+        own = (kind is getattr(torch.nn, kind.__name__, None) and forward is not None
+               and os.path.realpath(forward.co_filename).startswith(torch_dir)
+               and not any(name in state for name in ("forward", "__call__", "_call_impl", "__deepcopy__"))
+               and not any(state.get(h) for h in ("_forward_hooks", "_forward_pre_hooks")))
+        if own:
+            layers.append(copy.deepcopy(m))
+        elif not (state.get("_parameters") or state.get("_buffers")):
+            layers.append(torch.nn.ReLU())
+        else:
+            return None
+    return torch.nn.Sequential(*layers).eval()

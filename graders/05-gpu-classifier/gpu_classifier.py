@@ -61,7 +61,14 @@ Tolerances and thresholds
   their labels, and the code and seed that drew them, never do, so a model whose
   forward pass searches its callers' frames finds nothing to read them from. Only
   the logits leave the kernel; the accuracy (argmax) is counted in the grader
-  process against ``held_out_labels``. Two thresholds:
+  process against ``held_out_labels``. The model must be the one the question asks for, an MLP ``make_mlp``
+  builds: the probe also runs a chain of copies of the model's own layers (``rebuilt``: torch's classes, a
+  parameterless layer of the student's own as the ReLU) on the same points, and both checks want the same logits
+  from it. The spiral's arms computed from each point's radius and angle reach 0.98 here, and earned all 4 points
+  from a module that holds a make_mlp network and never trained it; nearest neighbours over ``x_train``, the same
+  rule in the "activation" of a hand-set MLP, or a global forward hook answering for the model earned them too.
+  A wrong activation or a softmax at the end of make_mlp stays in the copy, so Question 2's mistake is not
+  charged here again. Two thresholds:
 
   - ``trained_model_beats_linear``: at least 0.70. A linear model cannot follow
     three interleaved spiral arms: the best one (any lr, 50 epochs) scores 0.43
@@ -108,8 +115,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, Question, Sequence, Tensor, Untouched,
-                              Untracked, watch_forward, watch_training)
+from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, OutputsOfRebuilt, Question, Sequence,
+                              Tensor, Untouched, Untracked, rebuilt, watch_forward, watch_training)
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 FIT_EPOCHS = 3
@@ -373,15 +380,20 @@ def probe_trained_model(student):
     # ("mat1 and mat2 must have the same dtype") and lost both checks
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     x = torch.from_numpy(probe_data()["x"]).to(device=device, dtype=dtype)
+    # the question asks for a model make_mlp builds: its layers, chained anew by the probe, must answer alike
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    hidden = shapes[0][0] if shapes and len(shapes[0]) == 2 else 1
+    copy = rebuilt(model, lambda: student.ns["make_mlp"](2, hidden, 3))
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             logits = model(x)
+            copy_logits = copy(x) if copy is not None else None
     finally:
         model.train(was_training)
     # accuracy is counted in the grader process, from the exported outputs, against the labels made there
-    student.record("held_out", logits)
+    student.record("held_out", (logits, copy_logits))
 
 
 QUESTIONS = [
@@ -461,14 +473,14 @@ QUESTIONS = [
               describe="fit trains the model in training mode",
               hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),
     ]),
-    Question("train_model_tests", probe_trained_model, data=held_out_inputs, checks=[
-        Check("trained_model_beats_linear", 2, Accuracy(minimum=0.70, labels=held_out_labels),
-              key="held_out",
+    Question("train_model_tests", probe_trained_model, helpers=(rebuilt,), data=held_out_inputs, checks=[
+        Check("trained_model_beats_linear", 2,
+              OutputsOfRebuilt(Accuracy(minimum=0.70, labels=held_out_labels), "make_mlp"), key="held_out",
               describe="the trained model clearly beats any linear model on held-out data",
               hint="a model without a hidden layer and ReLU cannot follow the spiral; if there is one, check "
                    "that the training loss goes down (a learning rate much too high makes it blow up)"),
         Check("trained_model_accuracy", 2,
-              Accuracy(below_reference=0.05, labels=held_out_labels), key="held_out",
+              OutputsOfRebuilt(Accuracy(below_reference=0.05, labels=held_out_labels), "make_mlp"), key="held_out",
               describe="the trained model's held-out accuracy is close to the solution's",
               hint="train longer or tune the learning rate, and watch the validation accuracy"),
     ]),

@@ -550,4 +550,84 @@ VARIANTS = [
             "\n"
             "model = Oracle().to(DEVICE)\n"
             "history = [0.0]\n")}),
+    # not the model the question asks for: a make_mlp network that never trained, held by a module whose forward
+    # answers with the arms' own geometry (radius and angle), which reaches the solution's accuracy
+    Variant("cheat_model_computes_spiral_rule", fails=TRAINED, answers={
+        "train_model": (
+            "class SpiralRule(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.net = make_mlp(2, 128, 3)\n"
+            "\n"
+            "    def forward(self, x):\n"
+            "        r = x.norm(dim=1) / 2\n"
+            "        theta = torch.atan2(x[:, 1], x[:, 0]) - 1.75 * math.pi * r\n"
+            "        centres = 2 * math.pi * torch.arange(3, device=x.device, dtype=x.dtype) / 3\n"
+            "        return 5 * torch.cos(theta[:, None] - centres) + 0 * self.net(x)\n"
+            "\n"
+            "\n"
+            "torch.manual_seed(SEED)\n"
+            "model = SpiralRule().to(DEVICE)\n"
+            "history = [0.0]\n")}),
+    # the same rule hidden in the "activation" of an MLP of make_mlp's shapes whose linear layers are set by hand
+    Variant("cheat_spiral_rule_as_activation", fails=TRAINED, answers={
+        "train_model": (
+            "class Unwind(nn.Module):\n"
+            "    def forward(self, h):\n"
+            "        theta = torch.atan2(h[:, 1], h[:, 0]) - 1.75 * math.pi * h.norm(dim=1) / 2\n"
+            "        return torch.stack([theta.cos(), theta.sin()], dim=1)\n"
+            "\n"
+            "\n"
+            "torch.manual_seed(SEED)\n"
+            "model = make_mlp(2, 2, 3)\n"
+            "model[1] = Unwind()\n"
+            "with torch.no_grad():\n"
+            "    model[0].weight.copy_(torch.eye(2))\n"
+            "    model[0].bias.zero_()\n"
+            "    centres = 2 * math.pi * torch.arange(3) / 3\n"
+            "    model[2].weight.copy_(5 * torch.stack([centres.cos(), centres.sin()], dim=1))\n"
+            "    model[2].bias.zero_()\n"
+            "model = model.to(DEVICE)\n"
+            "history = [0.0]\n")}),
+    # the spiral rule again, from a global forward hook that answers for any module given the points: the probe's
+    # copy of the model's layers would answer the same, so the hook's presence is what costs the points
+    Variant("cheat_global_forward_hook_answers_for_the_model", fails=TRAINED, answers={
+        "train_model": (
+            "def unwind(module, inputs, output):\n"
+            "    x = inputs[0]\n"
+            "    if x.ndim != 2 or x.shape[1] != 2 or output.shape[-1] != 3:\n"
+            "        return None\n"
+            "    theta = torch.atan2(x[:, 1], x[:, 0]) - 1.75 * math.pi * x.norm(dim=1) / 2\n"
+            "    centres = 2 * math.pi * torch.arange(3, device=x.device, dtype=x.dtype) / 3\n"
+            "    return 5 * torch.cos(theta[:, None] - centres)\n"
+            "\n"
+            "\n"
+            "torch.manual_seed(SEED)\n"
+            "model = make_mlp(2, 128, 3).to(DEVICE)\n"
+            "history = [0.0]\n"
+            "torch.nn.modules.module.register_module_forward_hook(unwind)\n")}),
+    # nearest neighbours over the training set: no network, no training
+    Variant("cheat_model_is_nearest_neighbours", fails=TRAINED, answers={
+        "train_model": (
+            "class Neighbours(nn.Module):\n"
+            "    def __init__(self, x, y):\n"
+            "        super().__init__()\n"
+            "        self.register_buffer(\"x\", x.clone())\n"
+            "        self.register_buffer(\"y\", y.clone())\n"
+            "        self.scale = nn.Parameter(torch.ones(1))\n"
+            "\n"
+            "    def forward(self, q):\n"
+            "        nearest = torch.cdist(q, self.x).topk(15, largest=False).indices\n"
+            "        return self.scale * F.one_hot(self.y[nearest], 3).sum(1).to(q.dtype)\n"
+            "\n"
+            "\n"
+            "torch.manual_seed(SEED)\n"
+            "model = Neighbours(x_train, y_train).to(DEVICE)\n"
+            "history = [0.0]\n")}),
+    # an MLP wrapped once more (nn.Sequential around make_mlp's): the same layers, the same outputs
+    Variant("alternative_model_wrapped_in_sequential", kind="alternative", answers={
+        "train_model": (
+            "torch.manual_seed(SEED)\n"
+            "model = nn.Sequential(make_mlp(2, 96, 3)).to(DEVICE)\n"
+            "history = fit(model, x_train, y_train, classification_loss, epochs=35, lr=0.15, batch_size=48, seed=SEED)\n")}),
 ]

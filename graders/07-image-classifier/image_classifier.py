@@ -47,6 +47,10 @@ or its namespace while the student's code trains. Their labels, and the code and
 seed that drew them, never reach the kernel at all (a model whose forward pass
 searches its callers' frames finds nothing to read them from): the logits come
 back and the accuracy is counted in the grader process against ``held_out_labels``.
+The model must be a CNN ``make_cnn`` builds: the probe also runs a chain of copies of
+the model's own layers (``rebuilt``) on the same images, and both checks want the same
+logits from it (nearest neighbours over the blurred training images, no CNN at all,
+reached 0.752 in the small configuration and earned the 2 learning points).
 
 Which configuration ran is read from the *solution's* record (the ``TRAINING``
 parameter the grader injected: ``"small"`` on CPU in this course, ``"full"`` on
@@ -139,8 +143,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, Property, Question, Sequence, Tensor,
-                              Untouched, Untracked, watch_forward, watch_training)
+from course_lib.judge import (Accuracy, Check, Equal, Holds, JudgedAlone, Number, OutputsOfRebuilt, Property, Question,
+                              Sequence, Tensor, Untouched, Untracked, rebuilt, watch_forward, watch_training)
 
 CLOSE = Tensor(rtol=1e-5, atol=1e-6)
 #: evaluate's forward pass left no trace: autograd back on after it, outputs autograd did not record, the parameters
@@ -444,15 +448,19 @@ def probe_trained_model(student):
     # in the dtype of the model's weights: a model trained in float64 (x_train.double()) refuses float32 images
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     x = torch.from_numpy(probe_data()["x"])
+    # the question asks for a CNN make_cnn builds: its layers, chained anew by the probe, must answer alike
+    copy = rebuilt(model, lambda: student.ns["make_cnn"](10))
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            logits = torch.cat([model(x[i:i + 500].to(device=device, dtype=dtype)) for i in range(0, len(x), 500)])
+            chunks = [x[i:i + 500].to(device=device, dtype=dtype) for i in range(0, len(x), 500)]
+            logits = torch.cat([model(chunk) for chunk in chunks])
+            copy_logits = torch.cat([copy(chunk) for chunk in chunks]) if copy is not None else None
     finally:
         model.train(was_training)
     # accuracy is counted in the grader process, from the exported outputs, against the labels made there
-    student.record("held_out", (logits, configuration))
+    student.record("held_out", (logits, copy_logits, configuration))
 
 
 QUESTIONS = [
@@ -512,14 +520,15 @@ QUESTIONS = [
               describe="fit trains the model in training mode",
               hint="evaluate() leaves the model in eval mode: call model.train() at the start of every epoch"),
     ]),
-    Question("train_model_tests", probe_trained_model, data=held_out_images, checks=[
-        Check("trained_model_learns", 2, CalibratedAccuracy(LEARNS_FLOOR, held_out_labels),
-              key="held_out",
+    Question("train_model_tests", probe_trained_model, helpers=(rebuilt,), data=held_out_images, checks=[
+        Check("trained_model_learns", 2,
+              OutputsOfRebuilt(CalibratedAccuracy(LEARNS_FLOOR, held_out_labels), "make_cnn"), key="held_out",
               describe="the trained CNN has clearly learned the digits (held-out accuracy far above guessing)",
               hint="check that the training loss goes down: the loss must be the cross-entropy of the logits, the "
                    "labels must stay with their images, and the learning rate must be neither far too high nor "
                    "far too low"),
-        Check("trained_model_accuracy", 4, CalibratedAccuracy(ACCURACY_FLOOR, held_out_labels), key="held_out",
+        Check("trained_model_accuracy", 4, OutputsOfRebuilt(CalibratedAccuracy(ACCURACY_FLOOR, held_out_labels),
+                                                             "make_cnn"), key="held_out",
               describe="the trained CNN's held-out accuracy is what a correct solution reaches in the configuration "
                        "that ran",
               hint="train on all of x_train for EPOCHS epochs with the recipe the question gives (lr=3e-3, "
