@@ -104,3 +104,15 @@ def test_rebuilt_chains_the_models_own_layers_anew():
     state = torch.random.get_rng_state()
     rebuilt(honest, make_mlp)
     assert torch.equal(torch.random.get_rng_state(), state)
+    # what torch's layers call, replaced so that the copies would answer as the model does
+    hook = torch.nn.modules.module.register_module_forward_hook(lambda module, inputs, output: output)
+    try:
+        assert rebuilt(honest, make_mlp) is None
+    finally:
+        hook.remove()
+    activation = torch.nn.modules.activation
+    activation.F = type(activation)("F")
+    try:
+        assert rebuilt(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3)), make_mlp) is None
+    finally:
+        activation.F = torch.nn.functional

@@ -492,6 +492,17 @@ def rebuilt(model, build):
         return None  # the module call machinery itself replaced: it would answer for the chain too
     if any(getattr(home, name) for name in dir(home) if name.startswith("_global_forward")):
         return None  # a global hook would answer for every module, the chain's too
+    functional = sys.modules["torch.nn.functional"]  # as the set-up found it, while a probe runs
+
+    def torchs_own(kind):
+        """torch's class with torch's forward, calling the functions torch.nn.functional holds."""
+        forward = getattr(getattr(kind, "forward", None), "__code__", None)
+        return (kind is getattr(torch.nn, kind.__name__, None) and forward is not None
+                and os.path.realpath(forward.co_filename).startswith(torch_dir)
+                and vars(sys.modules.get(kind.__module__, torch)).get("F", functional) is functional)
+
+    if not torchs_own(torch.nn.ReLU):
+        return None
     layers, todo = [], [model]
     while todo:
         m = todo.pop(0)
@@ -499,13 +510,10 @@ def rebuilt(model, build):
         if children:
             todo[:0] = children
             continue
-        state, kind = vars(m), type(m)
-        forward = getattr(getattr(kind, "forward", None), "__code__", None)
-        own = (kind is getattr(torch.nn, kind.__name__, None) and forward is not None
-               and os.path.realpath(forward.co_filename).startswith(torch_dir)
-               and not any(name in state for name in ("forward", "__call__", "_call_impl", "__deepcopy__"))
-               and not any(state.get(h) for h in ("_forward_hooks", "_forward_pre_hooks")))
-        if own:
+        state = vars(m)
+        if (torchs_own(type(m))
+                and not any(name in state for name in ("forward", "__call__", "_call_impl", "__deepcopy__"))
+                and not any(state.get(h) for h in ("_forward_hooks", "_forward_pre_hooks"))):
             layers.append(copy.deepcopy(m))
         elif not (state.get("_parameters") or state.get("_buffers")):
             layers.append(torch.nn.ReLU())
