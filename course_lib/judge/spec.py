@@ -463,7 +463,7 @@ def rebuilt(model, build):
     parameters and buffers of the shapes ``build()`` gives (``build`` runs under a forked random state, so the
     student's random stream stays as it was). The chain holds a copy of each of ``model``'s layers (the modules
     holding no others, in their order), each torch's own class with torch's own ``forward``; a parameterless
-    layer of the student's own is taken for the ReLU the questions ask for. Run ``model`` and the chain on the
+    layer of the student's own stands for the torch layer it computes (a ReLU, a flatten, an identity). Run ``model`` and the chain on the
     same inputs and compare the outputs in the grader (:class:`~course_lib.judge.OutputsOfRebuilt`): a model
     whose forward computes something else than its layers (a rule written by hand, nearest neighbours over the
     training set, another answer when the probe calls) differs from its chain. Send it with the probe
@@ -501,8 +501,27 @@ def rebuilt(model, build):
                 and os.path.realpath(forward.co_filename).startswith(torch_dir)
                 and vars(sys.modules.get(kind.__module__, torch)).get("F", functional) is functional)
 
-    if not torchs_own(torch.nn.ReLU):
+    if not torchs_own(torch.nn.ReLU) or not torchs_own(torch.nn.Flatten):
         return None
+
+    class StandIn(torch.nn.Module):
+        """A parameterless layer of the student's own, as the torch layer it computes: a ReLU, a flatten or
+        nothing (an identity), whichever gives what the student's layer gives on the same input; else the ReLU,
+        so that a layer computing anything else (a rule written by hand) makes the chain differ from the
+        model. The chain's output is torch's computation either way; the student's layer only picks which."""
+
+        def __init__(self, layer):
+            super().__init__()
+            object.__setattr__(self, "layer", layer)  # not a submodule: the chain holds no module of the student's
+
+        def forward(self, h):
+            theirs = self.layer(h)
+            for candidate in (functional.relu, torch.nn.Flatten(), lambda t: t):
+                mine = candidate(h)
+                if (type(theirs) is torch.Tensor and theirs.shape == mine.shape
+                        and bool(torch.Tensor.eq(theirs, mine).all())):
+                    return mine
+            return functional.relu(h)
     layers, todo = [], [model]
     while todo:
         m = todo.pop(0)
@@ -516,7 +535,7 @@ def rebuilt(model, build):
                 and not any(state.get(h) for h in ("_forward_hooks", "_forward_pre_hooks"))):
             layers.append(copy.deepcopy(m))
         elif not (state.get("_parameters") or state.get("_buffers")):
-            layers.append(torch.nn.ReLU())
+            layers.append(StandIn(m))
         else:
             return None
     return torch.nn.Sequential(*layers).eval()

@@ -88,6 +88,21 @@ VARIANTS = [
                         "criterion = nn.CrossEntropyLoss()\n"
                         "history = fit(model, x_train, y_train, criterion, EPOCHS, 0.003, 50, SEED)\n"),
     }),
+    # flatten and ReLU as layers of the student's own: the trained model is still the chain of its layers
+    Variant("alternative_own_flatten_and_relu_layers", kind="alternative", answers={
+        "make_cnn": (
+            "class Flat(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        return x.view(x.size(0), -1)\n\n\n"
+            "class Rectify(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        return x.clamp(min=0)\n\n\n"
+            "def make_cnn(classes):\n"
+            "    return nn.Sequential(\n"
+            "        nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.BatchNorm2d(16), Rectify(), nn.MaxPool2d(2),\n"
+            "        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), Rectify(), nn.MaxPool2d(2),\n"
+            "        Flat(), nn.Dropout(0.3), nn.Linear(32 * 7 * 7, classes))\n"),
+    }),
     Variant("alternative_module_class_and_by_hand", kind="alternative", answers={
         "make_cnn": (
             "def make_cnn(classes):\n"
