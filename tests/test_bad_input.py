@@ -207,11 +207,11 @@ def test_a_full_disk_mid_batch_is_a_message_and_loses_no_grade(tmp_path, capsys,
     assert main([*root, "collect", "01-tensors", "--from", str(tmp_path / "inbox")]) == 0
     real, calls = batch.save_results, []
 
-    def fills_up(config, graded, digest):
+    def fills_up(config, graded, digest, *rest):
         calls.append(graded.student)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")  # as the kernel reports it: no file name
-        real(config, graded, digest)
+        real(config, graded, digest, *rest)
 
     monkeypatch.setattr(batch, "save_results", fills_up)
     args = [*root, "autograde", "01-tensors", "--device", "cpu", "--workers", "1", "--quiet"]
